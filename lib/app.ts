@@ -1,0 +1,25 @@
+import { type App, Tags, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { MedLlamaConfig } from './config.ts';
+import { DataStack } from './stacks/data-stack.ts';
+
+export interface MedLlamaStacks {
+  readonly data: DataStack;
+}
+
+/** Adds every MedLlama stack to `app` for a validated config; `bin/app.ts` and the tests both use this. */
+export function buildApp(app: App, config: MedLlamaConfig): MedLlamaStacks {
+  const env = config.account ? { account: config.account, region: config.region } : { region: config.region };
+  const prefix = `MedLlama-${config.stage}`;
+  const data = new DataStack(app, `${prefix}-Data`, {
+    env,
+    description: 'MedLlama: KMS key and the data, artifact and access-log buckets',
+    retainData: config.retainData,
+    noncurrentVersionDays: config.noncurrentVersionDays,
+    accessLogDays: config.accessLogDays,
+  });
+  Tags.of(app).add('project', 'medllama');
+  Tags.of(app).add('stage', config.stage);
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
+  return { data };
+}

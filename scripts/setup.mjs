@@ -1,0 +1,96 @@
+#!/usr/bin/env node
+// Installs what `npm test` and `npm run demo` need, and nothing when it is already there:
+//  - node_modules via `npm ci` (when missing or older than package-lock.json);
+//  - .venv with containers/requirements-dev.txt and the medllama package (editable), rebuilt when the
+//    requirement files or the Python version change (a hash is kept in .venv/medllama-lock.sha256).
+// Usage: node scripts/setup.mjs [--python-only] [--quiet]
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const args = new Set(process.argv.slice(2));
+const quiet = args.has('--quiet');
+const say = (msg) => {
+  if (!quiet) console.log(`[setup] ${msg}`);
+};
+
+function run(cmd, cmdArgs, opts = {}) {
+  const res = spawnSync(cmd, cmdArgs, { cwd: root, stdio: 'inherit', ...opts });
+  if (res.error) throw new Error(`${cmd} could not start: ${res.error.message}`);
+  if (res.status !== 0) throw new Error(`${cmd} ${cmdArgs.join(' ')} exited with ${res.status}`);
+}
+
+function ensureNode() {
+  const lock = join(root, 'package-lock.json');
+  const marker = join(root, 'node_modules', '.package-lock.json');
+  if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs) return;
+  say('installing Node dependencies (npm ci)');
+  run('npm', ['ci', '--no-audit', '--no-fund']);
+}
+
+export function findPython() {
+  const candidates = [process.env.MEDLLAMA_PYTHON, 'python3.11', 'python3.12', 'python3'].filter(Boolean);
+  for (const exe of candidates) {
+    const res = spawnSync(exe, ['-c', 'import sys; print("%d.%d" % sys.version_info[:2])'], { encoding: 'utf8' });
+    if (res.status !== 0) continue;
+    const [major, minor] = res.stdout.trim().split('.').map(Number);
+    if (major === 3 && minor >= 11) return { exe, version: `${major}.${minor}` };
+    console.error(`[setup] ${exe} is Python ${res.stdout.trim()}; MedLlama needs Python 3.11 or newer.`);
+  }
+  throw new Error(
+    'No Python 3.11+ found (tried MEDLLAMA_PYTHON, python3.11, python3.12, python3). Install Python 3.11 or newer, ' +
+      'or point MEDLLAMA_PYTHON at one.',
+  );
+}
+
+function lockHash(pythonVersion) {
+  const h = createHash('sha256');
+  h.update(`python ${pythonVersion}\n`);
+  for (const f of ['containers/requirements.txt', 'containers/requirements-dev.txt', 'containers/pyproject.toml']) {
+    h.update(`${f}\n`);
+    h.update(readFileSync(join(root, f)));
+  }
+  return h.digest('hex');
+}
+
+function ensureVenv() {
+  const python = findPython();
+  const venv = join(root, '.venv');
+  const marker = join(venv, 'medllama-lock.sha256');
+  const want = lockHash(python.version);
+  if (existsSync(marker) && readFileSync(marker, 'utf8').trim() === want && existsSync(join(venv, 'bin', 'python'))) return;
+  if (existsSync(venv)) {
+    say('Python requirements changed: rebuilding .venv');
+    rmSync(venv, { recursive: true, force: true });
+  }
+  say(`creating .venv with ${python.exe} (Python ${python.version}); the first time downloads torch (~3 GB, cached by pip)`);
+  run(python.exe, ['-m', 'venv', venv]);
+  const pip = join(venv, 'bin', 'pip');
+  run(pip, ['install', '--quiet', '--disable-pip-version-check', '--upgrade', 'pip']);
+  run(pip, ['install', '--disable-pip-version-check', '--progress-bar', 'off', '-r', 'containers/requirements-dev.txt']);
+  // The package is used in place (like an editable install, without a build step): a .pth file puts
+  // containers/ on the venv's sys.path.
+  const site = spawnSync(join(venv, 'bin', 'python'), ['-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])'], {
+    encoding: 'utf8',
+  }).stdout.trim();
+  writeFileSync(join(site, 'medllama-containers.pth'), `${join(root, 'containers')}\n`);
+  writeFileSync(marker, `${want}\n`);
+  say('.venv ready');
+}
+
+export function setup({ pythonOnly = false } = {}) {
+  if (!pythonOnly) ensureNode();
+  ensureVenv();
+}
+
+if (fileURLToPath(import.meta.url) === process.argv[1]) {
+  try {
+    setup({ pythonOnly: args.has('--python-only') });
+  } catch (err) {
+    console.error(`[setup] ${err.message}`);
+    process.exit(1);
+  }
+}
