@@ -133,11 +133,11 @@ def config_values(cfg: Any) -> dict[str, Any]:
     return {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if not is_path_field(f)}
 
 
-def validate_against_schema(step: str, values: dict[str, Any]) -> None:
+def validate_against_schema(step: str, values: dict[str, Any], schema: dict[str, Any] | None = None) -> None:
     """Raises ConfigError naming the first field whose value the generated JSON Schema rejects."""
     import jsonschema
 
-    schema = load_schema(step)
+    schema = schema if schema is not None else load_schema(step)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(values), key=lambda e: (list(e.path), e.message))
     if errors:
@@ -175,8 +175,17 @@ def build_parser(cls: type, *, prog: str, description: str) -> argparse.Argument
     return parser
 
 
-def parse_config(cls: type[T], argv: Sequence[str] | None = None, *, step: str, description: str = "") -> T:
-    """Parses ``argv`` into ``cls`` and validates it; raises ConfigError with a message naming the flag."""
+def parse_config(
+    cls: type[T],
+    argv: Sequence[str] | None = None,
+    *,
+    step: str,
+    description: str = "",
+    schema: dict[str, Any] | None = None,
+) -> T:
+    """Parses ``argv`` into ``cls`` and validates it; raises ConfigError with a message naming the flag.
+
+    ``schema`` overrides the generated schema file (tests of this module)."""
     parser = build_parser(cls, prog=f"python -m medllama.{step}", description=description or (cls.__doc__ or ""))
     args, unknown = parser.parse_known_args(list(sys.argv[1:] if argv is None else argv))
     if unknown:
@@ -198,7 +207,7 @@ def parse_config(cls: type[T], argv: Sequence[str] | None = None, *, step: str, 
         raise ConfigError(str(err)) from None
     except ValueError as err:  # __post_init__ cross-field checks
         raise ConfigError(str(err)) from None
-    validate_against_schema(step, config_values(cfg))
+    validate_against_schema(step, config_values(cfg), schema)
     return cfg
 
 

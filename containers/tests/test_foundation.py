@@ -1,0 +1,102 @@
+"""Foundation: the DLC version file, the requirements pins, the tokenizer helper, small shared modules."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from medllama import jsonl
+from medllama.sagemaker_env import Shard, resolve_shard, shard_from_resource_config
+
+REPO = Path(__file__).resolve().parents[2]
+DLC = json.loads((REPO / "containers" / "dlc.json").read_text())
+
+
+def pins(path: Path) -> dict[str, str]:
+    out = {}
+    for line in path.read_text().splitlines():
+        m = re.match(r"^([A-Za-z0-9_.\-]+)(\[[^\]]*\])?==([^\s#]+)", line.strip())
+        if m:
+            out[m.group(1).lower()] = m.group(3)
+    return out
+
+
+def test_dlc_file_names_images_and_versions() -> None:
+    training = DLC["training"]
+    assert training["repository"] == "huggingface-pytorch-training"
+    tag = training["tag"]
+    packages = training["packages"]
+    # the tag itself carries the torch and transformers versions and the image's Python
+    assert tag.startswith(f"{packages['torch']}-transformers{packages['transformers']}-gpu-py{training['python'].replace('.', '')}")
+    assert set(packages) >= {"torch", "transformers", "peft", "accelerate", "datasets", "tokenizers"}
+    assert DLC["serving"]["default"] in DLC["serving"]
+    assert DLC["registries"]["us-east-1"] == "763104351884"
+
+
+def test_requirements_pin_exactly_the_image_versions() -> None:
+    requirements = pins(REPO / "containers" / "requirements.txt")
+    for name, version in DLC["training"]["packages"].items():
+        assert requirements.get(name) == version, f"requirements.txt pins {name}=={requirements.get(name)}, dlc.json says {version}"
+
+
+def test_installed_versions_match_the_image() -> None:
+    from importlib.metadata import version
+
+    for name, expected in DLC["training"]["packages"].items():
+        installed = version(name).split("+")[0]
+        assert installed == expected, f"venv has {name} {installed}, the image ships {expected}: rerun scripts/setup.mjs"
+
+
+def test_registries_agree_with_the_sdk_image_config(shared_dir: Path) -> None:
+    reference = json.loads((shared_dir / "reference" / "sagemaker-sdk-image_uri_config.huggingface.json").read_text())
+    entry = reference["training"]["versions"][DLC["training"]["packages"]["transformers"]]
+    torch_key = f"pytorch{DLC['training']['packages']['torch']}"
+    assert DLC["training"]["python"].replace(".", "") in "".join(entry[torch_key]["py_versions"])
+    for region, account in entry[torch_key]["registries"].items():
+        assert DLC["registries"].get(region) == account, region
+
+
+def test_llama2_tokenizer_round_trip(tokenizer_json: Path) -> None:
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(tokenizer_json))
+    assert tok.get_vocab_size() == 32000
+    text = "Metformin reduces HbA1c by 1.1% (95% CI 0.9–1.3) in type 2 diabetes; β-blockers lower heart rate."
+    enc = tok.encode(text, add_special_tokens=False)
+    assert 20 < len(enc.ids) < 80
+    assert tok.decode(enc.ids) == text
+    assert tok.token_to_id("<s>") == 1 and tok.token_to_id("</s>") == 2
+
+
+def test_jsonl_round_trip_is_deterministic_and_reports_bad_lines(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    jsonl.write_jsonl(path, [{"b": 1, "a": "é"}, {"z": [1, 2]}])
+    assert path.read_bytes() == '{"a":"é","b":1}\n{"z":[1,2]}\n'.encode()
+    path.write_bytes(path.read_bytes() + b"not json\n[1]\n\xff\xfe\n")
+    items = list(jsonl.read_jsonl(path))
+    assert items[:2] == [{"a": "é", "b": 1}, {"z": [1, 2]}]
+    assert [type(i).__name__ for i in items[2:]] == ["BadLine"] * 3
+    assert [i.line for i in items[2:]] == [3, 4, 5]
+    with pytest.raises(ValueError):
+        jsonl.write_jsonl(tmp_path / "nan.jsonl", [{"x": float("nan")}])
+
+
+def test_shards_from_resource_config(tmp_path: Path) -> None:
+    cfg = tmp_path / "resourceconfig.json"
+    cfg.write_text(json.dumps({"current_host": "algo-2", "hosts": ["algo-1", "algo-2", "algo-3"]}))
+    shard = shard_from_resource_config(cfg)
+    assert shard == Shard(1, 3) and shard.suffix == "00001-of-00003"
+    assert [i for i in range(7) if shard.owns(i)] == [1, 4]
+    assert resolve_shard(0, 2) == Shard(0, 2)
+    with pytest.raises(ValueError, match="both --shard_index and --shard_count"):
+        resolve_shard(1, None)
+    with pytest.raises(ValueError, match="shard index must be in"):
+        Shard(3, 3)
+
+
+def test_no_resource_config_means_one_shard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEDLLAMA_OPT_ML", str(tmp_path))
+    assert shard_from_resource_config() == Shard(0, 1)
