@@ -1,4 +1,4 @@
-import { App } from 'aws-cdk-lib';
+import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { describe, expect, test } from 'vitest';
@@ -48,7 +48,9 @@ describe('DataStack', () => {
   test('the access-log bucket uses SSE-S3 (S3 log delivery cannot use SSE-KMS) and expires logs', () => {
     const { template } = synth({ accessLogDays: 90 });
     template.hasResourceProperties('AWS::S3::Bucket', {
-      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
       LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ ExpirationInDays: 90 })]) },
     });
   });
@@ -112,6 +114,18 @@ describe('DataStack', () => {
     const { app, stack } = synth();
     new s3.Bucket(stack, 'Careless', { encryption: s3.BucketEncryption.UNENCRYPTED });
     expect(nagFindings(app, stack).join('\n')).toMatch(/AwsSolutions-S10 Data\/Careless/);
+  });
+
+  test('exports the key and bucket ARNs under stable names, and other stacks import them by name', () => {
+    const { app, stack, template } = synth();
+    for (const name of ['KeyArn', 'DataBucketArn', 'ArtifactBucketArn']) {
+      template.hasOutput(name, { Export: { Name: `Data-${name}` } });
+    }
+    const consumer = new Stack(app, 'Consumer');
+    const imports = stack.importInto(consumer);
+    expect(stack.importInto(consumer)).toBe(imports);
+    expect(consumer.resolve(imports.artifactBucket.bucketArn)).toEqual({ 'Fn::ImportValue': 'Data-ArtifactBucketArn' });
+    expect(consumer.dependencies).toContain(stack);
   });
 
   test('fails early on invalid retention values', () => {

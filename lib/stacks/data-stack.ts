@@ -1,7 +1,14 @@
-import { Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Fn, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
+
+/** What other stacks import from the DataStack, by stable export name (see {@link DataStack.importInto}). */
+export interface DataStackImports {
+  readonly key: kms.IKey;
+  readonly dataBucket: s3.IBucket;
+  readonly artifactBucket: s3.IBucket;
+}
 
 export interface DataStackProps extends StackProps {
   /**
@@ -33,6 +40,7 @@ export class DataStack extends Stack {
   readonly dataBucket: s3.Bucket;
   readonly artifactBucket: s3.Bucket;
   readonly accessLogBucket: s3.Bucket;
+  private readonly imported = new Map<Construct, DataStackImports>();
 
   constructor(scope: Construct, id: string, props: DataStackProps = {}) {
     super(scope, id, props);
@@ -60,7 +68,11 @@ export class DataStack extends Stack {
       versioned: true,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
       lifecycleRules: [
-        { id: 'expire-access-logs', expiration: Duration.days(accessLogDays), noncurrentVersionExpiration: Duration.days(1) },
+        {
+          id: 'expire-access-logs',
+          expiration: Duration.days(accessLogDays),
+          noncurrentVersionExpiration: Duration.days(1),
+        },
       ],
       removalPolicy,
       autoDeleteObjects: !retainData,
@@ -94,6 +106,42 @@ export class DataStack extends Stack {
     this.artifactBucket = kmsBucket('ArtifactBucket', 'artifacts/');
 
     if (!retainData) acknowledgeAutoDeleteProvider(this);
+
+    for (const [name, value] of Object.entries({
+      KeyArn: this.key.keyArn,
+      DataBucketArn: this.dataBucket.bucketArn,
+      ArtifactBucketArn: this.artifactBucket.bucketArn,
+    })) {
+      new CfnOutput(this, name, { value, exportName: this.exportName(name) });
+    }
+  }
+
+  private exportName(name: string): string {
+    return `${this.stackName}-${name}`;
+  }
+
+  /**
+   * The key and buckets as seen from another stack, through stable, named exports (not CDK's generated
+   * cross-stack exports): names that do not change with logical ids keep the stacks independently updatable,
+   * and let cdk-nag acknowledgments in the importing stack name the exact resource.
+   */
+  importInto(scope: Construct): DataStackImports {
+    const existing = this.imported.get(scope);
+    if (existing) return existing;
+    const key = kms.Key.fromKeyArn(scope, 'ImportedKey', Fn.importValue(this.exportName('KeyArn')));
+    const bucket = (id: string, exportSuffix: string) =>
+      s3.Bucket.fromBucketAttributes(scope, id, {
+        bucketArn: Fn.importValue(this.exportName(exportSuffix)),
+        encryptionKey: key,
+      });
+    Stack.of(scope).addDependency(this, 'imports the key and buckets');
+    const imports: DataStackImports = {
+      key,
+      dataBucket: bucket('ImportedDataBucket', 'DataBucketArn'),
+      artifactBucket: bucket('ImportedArtifactBucket', 'ArtifactBucketArn'),
+    };
+    this.imported.set(scope, imports);
+    return imports;
   }
 }
 
@@ -104,8 +152,12 @@ function acknowledgeAutoDeleteProvider(stack: Stack): void {
   Validations.of(provider).acknowledge(
     {
       id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      reason: 'CDK-provided auto-delete handler (only with retainData=false); its basic-execution role is fixed by CDK.',
+      reason:
+        'CDK-provided auto-delete handler (only with retainData=false); its basic-execution role is fixed by CDK.',
     },
-    { id: 'AwsSolutions-L1', reason: 'CDK-provided auto-delete handler (only with retainData=false); CDK picks its runtime.' },
+    {
+      id: 'AwsSolutions-L1',
+      reason: 'CDK-provided auto-delete handler (only with retainData=false); CDK picks its runtime.',
+    },
   );
 }

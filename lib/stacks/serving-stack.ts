@@ -1,0 +1,391 @@
+import { join } from 'node:path';
+import { ArnFormat, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import { nagResourceId } from '../private/nag.ts';
+import { supportsVolumeKms, VARIANT_NAME } from '../serving/deploy-handler.ts';
+import type { DataStackImports } from './data-stack.ts';
+
+export interface ServingStackProps extends StackProps {
+  /** Prefix of the endpoint, model and endpoint-config names, e.g. `medllama-dev`. */
+  readonly namePrefix: string;
+  /** The model package group whose approvals deploy. */
+  readonly modelPackageGroupName: string;
+  /**
+   * Where the project key and the artifact bucket (the trained weights) come from: the DataStack, which
+   * hands them over through named exports.
+   */
+  readonly data: { importInto(scope: Construct): DataStackImports };
+  /** AWS account of the Hugging Face DLC registry in this region (containers/dlc.json). */
+  readonly imageRegistryAccount: string;
+  /**
+   * Topic told when the endpoint becomes InService or Failed, and when an alarm fires.
+   * @default - a new KMS-encrypted topic
+   */
+  readonly notificationTopic?: sns.ITopic;
+  /**
+   * Endpoint instance type.
+   * @default 'ml.g5.2xlarge' - one A10G (24 GB) holds Llama 2 7B in BF16 with room for the KV cache
+   */
+  readonly instanceType?: string;
+  /**
+   * Instances at creation.
+   * @default 1
+   */
+  readonly initialInstanceCount?: number;
+  /**
+   * Autoscaling bounds.
+   * @default - 1 to 2 instances
+   */
+  readonly minCapacity?: number;
+  /** @default 2 */
+  readonly maxCapacity?: number;
+  /**
+   * Target-tracking value: invocations per instance per minute.
+   * @default 30 - LLM requests are long; scale out before queues build
+   */
+  readonly targetInvocationsPerInstance?: number;
+  /**
+   * Seconds allowed for the weights download and for the first healthy /ping (vLLM loads the weights first).
+   * @default Duration.minutes(20)
+   */
+  readonly startupTimeout?: Duration;
+  /**
+   * Alarm threshold on p90 model latency (per request, including generation).
+   * @default Duration.seconds(30)
+   */
+  readonly latencyAlarmThreshold?: Duration;
+}
+
+/**
+ * Turns an approved model package into a real-time endpoint.
+ * - "Model Package State Change" (Approved, this group) → deploy Lambda: CreateModel from the package →
+ *   endpoint config named by version → CreateEndpoint or a blue/green UpdateEndpoint with rollback alarms.
+ *   Idempotent: EventBridge may deliver an event more than once. It does not wait for the endpoint.
+ * - "Endpoint State Change" → the topic (InService / Failed) and the Lambda, which registers
+ *   target-tracking autoscaling once the endpoint exists.
+ * Invoking the endpoint needs IAM: attach {@link invokePolicy} to callers.
+ */
+export class ServingStack extends Stack {
+  readonly endpointName: string;
+  readonly endpointRole: iam.Role;
+  readonly deployFunction: nodejs.NodejsFunction;
+  readonly topic: sns.ITopic;
+  readonly invokePolicy: iam.ManagedPolicy;
+  readonly alarms: cloudwatch.Alarm[];
+
+  constructor(scope: Construct, id: string, props: ServingStackProps) {
+    super(scope, id, props);
+    const instanceType = props.instanceType ?? 'ml.g5.2xlarge';
+    const initialInstanceCount = props.initialInstanceCount ?? 1;
+    const minCapacity = props.minCapacity ?? 1;
+    const maxCapacity = props.maxCapacity ?? 2;
+    const targetInvocations = props.targetInvocationsPerInstance ?? 30;
+    const startupSeconds = (props.startupTimeout ?? Duration.minutes(20)).toSeconds();
+    const latencyThreshold = props.latencyAlarmThreshold ?? Duration.seconds(30);
+    if (!/^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,40}$/.test(props.namePrefix)) {
+      throw new Error(
+        `ServingStack: namePrefix must be letters, digits and "-" (≤ 41 chars), got "${props.namePrefix}"`,
+      );
+    }
+    if (!/^ml\.[a-z0-9]+\.[a-z0-9]+$/.test(instanceType)) {
+      throw new Error(`ServingStack: instanceType must look like ml.g5.2xlarge, got "${instanceType}"`);
+    }
+    if (!(minCapacity >= 1 && maxCapacity >= minCapacity && initialInstanceCount >= minCapacity)) {
+      throw new Error(
+        `ServingStack: need 1 <= minCapacity <= initialInstanceCount and minCapacity <= maxCapacity, got min ${minCapacity}, ` +
+          `initial ${initialInstanceCount}, max ${maxCapacity}`,
+      );
+    }
+    if (startupSeconds < 60 || startupSeconds > 3600) {
+      throw new Error(`ServingStack: startupTimeout must be 60–3600 s (SageMaker's range), got ${startupSeconds} s`);
+    }
+    this.endpointName = props.namePrefix;
+    const { key, artifactBucket } = props.data.importInto(this);
+    const endpointArn = this.sagemakerArn('endpoint', this.endpointName);
+
+    this.topic =
+      props.notificationTopic ??
+      new sns.Topic(this, 'Notifications', { masterKey: key, enforceSSL: true, displayName: 'MedLlama serving' });
+
+    this.endpointRole = this.createEndpointRole(props, artifactBucket, key);
+    this.alarms = this.createAlarms(latencyThreshold);
+
+    const dlq = new sqs.Queue(this, 'DeployDeadLetters', {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: key,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(dlq).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself the dead-letter queue of the deploy rules and Lambda.',
+    });
+
+    const logGroup = new logs.LogGroup(this, 'DeployLogs', { retention: logs.RetentionDays.THREE_MONTHS });
+    // An explicit role (instead of the AWS-managed basic-execution policy): logs to this group only.
+    const deployRole = new iam.Role(this, 'DeployRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'MedLlama deploy Lambda',
+    });
+    logGroup.grantWrite(deployRole);
+    this.deployFunction = new nodejs.NodejsFunction(this, 'DeployFunction', {
+      entry: join(import.meta.dirname, '..', 'serving', 'deploy-lambda.ts'),
+      handler: 'handler',
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 256,
+      timeout: Duration.minutes(1),
+      logGroup,
+      role: deployRole,
+      deadLetterQueue: dlq,
+      retryAttempts: 2,
+      description: 'MedLlama: deploys an approved model package to the real-time endpoint (idempotent)',
+      bundling: { minify: true, sourceMap: false, target: 'node24', format: nodejs.OutputFormat.ESM },
+      environment: {
+        NAME_PREFIX: props.namePrefix,
+        ENDPOINT_NAME: this.endpointName,
+        MODEL_PACKAGE_GROUP_NAME: props.modelPackageGroupName,
+        EXECUTION_ROLE_ARN: this.endpointRole.roleArn,
+        INSTANCE_TYPE: instanceType,
+        INITIAL_INSTANCE_COUNT: String(initialInstanceCount),
+        STARTUP_HEALTH_CHECK_TIMEOUT: String(startupSeconds),
+        MODEL_DATA_DOWNLOAD_TIMEOUT: String(startupSeconds),
+        VOLUME_KMS_KEY_ARN: supportsVolumeKms(instanceType) ? key.keyArn : '',
+        ROLLBACK_ALARMS: this.alarms.map((a) => a.alarmName).join(','),
+        MIN_CAPACITY: String(minCapacity),
+        MAX_CAPACITY: String(maxCapacity),
+        TARGET_INVOCATIONS_PER_INSTANCE: String(targetInvocations),
+      },
+    });
+    this.grantDeploy(this.deployFunction, props, endpointArn);
+
+    const target = new targets.LambdaFunction(this.deployFunction, { deadLetterQueue: dlq, retryAttempts: 4 });
+    new events.Rule(this, 'ApprovedModelPackage', {
+      description: 'An approved MedLlama model package version deploys to the endpoint',
+      eventPattern: {
+        source: ['aws.sagemaker'],
+        detailType: ['SageMaker Model Package State Change'],
+        detail: { ModelPackageGroupName: [props.modelPackageGroupName], ModelApprovalStatus: ['Approved'] },
+      },
+      targets: [target],
+    });
+    new events.Rule(this, 'EndpointStateChange', {
+      description: 'The MedLlama endpoint became InService or Failed',
+      eventPattern: {
+        source: ['aws.sagemaker'],
+        detailType: ['SageMaker Endpoint State Change'],
+        detail: { EndpointName: [this.endpointName], EndpointStatus: ['IN_SERVICE', 'FAILED'] },
+      },
+      targets: [target, new targets.SnsTopic(this.topic)],
+    });
+
+    this.invokePolicy = new iam.ManagedPolicy(this, 'InvokeEndpointPolicy', {
+      description: 'Invoke the MedLlama real-time endpoint (attach to the users or roles that may call it)',
+      statements: [
+        new iam.PolicyStatement({
+          actions: ['sagemaker:InvokeEndpoint', 'sagemaker:InvokeEndpointWithResponseStream'],
+          resources: [endpointArn],
+        }),
+      ],
+    });
+  }
+
+  private sagemakerArn(resource: string, name: string): string {
+    return Stack.of(this).formatArn({
+      service: 'sagemaker',
+      resource,
+      resourceName: name,
+      arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+    });
+  }
+
+  /** The role the model container runs as: read the weights, pull the DLC image, write logs and metrics. */
+  private createEndpointRole(props: ServingStackProps, artifactBucket: s3.IBucket, key: kms.IKey): iam.Role {
+    const role = new iam.Role(this, 'EndpointRole', {
+      assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com'),
+      description: 'MedLlama endpoint: reads model weights, pulls the serving image, writes logs',
+    });
+    artifactBucket.grantRead(role);
+    key.grantDecrypt(role);
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'],
+        resources: [`arn:${this.partition}:ecr:${this.region}:${props.imageRegistryAccount}:repository/huggingface-*`],
+      }),
+    );
+    role.addToPolicy(new iam.PolicyStatement({ actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }));
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
+        resources: [`arn:${this.partition}:logs:${this.region}:${this.account}:log-group:/aws/sagemaker/Endpoints/*`],
+      }),
+    );
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['cloudwatch:PutMetricData'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'cloudwatch:namespace': ['/aws/sagemaker/Endpoints', 'AWS/SageMaker'] } },
+      }),
+    );
+    Validations.of(role).acknowledge(
+      {
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'ecr:GetAuthorizationToken and cloudwatch:PutMetricData do not support resource-level permissions; PutMetricData is limited by namespace.',
+      },
+      {
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecr:<AWS::Region>:${props.imageRegistryAccount}:repository/huggingface-*]`,
+        reason: 'The Hugging Face DLC repositories of the AWS DLC account; tags change per release.',
+      },
+      {
+        id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/Endpoints/*]',
+        reason: 'SageMaker names endpoint log groups after the endpoint; scoped to the endpoint log-group prefix.',
+      },
+      {
+        id: 'AwsSolutions-IAM5[Action::s3:GetObject*]',
+        reason: 'Read-only access to the artifact bucket (CDK grantRead).',
+      },
+      {
+        id: 'AwsSolutions-IAM5[Action::s3:GetBucket*]',
+        reason: 'Read-only access to the artifact bucket (CDK grantRead).',
+      },
+      { id: 'AwsSolutions-IAM5[Action::s3:List*]', reason: 'Read-only access to the artifact bucket (CDK grantRead).' },
+      {
+        id: `AwsSolutions-IAM5[Resource::${nagResourceId(this, artifactBucket.arnForObjects('*'))}]`,
+        reason: 'Model weights are many objects under the training output prefix of the artifact bucket.',
+      },
+    );
+    return role;
+  }
+
+  private grantDeploy(fn: lambda.IFunction, props: ServingStackProps, endpointArn: string): void {
+    const prefix = props.namePrefix;
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['sagemaker:CreateModel', 'sagemaker:DescribeModel', 'sagemaker:AddTags'],
+        resources: [this.sagemakerArn('model', `${prefix}-v*`)],
+      }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['sagemaker:CreateEndpointConfig', 'sagemaker:DescribeEndpointConfig', 'sagemaker:AddTags'],
+        resources: [this.sagemakerArn('endpoint-config', `${prefix}-v*`)],
+      }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['sagemaker:CreateEndpoint', 'sagemaker:UpdateEndpoint', 'sagemaker:DescribeEndpoint'],
+        resources: [endpointArn],
+      }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        // CreateEndpoint / UpdateEndpoint authorize on the endpoint config too.
+        actions: ['sagemaker:CreateEndpoint', 'sagemaker:UpdateEndpoint'],
+        resources: [this.sagemakerArn('endpoint-config', `${prefix}-v*`)],
+      }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['sagemaker:DescribeModelPackage'],
+        resources: [this.sagemakerArn('model-package', `${props.modelPackageGroupName.toLowerCase()}/*`)],
+      }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['iam:PassRole'],
+        resources: [this.endpointRole.roleArn],
+        conditions: { StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } },
+      }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['application-autoscaling:RegisterScalableTarget', 'application-autoscaling:PutScalingPolicy'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'application-autoscaling:service-namespace': 'sagemaker' } },
+      }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['iam:CreateServiceLinkedRole'],
+        resources: [
+          `arn:${this.partition}:iam::${this.account}:role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint`,
+        ],
+        conditions: { StringLike: { 'iam:AWSServiceName': 'sagemaker.application-autoscaling.amazonaws.com' } },
+      }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['cloudwatch:DescribeAlarms'],
+        resources: this.alarms.map((a) => a.alarmArn),
+      }),
+    );
+    const role = fn.role!;
+    Validations.of(role).acknowledge(
+      {
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:model/${prefix}-v*]`,
+        reason: 'Models are named by package version at approval time; scoped to this deployment’s prefix.',
+      },
+      {
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:endpoint-config/${prefix}-v*]`,
+        reason: 'Endpoint configs are named by package version at approval time; scoped to this deployment’s prefix.',
+      },
+      {
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:model-package/${props.modelPackageGroupName.toLowerCase()}/*]`,
+        reason: 'Any version of this project’s model package group may be approved.',
+      },
+      {
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'Application Auto Scaling actions have no resource-level permissions; limited to the sagemaker namespace.',
+      },
+    );
+  }
+
+  /** p90 model latency and 5xx errors on the endpoint variant; both roll a blue/green update back. */
+  private createAlarms(latencyThreshold: Duration): cloudwatch.Alarm[] {
+    const dimensionsMap = { EndpointName: this.endpointName, VariantName: VARIANT_NAME };
+    const latency = new cloudwatch.Alarm(this, 'LatencyAlarm', {
+      alarmDescription: `MedLlama endpoint p90 model latency above ${latencyThreshold.toSeconds()} s`,
+      metric: new cloudwatch.Metric({
+        namespace: 'AWS/SageMaker',
+        metricName: 'ModelLatency',
+        dimensionsMap,
+        statistic: 'p90',
+        period: Duration.minutes(5),
+      }),
+      threshold: latencyThreshold.toSeconds() * 1_000_000, // ModelLatency is reported in microseconds
+      evaluationPeriods: 3,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    const errors = new cloudwatch.Alarm(this, 'ServerErrorAlarm', {
+      alarmDescription: 'MedLlama endpoint returned 5xx errors',
+      metric: new cloudwatch.Metric({
+        namespace: 'AWS/SageMaker',
+        metricName: 'Invocation5XXErrors',
+        dimensionsMap,
+        statistic: 'Sum',
+        period: Duration.minutes(5),
+      }),
+      threshold: 0,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    for (const alarm of [latency, errors]) alarm.addAlarmAction(new cwActions.SnsAction(this.topic));
+    return [latency, errors];
+  }
+}

@@ -1,0 +1,136 @@
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { DataStack } from '../lib/stacks/data-stack.ts';
+import { ServingStack, type ServingStackProps } from '../lib/stacks/serving-stack.ts';
+import { nagFindings } from './support/nag.ts';
+
+function build(overrides: Partial<ServingStackProps> = {}) {
+  const app = new App();
+  const data = new DataStack(app, 'Data');
+  const serving: ServingStack = new ServingStack(app, 'Serving', {
+    namePrefix: 'medllama-test',
+    modelPackageGroupName: 'medllama-test',
+    data,
+    imageRegistryAccount: '763104351884',
+    ...overrides,
+  });
+  return { app, serving, template: Template.fromStack(serving) };
+}
+
+type Statement = { Action: string | string[]; Resource: unknown; Condition?: unknown };
+
+describe('ServingStack', () => {
+  let built: ReturnType<typeof build>;
+  beforeAll(() => {
+    built = build();
+  });
+
+  test('an approval in the project group triggers the deploy Lambda', () => {
+    built.template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.sagemaker'],
+        'detail-type': ['SageMaker Model Package State Change'],
+        detail: { ModelPackageGroupName: ['medllama-test'], ModelApprovalStatus: ['Approved'] },
+      },
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('DeployFunction'), 'Arn'] },
+          RetryPolicy: { MaximumRetryAttempts: 4 },
+        }),
+      ],
+    });
+  });
+
+  test('endpoint InService/Failed notifies the topic and lets the Lambda register autoscaling', () => {
+    built.template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        'detail-type': ['SageMaker Endpoint State Change'],
+        detail: { EndpointName: ['medllama-test'], EndpointStatus: ['IN_SERVICE', 'FAILED'] },
+      },
+      Targets: Match.arrayWith([
+        Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('DeployFunction'), 'Arn'] } }),
+        Match.objectLike({ Arn: { Ref: Match.stringLikeRegexp('Notifications') } }),
+      ]),
+    });
+  });
+
+  test('the deploy Lambda never gets sagemaker:Create* or Update* on "*"', () => {
+    const policies = built.template.findResources('AWS::IAM::Policy');
+    const statements = Object.values(policies).flatMap(
+      (p) => (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement,
+    );
+    const sagemakerWrites = statements.filter((s) =>
+      [s.Action].flat().some((a) => /^sagemaker:(Create|Update)/.test(a)),
+    );
+    expect(sagemakerWrites.length).toBeGreaterThan(0);
+    for (const s of sagemakerWrites) expect(JSON.stringify(s.Resource)).not.toBe('"*"');
+    const passRole = statements.find((s) => [s.Action].flat().includes('iam:PassRole'));
+    expect(passRole?.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } });
+  });
+
+  test('the Lambda is configured with the endpoint settings, on the newest Node runtime', () => {
+    built.template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs24.x',
+      DeadLetterConfig: Match.anyValue(),
+      Environment: {
+        Variables: Match.objectLike({
+          ENDPOINT_NAME: 'medllama-test',
+          MODEL_PACKAGE_GROUP_NAME: 'medllama-test',
+          INSTANCE_TYPE: 'ml.g5.2xlarge',
+          STARTUP_HEALTH_CHECK_TIMEOUT: '1200',
+          MODEL_DATA_DOWNLOAD_TIMEOUT: '1200',
+          VOLUME_KMS_KEY_ARN: '',
+          MIN_CAPACITY: '1',
+          MAX_CAPACITY: '2',
+        }),
+      },
+    });
+  });
+
+  test('latency and 5xx alarms on the endpoint variant notify the topic', () => {
+    built.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ModelLatency',
+      ExtendedStatistic: 'p90',
+      Threshold: 30_000_000,
+      Dimensions: Match.arrayWith([{ Name: 'EndpointName', Value: 'medllama-test' }]),
+      AlarmActions: [{ Ref: Match.stringLikeRegexp('Notifications') }],
+    });
+    built.template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Invocation5XXErrors', Threshold: 0 });
+  });
+
+  test('invocation is IAM-only: a managed policy scoped to the endpoint', () => {
+    built.template.hasResourceProperties('AWS::IAM::ManagedPolicy', {
+      PolicyDocument: {
+        Statement: [
+          {
+            Action: ['sagemaker:InvokeEndpoint', 'sagemaker:InvokeEndpointWithResponseStream'],
+            Effect: 'Allow',
+            Resource: { 'Fn::Join': ['', Match.arrayWith([':endpoint/medllama-test'])] },
+          },
+        ],
+      },
+    });
+  });
+
+  test('cdk-nag AwsSolutions: no unacknowledged findings', () => {
+    expect(nagFindings(built.app, built.serving)).toEqual([]);
+  });
+
+  test('a volume key is passed only for instance types without local NVMe storage', () => {
+    const { template } = build({ instanceType: 'ml.m5.xlarge' });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({ VOLUME_KMS_KEY_ARN: Match.objectLike({ 'Fn::ImportValue': Match.anyValue() }) }),
+      },
+    });
+  });
+
+  test.each([
+    [{ namePrefix: 'bad_name' }, 'namePrefix must be letters, digits and "-"'],
+    [{ instanceType: 'g5.2xlarge' }, 'instanceType must look like ml.g5.2xlarge, got "g5.2xlarge"'],
+    [{ minCapacity: 3, maxCapacity: 2 }, 'got min 3, initial 1, max 2'],
+  ])('fails early on bad props: %j', (overrides, message) => {
+    expect(() => build(overrides)).toThrow(message);
+  });
+});
