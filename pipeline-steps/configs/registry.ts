@@ -18,7 +18,9 @@ export async function loadStepConfigs(): Promise<StepConfig[]> {
     const mod = (await import(join(here, file))) as { config?: StepConfig };
     if (!mod.config) throw new Error(`pipeline-steps/configs/${file} must export a StepConfig named "config"`);
     if (`${mod.config.step}.ts` !== file) {
-      throw new Error(`pipeline-steps/configs/${file} defines step "${mod.config.step}"; the file must be named after it`);
+      throw new Error(
+        `pipeline-steps/configs/${file} defines step "${mod.config.step}"; the file must be named after it`,
+      );
     }
     configs.push(mod.config);
   }

@@ -1,0 +1,17 @@
+"""``medllama.evaluate``: the Evaluate step (DESIGN §4.6; docs/evaluation.md).
+
+Submodules: ``config`` (EvaluateConfig), ``perplexity``, ``stats``, ``pubmedqa``, ``general``,
+``qualitative``, ``report`` (evaluation.json, ``json_get``), ``runner`` (``main``). Importing this package
+does not import torch; ``main`` does.
+"""
+
+from __future__ import annotations
+
+
+def main(argv: list[str] | None = None) -> int:
+    from medllama.evaluate.runner import main as run_main
+
+    return run_main(argv)
+
+
+__all__ = ["main"]

@@ -1,0 +1,3 @@
+from medllama.evaluate import main
+
+raise SystemExit(main())

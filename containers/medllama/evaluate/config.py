@@ -1,0 +1,57 @@
+"""Configuration of ``medllama.evaluate`` (schema: pipeline-steps/configs/evaluate.ts)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from medllama.config import option, path_option
+from medllama.sagemaker_env import opt_ml
+
+STEP = "evaluate"
+
+
+@dataclass
+class EvaluateConfig:
+    """Evaluate the tuned model against its base: perplexity, bits per byte, PubMedQA, general-text
+    regression and qualitative prompts. Writes evaluation.json and qualitative.jsonl."""
+
+    base_model_dir: str = path_option(
+        lambda: opt_ml("processing", "input", "base_model"), help="HF folder of the base model (and the tokenizer)"
+    )
+    tuned_model_dir: str = path_option(
+        lambda: opt_ml("processing", "input", "tuned_model"), help="HF folder of the merged tuned model"
+    )
+    test_dir: str = path_option(
+        lambda: opt_ml("processing", "input", "test"), help="dedup's test split: folder of JSONL documents (id, text)"
+    )
+    general_dir: str = path_option(
+        "", help="optional folder of general-domain .txt/.jsonl text for the regression check ('' = skip)"
+    )
+    benchmarks_dir: str = path_option(
+        "", help="optional folder with PubMedQA ori_pqal.json + test_ground_truth.json ('' = skip)"
+    )
+    prompts: str = path_option("", help="JSONL of qualitative prompts (id, category, prompt); '' = the packaged set")
+    output_dir: str = path_option(
+        lambda: opt_ml("processing", "output", "evaluation"), help="where evaluation.json etc. are written"
+    )
+
+    seq_len: int = option(4096, help="perplexity window length in tokens (capped at max_position_embeddings)")
+    batch_size: int = option(4, help="windows per forward pass for perplexity")
+    qa_batch_size: int = option(16, help="sequences per forward pass for PubMedQA; prompts per generate call")
+    max_test_documents: int = option(0, help="at most this many test documents (stable hash order); 0 = all")
+    max_general_documents: int = option(0, help="at most this many general-text documents; 0 = all")
+    bootstrap_samples: int = option(1000, help="bootstrap replicates for CIs and paired p-values")
+    seed: int = option(1234, help="seed of the bootstrap RNG")
+    pubmedqa_limit: int = option(0, help="first N PubMedQA test items by PMID; 0 = all 500")
+    max_new_tokens: int = option(128, help="greedy tokens per qualitative prompt")
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = option(
+        "auto", help="weights/forward dtype; auto = bfloat16 on GPU, float32 on CPU"
+    )
+    device: Literal["auto", "cuda", "cpu"] = option("auto", help="auto = cuda when available, else cpu")
+
+    def __post_init__(self) -> None:
+        if not self.base_model_dir or not self.tuned_model_dir:
+            raise ValueError("--base_model_dir and --tuned_model_dir are both required")
+        if not self.test_dir:
+            raise ValueError("--test_dir is required")

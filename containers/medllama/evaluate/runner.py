@@ -1,0 +1,418 @@
+"""``python -m medllama.evaluate``: base vs tuned, one model in memory at a time.
+
+Order: read and tokenize every input once (same tokens for both models) → load base → perplexity on the
+test split and general text, PubMedQA, qualitative prompts → free → load tuned → the same → statistics →
+``evaluation.json`` (PropertyFile), ``qualitative.jsonl``, ``test-documents.jsonl`` (per-document NLL),
+``rejected.jsonl`` (unusable input lines, with reasons) and ``runtime.json`` (tokens/s, seconds and the
+expected runtime; kept out of evaluation.json so that file is byte-identical across runs).
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from medllama.config import config_values, parse_or_exit
+from medllama.evaluate import pubmedqa, qualitative, report
+from medllama.evaluate.config import STEP, EvaluateConfig
+from medllama.evaluate.documents import Loaded, load_general_documents, load_jsonl_documents
+from medllama.evaluate.general import general_section
+from medllama.evaluate.perplexity import DocumentScore, Throughput, frame_document, score_documents
+from medllama.jsonl import write_json, write_jsonl
+from medllama.logs import setup_logging
+
+log = setup_logging("medllama.evaluate")
+
+
+class EvaluationError(RuntimeError):
+    """Inputs that make the evaluation meaningless (e.g. different vocabularies); exits 1 with the message."""
+
+
+@dataclass
+class Corpus:
+    """Documents framed as token ids once, shared by both models."""
+
+    name: str
+    loaded: Loaded
+    framed: list[tuple[str, str, list[int]]] = field(default_factory=list)
+
+    @property
+    def tokens(self) -> int:
+        return sum(len(ids) for _, _, ids in self.framed)
+
+
+@dataclass
+class ModelRun:
+    test: list[DocumentScore] | None = None
+    general: list[DocumentScore] | None = None
+    pubmedqa_pred: list[str] | None = None
+    answers: list[dict] | None = None
+    runtime: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve_device(choice: str) -> str:
+    import torch
+
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise EvaluationError("--device cuda was given but no CUDA device is available")
+    if choice == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return choice
+
+
+def resolve_dtype(choice: str, device: str):
+    import torch
+
+    if choice == "auto":
+        return torch.bfloat16 if device == "cuda" else torch.float32
+    return {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}[choice]
+
+
+def check_same_tokenizer(base_dir: str, tuned_dir: str, tokenizer) -> None:
+    """Both models must share the base tokenizer: same vocabulary size in config, same vocab if the tuned
+    folder ships a tokenizer. Perplexities over different token streams are not comparable."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    base_cfg = AutoConfig.from_pretrained(base_dir)
+    tuned_cfg = AutoConfig.from_pretrained(tuned_dir)
+    if base_cfg.vocab_size != tuned_cfg.vocab_size:
+        raise EvaluationError(
+            f"vocab_size differs: base {base_cfg.vocab_size} ({base_dir}) vs tuned {tuned_cfg.vocab_size} ({tuned_dir})"
+        )
+    if any((Path(tuned_dir) / f).is_file() for f in ("tokenizer.json", "tokenizer.model")):
+        tuned_tok = AutoTokenizer.from_pretrained(tuned_dir)
+        if tuned_tok.get_vocab() != tokenizer.get_vocab():
+            raise EvaluationError(f"the tokenizer in {tuned_dir} differs from the base model's ({base_dir})")
+
+
+def model_max_len(model_dir: str) -> int | None:
+    from transformers import AutoConfig
+
+    return getattr(AutoConfig.from_pretrained(model_dir), "max_position_embeddings", None)
+
+
+def load_model(path: str, device: str, dtype):
+    from transformers import AutoModelForCausalLM
+
+    started = time.monotonic()
+    kwargs: dict[str, Any] = {"dtype": dtype}
+    if device == "cuda":
+        kwargs["device_map"] = {"": 0}
+    model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    if device != "cuda":
+        model = model.to(device)
+    model.eval()
+    params = sum(p.numel() for p in model.parameters())
+    log.info(f"loaded {path}: {params:,} parameters, {dtype} on {device} in {time.monotonic() - started:.1f}s")
+    return model, params
+
+
+def free_model(model) -> None:
+    import torch
+
+    del model
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _eta_logger(what: str, total_tokens: int, meter: Throughput, every_s: float = 30.0):
+    last = [time.monotonic()]
+
+    def on_batch(tokens: int) -> None:
+        meter.add(tokens)
+        now = time.monotonic()
+        if now - last[0] >= every_s or meter.tokens >= total_tokens:
+            last[0] = now
+            rate = meter.tokens_per_second
+            eta = (total_tokens - meter.tokens) / rate if rate > 0 else 0.0
+            log.info(f"progress {what}: {meter.tokens}/{total_tokens} tokens ({rate:,.0f} tokens/s, eta {eta:.0f}s)")
+
+    return on_batch
+
+
+def _perplexity(
+    model, corpus: Corpus, role: str, cfg: EvaluateConfig, seq_len: int, device: str, pad_id: int, run: ModelRun
+) -> list[DocumentScore]:
+    meter = Throughput()
+    scores = score_documents(
+        model,
+        corpus.framed,
+        seq_len=seq_len,
+        batch_size=cfg.batch_size,
+        device=device,
+        pad_id=pad_id,
+        on_batch=_eta_logger(f"{role} {corpus.name} perplexity", corpus.tokens, meter),
+    )
+    rate = meter.tokens_per_second
+    run.runtime[f"{corpus.name}_perplexity"] = {
+        "tokens": meter.tokens,
+        "seconds": meter.seconds,
+        "tokens_per_second": rate,
+    }
+    log.info(f"{role} {corpus.name} perplexity: {meter.tokens} tokens in {meter.seconds:.1f}s ({rate:,.0f} tokens/s)")
+    return scores
+
+
+def evaluate_model(
+    role: str,
+    path: str,
+    cfg: EvaluateConfig,
+    *,
+    device: str,
+    dtype,
+    tokenizer,
+    seq_len: int,
+    max_len: int,
+    test: Corpus | None,
+    general: Corpus | None,
+    qa_items: list[pubmedqa.Item],
+    qa_requests: list[pubmedqa.Request],
+    prompts: list[qualitative.Prompt],
+) -> ModelRun:
+    run = ModelRun()
+    started = time.monotonic()
+    model, params = load_model(path, device, dtype)
+    run.runtime["parameters"] = params
+    run.runtime["load_seconds"] = time.monotonic() - started
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    if test is not None:
+        run.test = _perplexity(model, test, role, cfg, seq_len, device, pad_id, run)
+    if general is not None:
+        run.general = _perplexity(model, general, role, cfg, seq_len, device, pad_id, run)
+    if qa_items:
+        meter = Throughput()
+        total = sum(len(r.context) + len(r.continuation) for r in qa_requests)
+        logprobs = pubmedqa.continuation_logprobs(
+            model,
+            qa_requests,
+            batch_size=cfg.qa_batch_size,
+            device=device,
+            pad_id=pad_id,
+            on_batch=_eta_logger(f"{role} pubmedqa", total, meter),
+        )
+        run.pubmedqa_pred = pubmedqa.predictions(qa_items, logprobs)
+        run.runtime["pubmedqa"] = {
+            "tokens": meter.tokens,
+            "seconds": meter.seconds,
+            "tokens_per_second": meter.tokens_per_second,
+        }
+    if prompts:
+        t0 = time.monotonic()
+        run.answers = qualitative.generate_greedy(
+            model,
+            tokenizer,
+            prompts,
+            max_new_tokens=cfg.max_new_tokens,
+            batch_size=cfg.qa_batch_size,
+            device=device,
+            max_len=max_len,
+        )
+        new_tokens = sum(a["new_tokens"] for a in run.answers)
+        seconds = time.monotonic() - t0
+        run.runtime["qualitative"] = {"new_tokens": new_tokens, "seconds": seconds}
+        log.info(f"{role} qualitative: {len(prompts)} prompts, {new_tokens} new tokens in {seconds:.1f}s")
+    free_model(model)
+    run.runtime["seconds"] = time.monotonic() - started
+    return run
+
+
+def expected_runtime_seconds(tokens: int, tokens_per_second: float, models: int = 2) -> float:
+    """Forward-only perplexity time for ``tokens`` per model at a measured rate, both models."""
+    return models * tokens / tokens_per_second if tokens_per_second > 0 else 0.0
+
+
+def _frame(corpus_name: str, loaded: Loaded, tokenizer) -> Corpus:
+    corpus = Corpus(corpus_name, loaded)
+    corpus.framed = [(d.id, d.text, frame_document(tokenizer, d.text)) for d in loaded.documents]
+    log.info(
+        f"{corpus_name}: {len(corpus.framed)} documents, {corpus.tokens:,} tokens, {loaded.summary()['rejected']} rejected"
+    )
+    return corpus
+
+
+def run(cfg: EvaluateConfig) -> dict:
+    from transformers import AutoTokenizer
+
+    device = resolve_device(cfg.device)
+    dtype = resolve_dtype(cfg.dtype, device)
+    out_dir = Path(cfg.output_dir)
+    not_computed: dict[str, str] = {}
+    tokenizer = AutoTokenizer.from_pretrained(cfg.base_model_dir)
+    check_same_tokenizer(cfg.base_model_dir, cfg.tuned_model_dir, tokenizer)
+    max_len = (
+        min(x for x in (model_max_len(cfg.base_model_dir), model_max_len(cfg.tuned_model_dir)) if x) or cfg.seq_len
+    )
+    seq_len = min(cfg.seq_len, max_len)
+    if seq_len < cfg.seq_len:
+        log.info(f"seq_len {cfg.seq_len} exceeds the models' max_position_embeddings; windows of {seq_len} tokens")
+
+    inputs: dict[str, Any] = {}
+    rejected: list[dict] = []
+    test_loaded = load_jsonl_documents(cfg.test_dir, cfg.max_test_documents)
+    inputs["test"] = test_loaded.summary()
+    rejected += [{"input": "test", **r} for r in test_loaded.rejected]
+    test = _frame("test", test_loaded, tokenizer) if test_loaded.documents else None
+    if test is None:
+        not_computed["metrics.test_perplexity"] = f"no usable documents in --test_dir {cfg.test_dir}"
+
+    general = None
+    if cfg.general_dir:
+        general_loaded = load_general_documents(cfg.general_dir, cfg.max_general_documents)
+        inputs["general"] = general_loaded.summary()
+        rejected += [{"input": "general", **r} for r in general_loaded.rejected]
+        if general_loaded.documents:
+            general = _frame("general", general_loaded, tokenizer)
+        else:
+            not_computed["metrics.general_perplexity"] = f"no usable documents in --general_dir {cfg.general_dir}"
+    else:
+        not_computed["metrics.general_perplexity"] = "no --general_dir given"
+
+    qa_items: list[pubmedqa.Item] = []
+    qa_requests: list[pubmedqa.Request] = []
+    qa_truncated = 0
+    qa_total = 0
+    if cfg.benchmarks_dir:
+        all_items = pubmedqa.load_pubmedqa(cfg.benchmarks_dir)
+        qa_total = len(all_items)
+        qa_items = all_items[: cfg.pubmedqa_limit] if cfg.pubmedqa_limit > 0 else all_items
+        qa_requests, qa_truncated = pubmedqa.build_requests(tokenizer, qa_items, max_len)
+        inputs["pubmedqa"] = {
+            "items": len(qa_items),
+            "test_items_available": qa_total,
+            "truncated_items": qa_truncated,
+        }
+        log.info(f"pubmedqa: {len(qa_items)} of {qa_total} test items, {qa_truncated} truncated to {max_len} tokens")
+    else:
+        not_computed["metrics.pubmedqa"] = "no --benchmarks_dir given"
+
+    prompts = qualitative.load_prompts(cfg.prompts or None)
+    inputs["prompts"] = {"count": len(prompts), "source": cfg.prompts or "medllama/data/prompts.jsonl"}
+
+    total_tokens = (test.tokens if test else 0) + (general.tokens if general else 0)
+    log.info(
+        f"evaluating on {device} ({dtype}): {total_tokens:,} perplexity tokens and "
+        f"{sum(len(r.context) + len(r.continuation) for r in qa_requests):,} PubMedQA tokens per model, "
+        f"{len(prompts)} prompts × {cfg.max_new_tokens} new tokens"
+    )
+
+    runs: dict[str, ModelRun] = {}
+    for role, path in (("base", cfg.base_model_dir), ("tuned", cfg.tuned_model_dir)):
+        runs[role] = evaluate_model(
+            role,
+            path,
+            cfg,
+            device=device,
+            dtype=dtype,
+            tokenizer=tokenizer,
+            seq_len=seq_len,
+            max_len=max_len,
+            test=test,
+            general=general,
+            qa_items=qa_items,
+            qa_requests=qa_requests,
+            prompts=prompts,
+        )
+        if role == "base" and test is not None:
+            rate = runs[role].runtime["test_perplexity"]["tokens_per_second"]
+            log.info(
+                f"expected runtime: tuned model ≈ {runs[role].runtime['seconds']:.0f}s more; perplexity alone for "
+                f"{test.tokens:,} test tokens ≈ {expected_runtime_seconds(test.tokens, rate):.0f}s for both "
+                f"models at {rate:,.0f} tokens/s"
+            )
+    base, tuned = runs["base"], runs["tuned"]
+
+    metrics: dict[str, Any] = {}
+    samples, seed = cfg.bootstrap_samples, cfg.seed
+    if test is not None and base.test is not None and tuned.test is not None:
+        metrics["test_perplexity"] = report.perplexity_comparison(base.test, tuned.test, samples=samples, seed=seed)
+        metrics["test_perplexity"].pop("regression_relative")
+        write_jsonl(
+            out_dir / "test-documents.jsonl",
+            (
+                {
+                    "id": b.id,
+                    "tokens": b.tokens,
+                    "bytes": b.bytes,
+                    "windows": b.windows,
+                    "base_nll": b.nll,
+                    "tuned_nll": t.nll,
+                }
+                for b, t in zip(base.test, tuned.test, strict=True)
+            ),
+        )
+    if general is not None and base.general is not None and tuned.general is not None:
+        metrics["general_perplexity"] = general_section(base.general, tuned.general, samples=samples, seed=seed)
+    if qa_items and base.pubmedqa_pred is not None and tuned.pubmedqa_pred is not None:
+        metrics["pubmedqa"] = report.pubmedqa_section(
+            [i.id for i in qa_items],
+            [i.label for i in qa_items],
+            base.pubmedqa_pred,
+            tuned.pubmedqa_pred,
+            samples=samples,
+            seed=seed,
+            truncated=qa_truncated,
+            total_test_items=qa_total,
+        )
+        write_jsonl(
+            out_dir / "pubmedqa-predictions.jsonl",
+            (
+                {"id": i.id, "label": i.label, "base": b, "tuned": t}
+                for i, b, t in zip(qa_items, base.pubmedqa_pred, tuned.pubmedqa_pred, strict=True)
+            ),
+        )
+    records = qualitative.merge_answers(prompts, base.answers or [], tuned.answers or [])
+    write_jsonl(out_dir / "qualitative.jsonl", records)
+    write_jsonl(out_dir / "rejected.jsonl", rejected)
+
+    config = {**config_values(cfg), "seq_len_effective": seq_len, "max_len": max_len}
+    models = {
+        "base": {"path": cfg.base_model_dir, "parameters": base.runtime["parameters"]},
+        "tuned": {"path": cfg.tuned_model_dir, "parameters": tuned.runtime["parameters"]},
+        "dtype": str(dtype).removeprefix("torch."),
+        "device": device,
+        "vocab_size": len(tokenizer),
+    }
+    document = report.assemble(config=config, inputs=inputs, models=models, metrics=metrics, not_computed=not_computed)
+    write_json(out_dir / "evaluation.json", document)
+
+    runtime = {role: r.runtime for role, r in runs.items()}
+    if test is not None and base.test is not None:
+        rate = base.runtime["test_perplexity"]["tokens_per_second"]
+        runtime["expected_perplexity_seconds_both_models"] = expected_runtime_seconds(test.tokens, rate)
+        runtime["test_tokens"] = test.tokens
+    write_json(out_dir / "runtime.json", _finite(runtime))
+
+    gate = document["gate"]
+    for key in report.GATE_KEYS:
+        log.info(
+            f"gate {key}={gate[key]!r}"
+            + (f" (not computed: {gate['not_computed'][key]})" if key in gate["not_computed"] else "")
+        )
+    log.info(f"wrote {out_dir / 'evaluation.json'} ({len(document['not_computed'])} metrics not computed)")
+    return document
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    return obj
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = parse_or_exit(EvaluateConfig, argv, step=STEP)
+    try:
+        run(cfg)
+    except (EvaluationError, FileNotFoundError, pubmedqa.BenchmarkError, qualitative.PromptError) as err:
+        log.error(f"medllama.evaluate: {err}")
+        return 1
+    return 0
+
+
+__all__ = ["EvaluationError", "expected_runtime_seconds", "main", "run"]

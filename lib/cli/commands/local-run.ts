@@ -1,0 +1,213 @@
+// `medllama local run`: builds the pipeline definition with local stand-in buckets and runs it on this
+// machine with the local runner (pipeline-steps/local). docs/local-runner.md explains every mapping.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ConsoleReporter, summaryTable } from '../../../pipeline-steps/local/display.ts';
+import { parseParamAssignments } from '../../../pipeline-steps/local/expressions.ts';
+import { loadDefinition } from '../../../pipeline-steps/local/load.ts';
+import { latestRunId, runPipeline } from '../../../pipeline-steps/local/runner.ts';
+import type { PipelineDefinition } from '../../../pipeline-steps/local/types.ts';
+import { type CliCommand, UsageError } from '../command.ts';
+
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+/** Stand-in bucket names; each maps to a folder under the run (`runs/<id>/s3/<bucket>/…`) or to a mount. */
+export const LOCAL = {
+  dataBucket: 'medllama-local-data',
+  artifactBucket: 'medllama-local-artifacts',
+  codeUri: 's3://medllama-local-code/containers',
+  inputUri: 's3://medllama-local-input/corpus',
+  baseModelUri: 's3://medllama-local-models/tiny-llama',
+  benchmarksUri: 's3://medllama-local-benchmarks/pubmedqa',
+  generalTextUri: 's3://medllama-local-benchmarks/general-text',
+  roleArn: 'arn:aws:iam::000000000000:role/medllama-local',
+  modelPackageGroupName: 'medllama-local',
+} as const;
+
+/**
+ * Parameter values that keep every step small enough for the ≤ 5 min demo on 2 CPU cores (only those the
+ * definition declares are applied; `--param` wins).
+ */
+export const DEMO_PARAMETERS: Readonly<Record<string, string>> = {
+  SeqLen: '256',
+  MaxSteps: '40',
+  LoraRank: '8',
+  LearningRate: '0.001',
+  IngestInstanceCount: '1',
+  TokenizeInstanceCount: '1',
+  TrainInstanceCount: '1',
+};
+
+/** The builder's options for a local run (the builder lands in pipeline-steps/definition.ts). */
+export function localBuilderOptions(): Record<string, unknown> {
+  return {
+    roleArn: LOCAL.roleArn,
+    dataBucket: LOCAL.dataBucket,
+    artifactBucket: LOCAL.artifactBucket,
+    codeUri: LOCAL.codeUri,
+    trainingCodeUri: LOCAL.codeUri,
+    region: 'us-east-1',
+    modelPackageGroupName: LOCAL.modelPackageGroupName,
+    spot: false,
+    baseModel: { kind: 's3', s3Uri: LOCAL.baseModelUri },
+    benchmarksUri: LOCAL.benchmarksUri,
+    generalTextUri: LOCAL.generalTextUri,
+    inputDataUri: LOCAL.inputUri,
+  };
+}
+
+/** Builds the definition with the project's builder; a clear error while it does not exist yet. */
+export async function buildLocalDefinition(): Promise<PipelineDefinition> {
+  const file = join(repoRoot, 'pipeline-steps', 'definition.ts');
+  if (!existsSync(file)) throw new Error('pipeline-steps/definition.ts does not exist yet: no definition to run');
+  const mod = (await import(pathToFileURL(file).href)) as {
+    buildMedLlamaPipeline?: (o: Record<string, unknown>) => { toJSON(): unknown };
+  };
+  if (typeof mod.buildMedLlamaPipeline !== 'function') {
+    throw new Error('pipeline-steps/definition.ts does not export buildMedLlamaPipeline');
+  }
+  return mod.buildMedLlamaPipeline(localBuilderOptions()).toJSON() as PipelineDefinition;
+}
+
+export function venvPython(): string {
+  const py = join(repoRoot, '.venv', 'bin', 'python');
+  if (!existsSync(py)) throw new Error(`${py} not found: run \`npm run setup\` first`);
+  return py;
+}
+
+/** The seeded tiny Llama base model (with the real Llama 2 tokenizer), created once under the runs folder. */
+export function ensureTinyBaseModel(runsDir: string, python: string): string {
+  const dir = join(runsDir, '.base-model', 'tiny-llama');
+  if (existsSync(join(dir, 'config.json')) && existsSync(join(dir, 'tokenizer.json'))) return dir;
+  mkdirSync(dirname(dir), { recursive: true });
+  console.log(`creating the tiny base model at ${dir} (python -m medllama.tiny_model)`);
+  const res = spawnSync(python, ['-m', 'medllama.tiny_model', '--output_dir', dir], {
+    cwd: repoRoot,
+    stdio: 'inherit',
+  });
+  if (res.status !== 0) throw new Error(`python -m medllama.tiny_model failed (exit ${res.status})`);
+  return dir;
+}
+
+interface LocalRunArgs {
+  input?: string;
+  params: string[];
+  mounts: string[];
+  fromStep?: string;
+  runId?: string;
+  runsDir: string;
+  definition?: string;
+  demoParams: boolean;
+}
+
+function parseArgs(argv: string[]): LocalRunArgs {
+  const out: LocalRunArgs = { params: [], mounts: [], runsDir: 'runs', demoParams: true };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined || v.startsWith('--')) throw new UsageError(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--input') out.input = value();
+    else if (a === '--param') out.params.push(value());
+    else if (a === '--mount') out.mounts.push(value());
+    else if (a === '--from-step') out.fromStep = value();
+    else if (a === '--run-id') out.runId = value();
+    else if (a === '--runs-dir') out.runsDir = value();
+    else if (a === '--definition') out.definition = value();
+    else if (a === '--no-demo-params') out.demoParams = false;
+    else throw new UsageError(`unknown option ${a}`);
+  }
+  return out;
+}
+
+export const command: CliCommand = {
+  name: 'local run',
+  summary: 'Run the pipeline definition on this machine (tiny model, local S3 folder)',
+  usage: `usage: medllama local run [--input DIR] [--param Name=Value]... [--from-step STEP] [--run-id ID]
+                          [--runs-dir DIR] [--definition FILE|cdk.out] [--mount s3://prefix=DIR]... [--no-demo-params]
+
+Builds the pipeline definition (pipeline-steps/definition.ts) with local stand-in buckets and runs it:
+Processing/Training steps run as subprocesses of .venv/bin/python with the SageMaker container contract.
+
+  --input DIR         folder of JATS .xml/.nxml articles (default fixtures/demo-corpus)
+  --param N=V         override a pipeline parameter (validated against the definition's Parameters)
+  --from-step STEP    re-run STEP and everything after it in an existing run (default: the latest run)
+  --run-id ID         run id; an existing run is resumed (its Succeeded steps are reused)
+  --runs-dir DIR      where runs are written (default runs/)
+  --definition PATH   run a definition JSON, a template or a cdk.out folder instead of building one
+  --mount URI=DIR     map an S3 prefix to a local folder (repeatable)
+  --no-demo-params    keep the definition's defaults instead of the small demo values (${Object.entries(DEMO_PARAMETERS)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ')})
+
+Outputs: runs/<id>/{state.json, logs/<Step>.log, s3/<bucket>/..., registry/<group>/<version>.json}.
+Ctrl-C stops the running step and leaves a resumable state (re-run with --run-id <id>).`,
+  async run(argv) {
+    const args = parseArgs(argv);
+    const runsDir = resolve(args.runsDir);
+    const python = venvPython();
+    const definition = args.definition ? loadDefinition(resolve(args.definition)) : await buildLocalDefinition();
+    const declared = new Set((definition.Parameters ?? []).map((p) => p.Name));
+    const parameters: Record<string, string> = {};
+    if (args.demoParams) for (const [k, v] of Object.entries(DEMO_PARAMETERS)) if (declared.has(k)) parameters[k] = v;
+    Object.assign(parameters, parseParamAssignments(args.params));
+
+    const input = resolve(args.input ?? join(repoRoot, 'fixtures', 'demo-corpus'));
+    if (!existsSync(input)) throw new UsageError(`--input ${input} does not exist`);
+    const mounts: Record<string, string> = {
+      [LOCAL.codeUri]: join(repoRoot, 'containers'),
+      [LOCAL.inputUri]: input,
+      [LOCAL.benchmarksUri]: join(repoRoot, 'fixtures', 'pubmedqa-mini'),
+      [LOCAL.generalTextUri]: join(repoRoot, 'fixtures', 'general-text'),
+    };
+    if (!args.definition) mounts[LOCAL.baseModelUri] = ensureTinyBaseModel(runsDir, python);
+    for (const m of args.mounts) {
+      const eq = m.indexOf('=');
+      if (eq <= 0) throw new UsageError(`--mount expects s3://prefix=DIR, got "${m}"`);
+      mounts[m.slice(0, eq)] = resolve(m.slice(eq + 1));
+    }
+    let runId = args.runId;
+    if (args.fromStep && !runId) {
+      runId = latestRunId(runsDir);
+      if (!runId) throw new UsageError(`--from-step needs a previous run in ${runsDir}`);
+    }
+
+    const controller = new AbortController();
+    const onSigint = () => {
+      if (controller.signal.aborted) process.exit(130);
+      console.log('\nstopping: the running step is being stopped; state.json is kept (Ctrl-C again to quit at once)');
+      controller.abort();
+    };
+    process.on('SIGINT', onSigint);
+    const reporter = new ConsoleReporter();
+    try {
+      const { state, runDir } = await runPipeline({
+        definition,
+        runsDir,
+        runId,
+        parameters,
+        fromStep: args.fromStep,
+        mounts,
+        python,
+        reporter,
+        signal: controller.signal,
+      });
+      console.log(`\n${summaryTable(state, runDir)}`);
+      const train = state.steps.Train;
+      if (train?.outputs?.model) console.log(`model:    ${join(runDir, train.outputs.model)}`);
+      const reg = state.steps.Register?.properties?.RegistryEntry;
+      if (typeof reg === 'string') console.log(`registry: ${join(runDir, reg)}`);
+      if (state.status === 'Stopped')
+        console.log(`resume:   medllama local run --run-id ${state.runId} --runs-dir ${args.runsDir}`);
+      console.log(`report:   medllama report --run ${runDir}`);
+      return state.status === 'Succeeded' ? 0 : state.status === 'Stopped' ? 130 : 1;
+    } finally {
+      reporter.close();
+      process.off('SIGINT', onSigint);
+    }
+  },
+};

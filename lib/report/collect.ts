@@ -1,0 +1,149 @@
+/**
+ * Reads one local run folder (runs/<id>/) into the data the report renders: state.json, the step logs,
+ * and the step outputs the state points at (ingest/dedup/tokenize reports, training_summary.json,
+ * evaluation.json, qualitative.jsonl) plus the registry entry. Missing pieces stay undefined: the report
+ * says they are not available rather than inventing them.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Json, JsonObject, RunState } from '../../pipeline-steps/local/types.ts';
+
+export interface MetricPoint {
+  readonly step: number;
+  readonly value: number;
+}
+
+export interface QualitativeExample {
+  readonly id: string;
+  readonly prompt: string;
+  readonly base: string;
+  readonly tuned: string;
+}
+
+export interface ReportData {
+  readonly runDir: string;
+  readonly state: RunState;
+  readonly ingest?: JsonObject;
+  readonly dedup?: JsonObject;
+  readonly tokenize?: JsonObject;
+  readonly trainingSummary?: JsonObject;
+  /** Metric name → points, from `metric name=<n> value=<v> step=<s>` lines in the Train log. */
+  readonly metrics: Record<string, MetricPoint[]>;
+  readonly evaluation?: JsonObject;
+  readonly qualitative: QualitativeExample[];
+  readonly registry?: JsonObject;
+}
+
+const METRIC_LINE = /metric name=([A-Za-z0-9_:.-]+) value=([-+0-9.eE]+|nan|inf) step=(\d+)/;
+
+export function parseMetricLines(text: string): Record<string, MetricPoint[]> {
+  const out: Record<string, MetricPoint[]> = {};
+  for (const line of text.split('\n')) {
+    const m = METRIC_LINE.exec(line);
+    if (!m) continue;
+    const value = Number(m[2]);
+    if (!Number.isFinite(value)) continue;
+    const name = m[1]!;
+    if (!out[name]) out[name] = [];
+    out[name].push({ step: Number(m[3]), value });
+  }
+  return out;
+}
+
+function readJson(path: string): JsonObject | undefined {
+  if (!existsSync(path) || !statSync(path).isFile()) return undefined;
+  try {
+    const v = JSON.parse(readFileSync(path, 'utf8')) as Json;
+    return v && typeof v === 'object' && !Array.isArray(v) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Sums numbers and merges count maps across shard reports (ingest-report-<shard>.json). */
+export function mergeReports(reports: JsonObject[]): JsonObject | undefined {
+  if (reports.length === 0) return undefined;
+  if (reports.length === 1) return reports[0];
+  const merge = (a: Json | undefined, b: Json): Json => {
+    if (typeof b === 'number') return (typeof a === 'number' ? a : 0) + b;
+    if (b && typeof b === 'object' && !Array.isArray(b)) {
+      const base: JsonObject = a && typeof a === 'object' && !Array.isArray(a) ? { ...a } : {};
+      for (const [k, v] of Object.entries(b)) base[k] = merge(base[k], v);
+      return base;
+    }
+    return a ?? b;
+  };
+  return reports.reduce<JsonObject>((acc, r) => merge(acc, r) as JsonObject, {});
+}
+
+function str(v: Json | undefined): string {
+  return typeof v === 'string' ? v : v === undefined || v === null ? '' : JSON.stringify(v);
+}
+
+export function collectRun(runDir: string): ReportData {
+  const statePath = join(runDir, 'state.json');
+  if (!existsSync(statePath)) throw new Error(`${runDir} is not a run folder (no state.json)`);
+  const state = JSON.parse(readFileSync(statePath, 'utf8')) as RunState;
+  const out = (step: string, name: string): string | undefined => {
+    const rel = state.steps[step]?.outputs?.[name];
+    return rel === undefined ? undefined : join(runDir, rel);
+  };
+  const firstOutput = (step: string): string | undefined => {
+    const outputs = state.steps[step]?.outputs;
+    const rel = outputs ? Object.values(outputs)[0] : undefined;
+    return rel === undefined ? undefined : join(runDir, rel);
+  };
+
+  const ingestDir = firstOutput('Ingest');
+  const ingestReports =
+    ingestDir && existsSync(ingestDir)
+      ? readdirSync(ingestDir)
+          .filter((f) => /^ingest-report.*\.json$/.test(f))
+          .sort()
+          .map((f) => readJson(join(ingestDir, f)))
+          .filter((r): r is JsonObject => r !== undefined)
+      : [];
+  const dedupDir = firstOutput('Dedup');
+  const tokenizeDir = firstOutput('Tokenize');
+  const trainOut = out('Train', 'output');
+  const evalDir = firstOutput('Evaluate');
+
+  const trainLog = join(runDir, 'logs', 'Train.log');
+  const metrics = existsSync(trainLog) ? parseMetricLines(readFileSync(trainLog, 'utf8')) : {};
+
+  const qualitative: QualitativeExample[] = [];
+  const qpath = evalDir ? join(evalDir, 'qualitative.jsonl') : undefined;
+  if (qpath && existsSync(qpath)) {
+    for (const line of readFileSync(qpath, 'utf8').split('\n')) {
+      if (!line.trim()) continue;
+      try {
+        const r = JSON.parse(line) as JsonObject;
+        qualitative.push({
+          id: str(r.id),
+          prompt: str(r.prompt),
+          base: str(r.base_answer ?? r.base),
+          tuned: str(r.tuned_answer ?? r.tuned),
+        });
+      } catch {
+        /* a bad line is skipped; the evaluate step's own tests guard the format */
+      }
+    }
+  }
+
+  let registry: JsonObject | undefined;
+  const regRel = state.steps.Register?.properties?.RegistryEntry;
+  if (typeof regRel === 'string') registry = readJson(join(runDir, regRel));
+
+  return {
+    runDir,
+    state,
+    ingest: mergeReports(ingestReports),
+    dedup: dedupDir ? readJson(join(dedupDir, 'dedup-report.json')) : undefined,
+    tokenize: tokenizeDir ? readJson(join(tokenizeDir, 'tokenize-report.json')) : undefined,
+    trainingSummary: trainOut ? readJson(join(trainOut, 'training_summary.json')) : undefined,
+    metrics,
+    evaluation: evalDir ? readJson(join(evalDir, 'evaluation.json')) : undefined,
+    qualitative,
+    registry,
+  };
+}

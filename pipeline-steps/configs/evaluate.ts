@@ -1,0 +1,74 @@
+import { z } from 'zod';
+import { defineStepConfig } from './define.ts';
+
+/**
+ * `medllama.evaluate`: base vs tuned Llama 2 on the held-out test split (perplexity, bits per byte),
+ * general-text perplexity, PubMedQA (log-likelihood of yes/no/maybe) and a qualitative prompt set.
+ * Writes `evaluation.json` (the QualityGate's PropertyFile) and `qualitative.jsonl`.
+ * Path flags (`--base_model_dir`, `--tuned_model_dir`, `--test_dir`, `--general_dir`, `--benchmarks_dir`,
+ * `--prompts`, `--output_dir`) are not part of this schema.
+ */
+export const config = defineStepConfig(
+  'evaluate',
+  'Evaluate the tuned model against its base: perplexity, bits per byte, PubMedQA, general-text regression, qualitative prompts.',
+  z.object({
+    seq_len: z
+      .number()
+      .int()
+      .min(16)
+      .max(32768)
+      .default(4096)
+      .describe(
+        'Window length in tokens for perplexity: non-overlapping windows per document, loss over every token but the first of each window. Capped at the model max_position_embeddings.',
+      ),
+    batch_size: z.number().int().min(1).max(1024).default(4).describe('Windows per forward pass for perplexity.'),
+    qa_batch_size: z
+      .number()
+      .int()
+      .min(1)
+      .max(1024)
+      .default(16)
+      .describe('Sequences per forward pass for PubMedQA scoring and prompts per generate call.'),
+    max_test_documents: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe('Evaluate at most this many test documents (a stable hash order of their ids); 0 = all.'),
+    max_general_documents: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe('Evaluate at most this many general-text documents; 0 = all.'),
+    bootstrap_samples: z
+      .number()
+      .int()
+      .min(100)
+      .max(100000)
+      .default(1000)
+      .describe('Bootstrap replicates for 95% confidence intervals and paired bootstrap p-values.'),
+    seed: z.number().int().min(0).default(1234).describe('Seed of the bootstrap random number generator.'),
+    pubmedqa_limit: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe('Score only the first N PubMedQA test items (sorted by PMID); 0 = all 500.'),
+    max_new_tokens: z
+      .number()
+      .int()
+      .min(1)
+      .max(4096)
+      .default(128)
+      .describe('Greedy tokens generated per qualitative prompt and model.'),
+    dtype: z
+      .enum(['auto', 'bfloat16', 'float16', 'float32'])
+      .default('auto')
+      .describe('Model weights and forward dtype; auto = bfloat16 on GPU, float32 on CPU.'),
+    device: z
+      .enum(['auto', 'cuda', 'cpu'])
+      .default('auto')
+      .describe('Where to run the models; auto = cuda when available, else cpu.'),
+  }),
+);

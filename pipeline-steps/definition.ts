@@ -1,0 +1,544 @@
+import { config as dedupConfig } from './configs/dedup.ts';
+import {
+  type ConfigValues,
+  renderContainerArguments,
+  renderHyperParameters,
+  type StepConfig,
+} from './configs/define.ts';
+import { config as evaluateConfig } from './configs/evaluate.ts';
+import { config as ingestConfig } from './configs/ingest.ts';
+import { config as tokenizationConfig } from './configs/tokenization.ts';
+import { config as trainConfig } from './configs/train.ts';
+import { type AnyParameter, ExecutionVariables, Join, type Json, type StringValue, toJson } from './expressions.ts';
+import { imageUri, type ServingContainer } from './images.ts';
+import { loadMetricDefinitions } from './metrics.ts';
+import { createMedLlamaParameters, type MedLlamaParameters, parameterList } from './parameters.ts';
+import { ConditionStep, GreaterThanOrEqualTo, LessThanOrEqualTo } from './steps/condition.ts';
+import { FailStep } from './steps/fail.ts';
+import { PROCESSING_INPUT_ROOT, type ProcessingInputProps, ProcessingStep } from './steps/processing.ts';
+import { RegisterModelStep } from './steps/register.ts';
+import { CacheConfig, RetryPolicy, type Step } from './steps/step.ts';
+import { type ChannelProps, type TrainingJobProps, TrainingStep, TuningStep } from './steps/training.ts';
+
+/** Step names: one name for one thing across the definition, the console, the local runner and the docs. */
+export const STEP_NAMES = {
+  ingest: 'Ingest',
+  dedup: 'Dedup',
+  tokenize: 'Tokenize',
+  train: 'Train',
+  evaluate: 'Evaluate',
+  qualityGate: 'QualityGate',
+  register: 'Register',
+  fail: 'QualityGateFailed',
+} as const;
+
+/** The evaluation.json paths the QualityGate reads (DESIGN §4.6; the evaluate step always writes them). */
+export const GATE_PATHS = {
+  perplexityImprovement: 'gate.perplexity_improvement',
+  pubmedqaDelta: 'gate.pubmedqa_delta',
+  generalRegression: 'gate.general_perplexity_regression',
+} as const;
+
+export type BaseModelSource =
+  /** The gated JumpStart Llama 2 weights; the EULA must be accepted explicitly. */
+  | { readonly kind: 'jumpstart'; readonly acceptEula: true; readonly s3Uri: string }
+  /** A user-staged Hugging Face model folder (config.json, tokenizer, safetensors). */
+  | { readonly kind: 's3'; readonly s3Uri: string };
+
+export interface TuningOptions {
+  /** @default [1e-5, 5e-4] on a log scale */
+  readonly learningRate?: readonly [number, number];
+  /** @default [1, 4] */
+  readonly perDeviceTrainBatchSize?: readonly [number, number];
+  /** @default ['8', '16', '32', '64'] */
+  readonly loraRanks?: readonly number[];
+}
+
+export interface MedLlamaPipelineOptions {
+  /** Execution role of the jobs (and the pipeline). A literal ARN or a placeholder the stack substitutes. */
+  readonly roleArn: string;
+  /** Bucket name for corpus data: the default input and the Ingest/Dedup/Tokenize outputs. */
+  readonly dataBucket: string;
+  /** Bucket name for models, checkpoints and evaluation reports. */
+  readonly artifactBucket: string;
+  /**
+   * KMS key for job outputs, and for the storage volumes of the CPU steps (GPU instances with local NVMe
+   * storage reject VolumeKmsKeyId; their instance storage is hardware-encrypted).
+   * @default - bucket default encryption; AWS-managed volume keys
+   */
+  readonly kmsKeyArn?: string;
+  /**
+   * S3 URI of the processing code: a prefix holding the entry scripts (`ingest.py` …) and the `medllama`
+   * package, or a `.tar.gz` of the same (unpacked into /tmp/code before the entry script runs).
+   */
+  readonly codeUri: string;
+  /** S3 URI of `sourcedir.tar.gz` (train.py, medllama/, requirements.txt) for `sagemaker_submit_directory`. */
+  readonly trainingCodeUri: string;
+  /** Region: picks the ECR account of the Deep Learning Containers. */
+  readonly region: string;
+  readonly modelPackageGroupName: string;
+  /**
+   * Managed spot training with checkpoints. Synth-time, because MaxWaitTimeInSeconds is invalid without spot.
+   * @default false
+   */
+  readonly spot?: boolean;
+  readonly baseModel: BaseModelSource;
+  /**
+   * S3 URI of the Llama 2 tokenizer (a tokenizer.json or a folder holding one) for Tokenize.
+   * @default - the base model folder when `baseModel.kind` is 's3'; required for JumpStart
+   */
+  readonly tokenizerUri?: string;
+  /** S3 prefix with PubMedQA (ori_pqal.json + test_ground_truth.json) for Evaluate. */
+  readonly benchmarksUri: string;
+  /** @default - no general-text regression check (the gate value is then 0 and listed as not computed) */
+  readonly generalTextUri?: string;
+  /** S3 URI of a text file of PMIDs to exclude from training (benchmark decontamination). @default - none */
+  readonly decontamPmidsUri?: string;
+  /**
+   * Replace Train with a Bayesian hyperparameter tuning step; its best job feeds Evaluate and Register.
+   * @default - no tuning
+   */
+  readonly tuning?: TuningOptions | boolean;
+  /** @default 'vllm' (containers/dlc.json serving.default) */
+  readonly serving?: ServingContainer;
+  /** Max context of the serving container. @default 4096 */
+  readonly servingMaxModelLen?: number;
+  /** Name under which vLLM serves the model (requests' `model`). @default 'medllama' */
+  readonly servedModelName?: string;
+  /** Train MaxRuntimeInSeconds. @default 432000 (5 days) */
+  readonly trainMaxRuntimeSeconds?: number;
+  /** S3 prefix for the definition's default input. @default `s3://<dataBucket>/pmc-oa/` */
+  readonly inputDataUri?: string;
+}
+
+/** The pipeline definition: `toJSON()` is the document CreatePipeline takes. */
+export class PipelineDefinition {
+  readonly parameters: readonly AnyParameter[];
+  readonly steps: readonly Step[];
+
+  constructor(parameters: readonly AnyParameter[], steps: readonly Step[]) {
+    this.parameters = parameters;
+    this.steps = steps;
+    const seen = new Set<string>();
+    for (const step of this.allSteps()) {
+      if (seen.has(step.name)) throw new Error(`Duplicate step name "${step.name}" (nested steps count too)`);
+      seen.add(step.name);
+    }
+    const names = new Set<string>();
+    for (const p of parameters) {
+      if (names.has(p.name)) throw new Error(`Duplicate parameter "${p.name}"`);
+      names.add(p.name);
+    }
+  }
+
+  /** Every step, nested condition branches included, in definition order. */
+  allSteps(): Step[] {
+    const out: Step[] = [];
+    const visit = (s: Step) => {
+      out.push(s);
+      for (const n of s.nestedSteps()) visit(n);
+    };
+    for (const s of this.steps) visit(s);
+    return out;
+  }
+
+  step(name: string): Step {
+    const found = this.allSteps().find((s) => s.name === name);
+    if (!found) throw new Error(`No step "${name}"`);
+    return found;
+  }
+
+  toJSON(): Json {
+    return toJson({
+      Version: '2020-12-01',
+      Metadata: {},
+      Parameters: this.parameters.map((p) => p.toDefinition()),
+      PipelineExperimentConfig: {
+        ExperimentName: ExecutionVariables.PIPELINE_NAME,
+        TrialName: ExecutionVariables.PIPELINE_EXECUTION_ID,
+      },
+      Steps: this.steps.map((s) => s.toDefinition()),
+    });
+  }
+
+  /** The definition as CreatePipeline's `PipelineDefinition` string (compact). */
+  toString(): string {
+    return JSON.stringify(this.toJSON());
+  }
+}
+
+/** Retries for steps that call SageMaker: throttling/service faults quickly, capacity with long backoff. */
+function jobRetries(capacityIntervalSeconds: number, capacityAttempts: number): RetryPolicy[] {
+  return [
+    new RetryPolicy({
+      exceptionTypes: ['Step.SERVICE_FAULT', 'Step.THROTTLING'],
+      intervalSeconds: 10,
+      backoffRate: 2,
+      maxAttempts: 5,
+    }),
+    new RetryPolicy({
+      exceptionTypes: ['SageMaker.CAPACITY_ERROR', 'SageMaker.RESOURCE_LIMIT'],
+      intervalSeconds: capacityIntervalSeconds,
+      backoffRate: 1.5,
+      maxAttempts: capacityAttempts,
+    }),
+  ];
+}
+
+const CACHE_30_DAYS = new CacheConfig('P30D');
+const S3_URI = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/;
+const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+function checkOptions(o: MedLlamaPipelineOptions): void {
+  const problems: string[] = [];
+  const uri = (field: string, value: string | undefined) => {
+    if (value !== undefined && !S3_URI.test(value)) problems.push(`${field}: got "${value}", expected an s3:// URI`);
+  };
+  for (const [field, value] of [
+    ['dataBucket', o.dataBucket],
+    ['artifactBucket', o.artifactBucket],
+  ] as const) {
+    if (!BUCKET.test(value)) problems.push(`${field}: got "${value}", expected an S3 bucket name (not a URI)`);
+  }
+  uri('codeUri', o.codeUri);
+  uri('trainingCodeUri', o.trainingCodeUri);
+  uri('baseModel.s3Uri', o.baseModel.s3Uri);
+  uri('tokenizerUri', o.tokenizerUri);
+  uri('benchmarksUri', o.benchmarksUri);
+  uri('generalTextUri', o.generalTextUri);
+  uri('decontamPmidsUri', o.decontamPmidsUri);
+  uri('inputDataUri', o.inputDataUri);
+  if (o.decontamPmidsUri?.endsWith('/')) {
+    problems.push(`decontamPmidsUri: got "${o.decontamPmidsUri}", expected the URI of one file, not a prefix`);
+  }
+  if (o.baseModel.kind === 'jumpstart' && o.baseModel.acceptEula !== true) {
+    problems.push('baseModel.acceptEula: the JumpStart Llama 2 weights need the EULA accepted explicitly (true)');
+  }
+  if (o.baseModel.kind === 'jumpstart' && !o.tokenizerUri) {
+    problems.push('tokenizerUri: required with a JumpStart base model (its weights are one gated archive)');
+  }
+  if (!/^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/.test(o.modelPackageGroupName)) {
+    problems.push(`modelPackageGroupName: got "${o.modelPackageGroupName}", expected 1-63 letters, digits and '-'`);
+  }
+  if (problems.length) throw new Error(`Invalid MedLlama pipeline options:\n  - ${problems.join('\n  - ')}`);
+}
+
+/** `s3://<bucket>/<prefix>/<execution id>/<step>/<output>`: per-execution outputs (caching propagates old ones). */
+function executionPrefix(bucket: string, prefix: string, ...rest: string[]): Join {
+  return new Join('/', [`s3://${bucket}/${prefix}`, ExecutionVariables.PIPELINE_EXECUTION_ID, ...rest]);
+}
+
+/** Entry point and code input of a container processing step. */
+function codeSpec(codeUri: string, step: string): { entrypoint: string[]; input: ProcessingInputProps } {
+  const codeDir = `${PROCESSING_INPUT_ROOT}/code`;
+  const input: ProcessingInputProps = { name: 'code', source: codeUri, localPath: codeDir };
+  if (!codeUri.endsWith('.tar.gz')) return { entrypoint: ['python3', `${codeDir}/${step}.py`], input };
+  const archive = codeUri.slice(codeUri.lastIndexOf('/') + 1);
+  return {
+    entrypoint: [
+      '/bin/sh',
+      '-c',
+      `mkdir -p /tmp/code && tar -xzf ${codeDir}/${archive} -C /tmp/code && cd /tmp/code && exec python3 ${step}.py "$@"`,
+      step,
+    ],
+    input,
+  };
+}
+
+function containerArgs<S extends StepConfig['schema']>(config: StepConfig<S>, values: ConfigValues<S>): StringValue[] {
+  return renderContainerArguments(config, values);
+}
+
+/**
+ * Builds the MedLlama pipeline: Ingest → Dedup → Tokenize → Train (or a Tuning step) → Evaluate →
+ * QualityGate → Register | QualityGateFailed. Pure: same options ⇒ the same JSON.
+ */
+export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): PipelineDefinition {
+  checkOptions(options);
+  const o = options;
+  const tuning = o.tuning === true ? {} : o.tuning || undefined;
+  const params: MedLlamaParameters = createMedLlamaParameters({
+    inputDataUri: o.inputDataUri ?? `s3://${o.dataBucket}/pmc-oa/`,
+    tuning: tuning !== undefined,
+  });
+  const processingImage = imageUri('processing', o.region);
+  const trainingImage = imageUri('training', o.region);
+  const serving = o.serving ?? 'vllm';
+  const outputKms = o.kmsKeyArn ? { outputKmsKeyId: o.kmsKeyArn } : {};
+  const cpuVolumeKms = o.kmsKeyArn ? { volumeKmsKeyId: o.kmsKeyArn } : {};
+
+  const processing = (step: string) => codeSpec(o.codeUri, step);
+
+  // Ingest: sharded by the instance's position in resourceconfig.json (shard flags left unset).
+  const ingestCode = processing('ingest');
+  const ingestInputs: ProcessingInputProps[] = [
+    ingestCode.input,
+    { name: 'articles', source: params.inputDataUri, flag: 'input_dir' },
+  ];
+  const decontamFlag: string[] = [];
+  if (o.decontamPmidsUri) {
+    // A file input lands in the input folder under its own name.
+    ingestInputs.push({ name: 'decontam', source: o.decontamPmidsUri });
+    const file = o.decontamPmidsUri.slice(o.decontamPmidsUri.lastIndexOf('/') + 1);
+    decontamFlag.push('--decontam_pmids', `${PROCESSING_INPUT_ROOT}/decontam/${file}`);
+  }
+  const ingest = new ProcessingStep({
+    name: STEP_NAMES.ingest,
+    roleArn: o.roleArn,
+    imageUri: processingImage,
+    entrypoint: ingestCode.entrypoint,
+    instanceType: params.ingestInstanceType,
+    instanceCount: params.ingestInstanceCount,
+    volumeSizeInGB: 200,
+    ...cpuVolumeKms,
+    ...outputKms,
+    inputs: ingestInputs,
+    outputs: [{ name: 'ingest', destination: executionPrefix(o.dataBucket, 'pipeline', 'Ingest'), flag: 'output_dir' }],
+    arguments: [
+      ...decontamFlag,
+      ...containerArgs(ingestConfig, { licenses: params.licenses, max_articles: params.maxArticles }),
+    ],
+    retryPolicies: jobRetries(60, 5),
+    cache: CACHE_30_DAYS,
+  });
+
+  const dedupCode = processing('dedup');
+  const dedup = new ProcessingStep({
+    name: STEP_NAMES.dedup,
+    roleArn: o.roleArn,
+    imageUri: processingImage,
+    entrypoint: dedupCode.entrypoint,
+    instanceType: params.dedupInstanceType,
+    instanceCount: 1,
+    volumeSizeInGB: 200,
+    ...cpuVolumeKms,
+    ...outputKms,
+    inputs: [dedupCode.input, { name: 'ingest', source: ingest.output('ingest'), flag: 'input_dir' }],
+    outputs: [{ name: 'dedup', destination: executionPrefix(o.dataBucket, 'pipeline', 'Dedup'), flag: 'output_dir' }],
+    arguments: containerArgs(dedupConfig, {}),
+    retryPolicies: jobRetries(60, 5),
+    cache: CACHE_30_DAYS,
+  });
+
+  const tokenizeCode = processing('tokenization');
+  const tokenizerUri = o.tokenizerUri ?? o.baseModel.s3Uri;
+  const tokenize = new ProcessingStep({
+    name: STEP_NAMES.tokenize,
+    roleArn: o.roleArn,
+    imageUri: processingImage,
+    entrypoint: tokenizeCode.entrypoint,
+    instanceType: params.tokenizeInstanceType,
+    instanceCount: params.tokenizeInstanceCount,
+    volumeSizeInGB: 200,
+    ...cpuVolumeKms,
+    ...outputKms,
+    inputs: [
+      tokenizeCode.input,
+      { name: 'dedup', source: dedup.output('dedup'), flag: 'input_dir' },
+      { name: 'tokenizer', source: tokenizerUri, flag: 'tokenizer' },
+    ],
+    outputs: [
+      { name: 'tokenize', destination: executionPrefix(o.dataBucket, 'pipeline', 'Tokenize'), flag: 'output_dir' },
+    ],
+    arguments: containerArgs(tokenizationConfig, { seq_len: params.seqLen }),
+    retryPolicies: jobRetries(60, 5),
+    cache: CACHE_30_DAYS,
+  });
+
+  const tokens = tokenize.output('tokenize');
+  const channels: ChannelProps[] = [
+    { name: 'train', s3Uri: new Join('/', [tokens, 'train']) },
+    { name: 'validation', s3Uri: new Join('/', [tokens, 'validation']) },
+    o.baseModel.kind === 'jumpstart'
+      ? {
+          name: 'base_model',
+          s3Uri: o.baseModel.s3Uri,
+          contentType: 'application/x-sagemaker-model',
+          acceptEula: true,
+          s3DataType: 'S3Prefix',
+        }
+      : { name: 'base_model', s3Uri: o.baseModel.s3Uri },
+  ];
+  const trainValues: ConfigValues<typeof trainConfig.schema> = {
+    method: params.method,
+    learning_rate: params.learningRate,
+    num_train_epochs: params.epochs,
+    max_steps: params.maxSteps,
+    seq_len: params.seqLen,
+    lora_r: params.loraRank,
+  };
+  const maxRuntime = o.trainMaxRuntimeSeconds ?? 432_000;
+  const metricDefinitions = loadMetricDefinitions();
+  const trainingJob = (tuned: readonly string[] = []): TrainingJobProps => ({
+    roleArn: o.roleArn,
+    imageUri: trainingImage,
+    instanceType: params.trainInstanceType,
+    instanceCount: params.trainInstanceCount,
+    volumeSizeInGB: 300,
+    outputPath: `s3://${o.artifactBucket}/training`,
+    ...outputKms,
+    channels,
+    hyperParameters: {
+      ...Object.fromEntries(
+        Object.entries(renderHyperParameters(trainConfig, trainValues)).filter(([k]) => !tuned.includes(k)),
+      ),
+      sagemaker_program: JSON.stringify('train.py'),
+      sagemaker_submit_directory: JSON.stringify(o.trainingCodeUri),
+      sagemaker_container_log_level: '20',
+      sagemaker_region: JSON.stringify(o.region),
+      sagemaker_torch_distributed_enabled: 'true',
+    },
+    metricDefinitions,
+    maxRuntimeInSeconds: maxRuntime,
+    ...(o.spot
+      ? {
+          spot: {
+            maxWaitTimeInSeconds: maxRuntime * 2,
+            checkpointS3Uri: executionPrefix(o.artifactBucket, 'checkpoints', 'Train'),
+          },
+        }
+      : {}),
+  });
+
+  let train: TrainingStep | TuningStep;
+  if (tuning) {
+    const objective =
+      metricDefinitions.find((m) => m.Name === 'validation:loss') ??
+      metricDefinitions.find((m) => /(validation|eval).*loss/.test(m.Name));
+    if (!objective) {
+      throw new Error(
+        `tuning: no validation-loss metric in metric_definitions.json (${metricDefinitions.map((m) => m.Name).join(', ')})`,
+      );
+    }
+    const lr = tuning.learningRate ?? [1e-5, 5e-4];
+    const bs = tuning.perDeviceTrainBatchSize ?? [1, 4];
+    train = new TuningStep({
+      name: STEP_NAMES.train,
+      trainingJob: trainingJob(['learning_rate', 'per_device_train_batch_size', 'lora_r']),
+      ranges: [
+        { kind: 'continuous', name: 'learning_rate', min: lr[0], max: lr[1], scaling: 'Logarithmic' },
+        { kind: 'integer', name: 'per_device_train_batch_size', min: bs[0], max: bs[1], scaling: 'Linear' },
+        { kind: 'categorical', name: 'lora_r', values: (tuning.loraRanks ?? [8, 16, 32, 64]).map(String) },
+      ],
+      objectiveMetric: objective.Name,
+      objectiveType: 'Minimize',
+      maxNumberOfTrainingJobs: params.maxTuningJobs!,
+      maxParallelTrainingJobs: params.maxParallelTuningJobs!,
+      retryPolicies: jobRetries(600, 10),
+    });
+  } else {
+    train = new TrainingStep({
+      name: STEP_NAMES.train,
+      ...trainingJob(),
+      retryPolicies: jobRetries(600, 10),
+    });
+  }
+
+  const evaluateCode = processing('evaluate');
+  const evaluateInputs: ProcessingInputProps[] = [
+    evaluateCode.input,
+    { name: 'base_model', source: o.baseModel.s3Uri, flag: 'base_model_dir' },
+    { name: 'tuned_model', source: train.modelArtifacts, flag: 'tuned_model_dir' },
+    { name: 'test', source: new Join('/', [dedup.output('dedup'), 'test']), flag: 'test_dir' },
+    { name: 'benchmarks', source: o.benchmarksUri, flag: 'benchmarks_dir' },
+    ...(o.generalTextUri ? [{ name: 'general', source: o.generalTextUri, flag: 'general_dir' }] : []),
+  ];
+  const evaluate = new ProcessingStep({
+    name: STEP_NAMES.evaluate,
+    roleArn: o.roleArn,
+    imageUri: processingImage,
+    entrypoint: evaluateCode.entrypoint,
+    instanceType: params.evaluateInstanceType,
+    instanceCount: 1,
+    volumeSizeInGB: 200,
+    ...outputKms,
+    inputs: evaluateInputs,
+    outputs: [
+      {
+        name: 'evaluation',
+        destination: executionPrefix(o.artifactBucket, 'evaluation', 'Evaluate'),
+        flag: 'output_dir',
+      },
+    ],
+    arguments: containerArgs(evaluateConfig, { seq_len: params.seqLen }),
+    propertyFiles: [{ name: 'EvaluationReport', outputName: 'evaluation', filePath: 'evaluation.json' }],
+    retryPolicies: jobRetries(300, 10),
+  });
+
+  const report = evaluate.propertyFile('EvaluationReport');
+  const improvement = report.get(GATE_PATHS.perplexityImprovement);
+  const pubmedqa = report.get(GATE_PATHS.pubmedqaDelta);
+  const regression = report.get(GATE_PATHS.generalRegression);
+
+  const servingEnvironment: Record<string, string> =
+    serving === 'vllm'
+      ? {
+          SM_VLLM_MAX_MODEL_LEN: String(o.servingMaxModelLen ?? 4096),
+          SM_VLLM_DTYPE: 'bfloat16',
+          SM_VLLM_SERVED_MODEL_NAME: o.servedModelName ?? 'medllama',
+        }
+      : {
+          HF_MODEL_ID: '/opt/ml/model',
+          SM_NUM_GPUS: '1',
+          MAX_INPUT_LENGTH: String((o.servingMaxModelLen ?? 4096) - 1024),
+          MAX_TOTAL_TOKENS: String(o.servingMaxModelLen ?? 4096),
+        };
+  const register = new RegisterModelStep({
+    name: STEP_NAMES.register,
+    modelPackageGroupName: o.modelPackageGroupName,
+    approvalStatus: params.modelApprovalStatus,
+    image: imageUri(serving, o.region),
+    modelData: train.modelArtifacts,
+    environment: servingEnvironment,
+    supportedContentTypes: ['application/json'],
+    supportedResponseMIMETypes: ['application/json', 'text/event-stream'],
+    supportedRealtimeInferenceInstanceTypes: ['ml.g5.2xlarge', 'ml.g5.12xlarge', 'ml.g6e.2xlarge', 'ml.p4d.24xlarge'],
+    modelQualityStatistics: {
+      s3Uri: new Join('/', [evaluate.output('evaluation'), 'evaluation.json']),
+      contentType: 'application/json',
+    },
+    retryPolicies: [
+      new RetryPolicy({
+        exceptionTypes: ['Step.SERVICE_FAULT', 'Step.THROTTLING'],
+        intervalSeconds: 10,
+        backoffRate: 2,
+        maxAttempts: 5,
+      }),
+    ],
+  });
+
+  const fail = new FailStep({
+    name: STEP_NAMES.fail,
+    errorMessage: new Join('', [
+      'Quality gate failed: perplexity_improvement=',
+      improvement,
+      ' (min ',
+      params.minPerplexityImprovement,
+      '), pubmedqa_delta=',
+      pubmedqa,
+      ' (min ',
+      params.minPubMedQADelta,
+      '), general_perplexity_regression=',
+      regression,
+      ' (max ',
+      params.maxGeneralRegression,
+      ')',
+    ]),
+  });
+
+  const gate = new ConditionStep({
+    name: STEP_NAMES.qualityGate,
+    conditions: [
+      GreaterThanOrEqualTo(improvement, params.minPerplexityImprovement),
+      GreaterThanOrEqualTo(pubmedqa, params.minPubMedQADelta),
+      LessThanOrEqualTo(regression, params.maxGeneralRegression),
+    ],
+    ifSteps: [register],
+    elseSteps: [fail],
+  });
+
+  // With tuning, the learning rate and LoRA rank are searched, so their parameters would do nothing.
+  const tunedAway = tuning ? new Set<AnyParameter>([params.learningRate, params.loraRank]) : new Set<AnyParameter>();
+  const parameters = parameterList(params).filter((p) => !tunedAway.has(p));
+  return new PipelineDefinition(parameters, [ingest, dedup, tokenize, train, evaluate, gate]);
+}

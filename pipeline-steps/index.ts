@@ -1,0 +1,14 @@
+export * from './configs/define.ts';
+export { loadStepConfigs, schemaPath } from './configs/registry.ts';
+export * from './definition.ts';
+export * from './expressions.ts';
+export * from './images.ts';
+export * from './metrics.ts';
+export * from './parameters.ts';
+export * from './steps/condition.ts';
+export * from './steps/fail.ts';
+export * from './steps/processing.ts';
+export * from './steps/register.ts';
+export * from './steps/step.ts';
+export * from './steps/training.ts';
+export * from './validate.ts';

@@ -1,0 +1,121 @@
+import { type AnyParameter, ParameterFloat, ParameterInteger, ParameterString } from './expressions.ts';
+
+/**
+ * The MedLlama pipeline Parameters: everything a user may change per execution (console, `medllama start
+ * --param Name=Value`). What cannot be a parameter (spot training, the base model source, buckets) is
+ * synth-time configuration of {@link ../definition.ts}.
+ */
+export interface MedLlamaParameters {
+  readonly inputDataUri: ParameterString;
+  readonly maxArticles: ParameterInteger;
+  readonly licenses: ParameterString;
+  readonly ingestInstanceType: ParameterString;
+  readonly ingestInstanceCount: ParameterInteger;
+  readonly dedupInstanceType: ParameterString;
+  readonly tokenizeInstanceType: ParameterString;
+  readonly tokenizeInstanceCount: ParameterInteger;
+  readonly seqLen: ParameterInteger;
+  readonly trainInstanceType: ParameterString;
+  readonly trainInstanceCount: ParameterInteger;
+  readonly method: ParameterString;
+  readonly learningRate: ParameterFloat;
+  readonly epochs: ParameterInteger;
+  readonly maxSteps: ParameterInteger;
+  readonly loraRank: ParameterInteger;
+  readonly evaluateInstanceType: ParameterString;
+  readonly minPerplexityImprovement: ParameterFloat;
+  readonly minPubMedQADelta: ParameterFloat;
+  readonly maxGeneralRegression: ParameterFloat;
+  readonly modelApprovalStatus: ParameterString;
+  /** Only with hyperparameter tuning. */
+  readonly maxTuningJobs?: ParameterInteger;
+  readonly maxParallelTuningJobs?: ParameterInteger;
+}
+
+export interface MedLlamaParameterDefaults {
+  /** S3 URI of the JATS input (a folder of .xml/.nxml or the PMC Cloud layout). */
+  readonly inputDataUri: string;
+  /** @default false */
+  readonly tuning?: boolean;
+}
+
+/** Creates the parameters; defaults match the step configs' own defaults where both exist. */
+export function createMedLlamaParameters(defaults: MedLlamaParameterDefaults): MedLlamaParameters {
+  if (!/^s3:\/\/[^/]+/.test(defaults.inputDataUri)) {
+    throw new Error(`inputDataUri must be an s3:// URI, got "${defaults.inputDataUri}"`);
+  }
+  return {
+    inputDataUri: new ParameterString('InputDataUri', {
+      defaultValue: defaults.inputDataUri,
+      description: 'S3 URI of the JATS articles (a folder of .xml/.nxml files or the PMC Cloud layout)',
+    }),
+    maxArticles: new ParameterInteger('MaxArticles', {
+      defaultValue: 0,
+      description: 'Ingest only the first N articles by sorted key (0 = all)',
+    }),
+    licenses: new ParameterString('Licenses', {
+      defaultValue: 'CC0,CC BY,CC BY-SA',
+      description: 'Comma-separated license allow-list (normalized codes such as "CC BY")',
+    }),
+    ingestInstanceType: new ParameterString('IngestInstanceType', { defaultValue: 'ml.c5.4xlarge' }),
+    ingestInstanceCount: new ParameterInteger('IngestInstanceCount', {
+      defaultValue: 1,
+      description: 'Ingest instances; each takes its shard of the articles',
+    }),
+    dedupInstanceType: new ParameterString('DedupInstanceType', {
+      defaultValue: 'ml.r5.4xlarge',
+      description: 'Dedup runs on one instance (the MinHash index of the whole corpus is in memory)',
+    }),
+    tokenizeInstanceType: new ParameterString('TokenizeInstanceType', { defaultValue: 'ml.c5.4xlarge' }),
+    tokenizeInstanceCount: new ParameterInteger('TokenizeInstanceCount', { defaultValue: 1 }),
+    seqLen: new ParameterInteger('SeqLen', {
+      defaultValue: 4096,
+      description: 'Tokens per packed block (Tokenize, Train and Evaluate use the same value)',
+    }),
+    trainInstanceType: new ParameterString('TrainInstanceType', { defaultValue: 'ml.g5.12xlarge' }),
+    trainInstanceCount: new ParameterInteger('TrainInstanceCount', { defaultValue: 1 }),
+    method: new ParameterString('Method', {
+      defaultValue: 'lora',
+      enumValues: ['lora', 'full'],
+      description: 'lora: low-rank adapters merged into the base; full: all weights with FSDP',
+    }),
+    learningRate: new ParameterFloat('LearningRate', { defaultValue: 2e-4 }),
+    epochs: new ParameterInteger('Epochs', { defaultValue: 1, description: 'Ignored when MaxSteps > 0' }),
+    maxSteps: new ParameterInteger('MaxSteps', {
+      defaultValue: -1,
+      description: 'Optimizer steps; -1 lets Epochs decide',
+    }),
+    loraRank: new ParameterInteger('LoraRank', { defaultValue: 16 }),
+    evaluateInstanceType: new ParameterString('EvaluateInstanceType', { defaultValue: 'ml.g5.2xlarge' }),
+    minPerplexityImprovement: new ParameterFloat('MinPerplexityImprovement', {
+      defaultValue: 0.02,
+      description: 'Register only if (base_ppl - tuned_ppl) / base_ppl on the test split is at least this',
+    }),
+    minPubMedQADelta: new ParameterFloat('MinPubMedQADelta', {
+      defaultValue: -0.02,
+      description: 'Register only if PubMedQA accuracy (tuned - base) is at least this; -0.02 tolerates a 2-point drop',
+    }),
+    maxGeneralRegression: new ParameterFloat('MaxGeneralRegression', {
+      defaultValue: 0.05,
+      description: 'Register only if general-text perplexity rises by at most this fraction',
+    }),
+    modelApprovalStatus: new ParameterString('ModelApprovalStatus', {
+      defaultValue: 'PendingManualApproval',
+      enumValues: ['PendingManualApproval', 'Approved', 'Rejected'],
+    }),
+    ...(defaults.tuning
+      ? {
+          maxTuningJobs: new ParameterInteger('MaxTuningJobs', {
+            defaultValue: 8,
+            description: 'Training jobs the Bayesian search may launch',
+          }),
+          maxParallelTuningJobs: new ParameterInteger('MaxParallelTuningJobs', { defaultValue: 2 }),
+        }
+      : {}),
+  };
+}
+
+/** The parameters in definition order. */
+export function parameterList(parameters: MedLlamaParameters): AnyParameter[] {
+  return Object.values(parameters).filter((p): p is AnyParameter => p !== undefined);
+}

@@ -1,0 +1,148 @@
+/**
+ * The evaluation.json contract (DESIGN §4.6) end to end: synthesize the definition, take the Evaluate
+ * step's ContainerArguments from it (expressions resolved like an execution would, paths mapped to temp
+ * folders), run `medllama.evaluate` on a tiny Llama with the real tokenizer, and check that every
+ * `Std:JsonGet` path the QualityGate reads resolves to a finite number in the evaluation.json it wrote.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, test } from 'vitest';
+import { buildMedLlamaPipeline } from '../pipeline-steps/definition.ts';
+import { PLACEHOLDER_OPTIONS } from './pipeline-options.ts';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const python = join(root, '.venv', 'bin', 'python');
+const hasPython = existsSync(python);
+
+type JsonValue = string | number | boolean | null | JsonValue[] | { [k: string]: JsonValue };
+interface Step {
+  Name: string;
+  Type: string;
+  Arguments: Record<string, JsonValue>;
+}
+
+const definition = buildMedLlamaPipeline(PLACEHOLDER_OPTIONS).toJSON() as unknown as {
+  Parameters: { Name: string; DefaultValue: string | number | boolean }[];
+  Steps: Step[];
+};
+
+function jsonGetPaths(value: unknown, out: string[] = []): string[] {
+  if (Array.isArray(value)) for (const v of value) jsonGetPaths(v, out);
+  else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      if (k === 'Std:JsonGet') out.push((v as { Path: string }).Path);
+      jsonGetPaths(v, out);
+    }
+  }
+  return out;
+}
+
+/** Resolves parameters (defaults, or overrides as an execution would pass them) and Std:Join. */
+function resolve(value: JsonValue, overrides: Record<string, string | number>): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (value && typeof value === 'object' && !Array.isArray(value)) {
+    if (typeof value.Get === 'string' && value.Get.startsWith('Parameters.')) {
+      const name = value.Get.slice('Parameters.'.length);
+      if (name in overrides) return String(overrides[name]);
+      const p = definition.Parameters.find((x) => x.Name === name);
+      if (!p) throw new Error(`no parameter ${name}`);
+      return String(p.DefaultValue);
+    }
+    const join = value['Std:Join'] as { On: string; Values: JsonValue[] } | undefined;
+    if (join) return join.Values.map((v) => resolve(v, overrides)).join(join.On);
+  }
+  throw new Error(`cannot resolve ${JSON.stringify(value)} outside an execution`);
+}
+
+const gate = definition.Steps.find((s) => s.Name === 'QualityGate')!;
+const gatePaths = jsonGetPaths(gate.Arguments.Conditions);
+
+test('the QualityGate reads exactly the three gate paths of evaluation.json', () => {
+  expect(gatePaths).toEqual([
+    'gate.perplexity_improvement',
+    'gate.pubmedqa_delta',
+    'gate.general_perplexity_regression',
+  ]);
+});
+
+describe.skipIf(!hasPython)('medllama.evaluate writes every gate path the definition reads (needs .venv)', () => {
+  const work = mkdtempSync(join(tmpdir(), 'medllama-eval-contract-'));
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  test('gate paths resolve to finite numbers', () => {
+    const base = join(work, 'base');
+    const tuned = join(work, 'tuned');
+    for (const [dir, seed] of [
+      [base, '0'],
+      [tuned, '1'],
+    ] as const) {
+      const made = spawnSync(python, ['-m', 'medllama.tiny_model', '--output_dir', dir, '--seed', seed], {
+        cwd: root,
+        encoding: 'utf8',
+      });
+      expect(made.status, made.stderr).toBe(0);
+    }
+    const test = join(work, 'test');
+    mkdirSync(test);
+    const docs = [
+      'Sodium-glucose cotransporter 2 inhibitors reduced hospitalisation for heart failure in patients with preserved ejection fraction.',
+      'Direct oral anticoagulant dosing in chronic kidney disease depends on creatinine clearance and drug-specific thresholds.',
+      'Tenecteplase given as a single bolus was non-inferior to alteplase for acute ischaemic stroke within four and a half hours.',
+    ];
+    writeFileSync(
+      join(test, 'part-00000.jsonl'),
+      `${docs.map((text, i) => JSON.stringify({ id: `PMC${1000 + i}`, split: 'test', text })).join('\n')}\n`,
+    );
+    const local: Record<string, string> = {
+      '/opt/ml/processing/input/base_model': base,
+      '/opt/ml/processing/input/tuned_model': tuned,
+      '/opt/ml/processing/input/test': test,
+      '/opt/ml/processing/input/benchmarks': join(root, 'fixtures', 'pubmedqa-mini'),
+      '/opt/ml/processing/input/general': join(root, 'fixtures', 'general-text'),
+      '/opt/ml/processing/output/evaluation': join(work, 'evaluation'),
+    };
+    const evaluate = definition.Steps.find((s) => s.Name === 'Evaluate')!;
+    const app = evaluate.Arguments.AppSpecification as { ContainerArguments: JsonValue[] };
+    // As an execution would: a small SeqLen for the tiny model; paths remapped to local folders.
+    const argv = app.ContainerArguments.map((a) => resolve(a, { SeqLen: 64 })).map((a) => local[a] ?? a);
+    for (const path of Object.keys(local)) expect(app.ContainerArguments).toContain(path);
+    const run = spawnSync(
+      python,
+      [
+        '-m',
+        'medllama.evaluate',
+        ...argv,
+        '--max_general_documents',
+        '4',
+        '--max_new_tokens',
+        '4',
+        '--bootstrap_samples',
+        '100',
+        '--pubmedqa_limit',
+        '8',
+      ],
+      {
+        cwd: root,
+        encoding: 'utf8',
+        env: { ...process.env, CUDA_VISIBLE_DEVICES: '' },
+        timeout: 110_000,
+      },
+    );
+    expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0);
+    const report = JSON.parse(readFileSync(join(work, 'evaluation', 'evaluation.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    for (const path of gatePaths) {
+      const value = path
+        .split('.')
+        .reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], report);
+      expect(typeof value, `${path} in evaluation.json`).toBe('number');
+      expect(Number.isFinite(value as number), `${path} is finite`).toBe(true);
+    }
+  });
+});

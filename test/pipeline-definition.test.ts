@@ -1,0 +1,392 @@
+import { beforeAll, describe, expect, test } from 'vitest';
+import { buildMedLlamaPipeline, GATE_PATHS, STEP_NAMES } from '../pipeline-steps/definition.ts';
+import type { Json } from '../pipeline-steps/expressions.ts';
+import { formatIssues, loadServiceModel, type ServiceModel, validateDefinition } from '../pipeline-steps/validate.ts';
+import { PLACEHOLDER_OPTIONS } from './pipeline-options.ts';
+
+type Obj = Record<string, unknown> & { Arguments: Record<string, unknown> };
+
+const json = () => buildMedLlamaPipeline(PLACEHOLDER_OPTIONS).toJSON() as { Steps: Obj[]; Parameters: Obj[] } & Obj;
+const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
+const step = (def: { Steps: Obj[] }, name: string): Obj => {
+  const all: Obj[] = [];
+  const visit = (list: Obj[]) => {
+    for (const s of list) {
+      all.push(s);
+      if (s.Type === 'Condition') visit([...(s.Arguments.IfSteps as Obj[]), ...(s.Arguments.ElseSteps as Obj[])]);
+    }
+  };
+  visit(def.Steps);
+  const found = all.find((s) => s.Name === name);
+  if (!found) throw new Error(`no step ${name}`);
+  return found;
+};
+
+function jsonGetPaths(value: unknown, out: string[] = []): string[] {
+  if (Array.isArray(value)) for (const v of value) jsonGetPaths(v, out);
+  else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      if (k === 'Std:JsonGet') out.push((v as { Path: string }).Path);
+      jsonGetPaths(v, out);
+    }
+  }
+  return out;
+}
+
+describe('MedLlama pipeline definition', () => {
+  test('matches the committed file snapshot', async () => {
+    await expect(`${JSON.stringify(json(), null, 2)}\n`).toMatchFileSnapshot('__snapshots__/pipeline-definition.json');
+  });
+
+  test('synth twice gives byte-identical JSON (no timestamps, no random names)', () => {
+    expect(buildMedLlamaPipeline(PLACEHOLDER_OPTIONS).toString()).toBe(
+      buildMedLlamaPipeline(PLACEHOLDER_OPTIONS).toString(),
+    );
+    expect(JSON.stringify(json())).not.toMatch(/\d{4}-\d{2}-\d{2}T\d{2}:/);
+  });
+
+  test('definition size stays well under the 100 KB inline threshold', () => {
+    const bytes = Buffer.byteLength(buildMedLlamaPipeline(PLACEHOLDER_OPTIONS).toString());
+    const tuned = Buffer.byteLength(
+      buildMedLlamaPipeline({ ...PLACEHOLDER_OPTIONS, tuning: true, spot: true }).toString(),
+    );
+    console.log(`pipeline definition: ${bytes} bytes compact (${tuned} with tuning + spot)`);
+    expect(bytes).toBeLessThan(100 * 1024);
+    expect(tuned).toBeLessThan(100 * 1024);
+  });
+
+  test('top level is what Pipeline.definition() emits', () => {
+    const def = json();
+    expect(Object.keys(def)).toEqual(['Version', 'Metadata', 'Parameters', 'PipelineExperimentConfig', 'Steps']);
+    expect(def.Version).toBe('2020-12-01');
+    expect(def.PipelineExperimentConfig).toEqual({
+      ExperimentName: { Get: 'Execution.PipelineName' },
+      TrialName: { Get: 'Execution.PipelineExecutionId' },
+    });
+  });
+
+  test('steps: names, types, If/Else inline only', () => {
+    const def = json();
+    expect(def.Steps.map((s) => [s.Name, s.Type])).toEqual([
+      ['Ingest', 'Processing'],
+      ['Dedup', 'Processing'],
+      ['Tokenize', 'Processing'],
+      ['Train', 'Training'],
+      ['Evaluate', 'Processing'],
+      ['QualityGate', 'Condition'],
+    ]);
+    const gate = step(def, STEP_NAMES.qualityGate);
+    expect((gate.Arguments.IfSteps as Obj[]).map((s) => s.Name)).toEqual(['Register']);
+    expect((gate.Arguments.ElseSteps as Obj[]).map((s) => s.Name)).toEqual(['QualityGateFailed']);
+    expect(def.Steps.map((s) => s.Name)).not.toContain('Register');
+  });
+
+  test('caching on the data steps, retries on every job step', () => {
+    const def = json();
+    for (const name of ['Ingest', 'Dedup', 'Tokenize']) {
+      expect(step(def, name).CacheConfig).toEqual({ Enabled: true, ExpireAfter: 'P30D' });
+    }
+    for (const name of ['Train', 'Evaluate']) expect(step(def, name)).not.toHaveProperty('CacheConfig');
+    for (const name of ['Ingest', 'Dedup', 'Tokenize', 'Train', 'Evaluate']) {
+      const types = (step(def, name).RetryPolicies as { ExceptionType: string[] }[]).flatMap((p) => p.ExceptionType);
+      expect(types).toEqual([
+        'Step.SERVICE_FAULT',
+        'Step.THROTTLING',
+        'SageMaker.CAPACITY_ERROR',
+        'SageMaker.RESOURCE_LIMIT',
+      ]);
+    }
+  });
+
+  test('steps are wired through Get handles, never string-built S3 paths', () => {
+    const text = JSON.stringify(json());
+    expect(text).toContain('"Get":"Steps.Ingest.ProcessingOutputConfig.Outputs[\'ingest\'].S3Output.S3Uri"');
+    expect(text).toContain('"Get":"Steps.Dedup.ProcessingOutputConfig.Outputs[\'dedup\'].S3Output.S3Uri"');
+    expect(text).toContain('"Get":"Steps.Tokenize.ProcessingOutputConfig.Outputs[\'tokenize\'].S3Output.S3Uri"');
+    expect(text).toContain('"Get":"Steps.Train.ModelArtifacts.S3ModelArtifacts"');
+    expect(text).toContain('"Get":"Steps.Evaluate.PropertyFiles.EvaluationReport"');
+  });
+
+  test('processing steps: code input, entry script, explicit path flags', () => {
+    const ingest = step(json(), 'Ingest').Arguments as {
+      AppSpecification: { ContainerEntrypoint: string[]; ContainerArguments: unknown[]; ImageUri: string };
+    };
+    expect(ingest.AppSpecification.ContainerEntrypoint).toEqual(['python3', '/opt/ml/processing/input/code/ingest.py']);
+    expect(ingest.AppSpecification.ImageUri).toContain('huggingface-pytorch-training');
+    const args = ingest.AppSpecification.ContainerArguments;
+    expect(args.slice(0, 4)).toEqual([
+      '--input_dir',
+      '/opt/ml/processing/input/articles',
+      '--output_dir',
+      '/opt/ml/processing/output/ingest',
+    ]);
+    expect(args).toContain('--decontam_pmids');
+    expect(args[args.indexOf('--decontam_pmids') + 1]).toBe('/opt/ml/processing/input/decontam/pqal_all_pmids.txt');
+    expect(args[args.indexOf('--licenses') + 1]).toEqual({ Get: 'Parameters.Licenses' });
+  });
+
+  test('a .tar.gz code URI is unpacked by the entry point before the script runs', () => {
+    const def = buildMedLlamaPipeline({
+      ...PLACEHOLDER_OPTIONS,
+      codeUri: 's3://b-code/x/sourcedir.tar.gz',
+    }).toJSON() as {
+      Steps: Obj[];
+    };
+    const app = step(def, 'Dedup').Arguments.AppSpecification as { ContainerEntrypoint: string[] };
+    expect(app.ContainerEntrypoint[0]).toBe('/bin/sh');
+    expect(app.ContainerEntrypoint[2]).toContain('tar -xzf /opt/ml/processing/input/code/sourcedir.tar.gz');
+    expect(app.ContainerEntrypoint[2]).toContain('exec python3 dedup.py "$@"');
+  });
+
+  test('train: HF framework hyperparameters, uncompressed output, metrics from the train step', () => {
+    const train = step(json(), 'Train').Arguments as Record<string, Record<string, unknown>>;
+    expect(train.HyperParameters).toMatchObject({
+      sagemaker_program: '"train.py"',
+      sagemaker_submit_directory: `"${PLACEHOLDER_OPTIONS.trainingCodeUri}"`,
+      sagemaker_container_log_level: '20',
+      sagemaker_region: '"us-east-1"',
+      sagemaker_torch_distributed_enabled: 'true',
+      method: { Get: 'Parameters.Method' },
+      lora_r: { 'Std:Join': { On: '', Values: [{ Get: 'Parameters.LoraRank' }] } },
+      lr_scheduler: '"cosine"',
+    });
+    expect(train.OutputDataConfig).toMatchObject({ CompressionType: 'NONE', KmsKeyId: PLACEHOLDER_OPTIONS.kmsKeyArn });
+    expect(train.EnableNetworkIsolation).toBe(false);
+    expect(train).not.toHaveProperty('EnableManagedSpotTraining');
+    expect((train.AlgorithmSpecification.MetricDefinitions as { Name: string }[]).map((m) => m.Name)).toContain(
+      'validation:loss',
+    );
+    expect((train.InputDataConfig as unknown as { ChannelName: string }[]).map((c) => c.ChannelName)).toEqual([
+      'train',
+      'validation',
+      'base_model',
+    ]);
+  });
+
+  test('spot is synth-time: MaxWait + checkpoints only when on', () => {
+    const spot = buildMedLlamaPipeline({ ...PLACEHOLDER_OPTIONS, spot: true }).toJSON() as { Steps: Obj[] };
+    const args = step(spot, 'Train').Arguments;
+    expect(args).toMatchObject({
+      EnableManagedSpotTraining: true,
+      StoppingCondition: { MaxRuntimeInSeconds: 432000, MaxWaitTimeInSeconds: 864000 },
+      CheckpointConfig: { LocalPath: '/opt/ml/checkpoints' },
+    });
+    expect(JSON.stringify(json())).not.toContain('MaxWaitTimeInSeconds');
+  });
+
+  test('JumpStart base model: EULA on the channel, tokenizer required', () => {
+    const js = {
+      kind: 'jumpstart',
+      acceptEula: true,
+      s3Uri: 's3://jumpstart-private-cache-prod-us-east-1/meta-training/x.tar.gz',
+    } as const;
+    expect(() => buildMedLlamaPipeline({ ...PLACEHOLDER_OPTIONS, baseModel: js })).toThrow(/tokenizerUri: required/);
+    const def = buildMedLlamaPipeline({
+      ...PLACEHOLDER_OPTIONS,
+      baseModel: js,
+      tokenizerUri: 's3://medllama-artifacts-111122223333/tokenizer/',
+    }).toJSON() as { Steps: Obj[] };
+    const channel = (step(def, 'Train').Arguments.InputDataConfig as Obj[]).find((c) => c.ChannelName === 'base_model');
+    expect(channel).toMatchObject({
+      ContentType: 'application/x-sagemaker-model',
+      DataSource: { S3DataSource: { S3Uri: js.s3Uri, ModelAccessConfig: { AcceptEula: true } } },
+    });
+    expect(validateDefinition(def as unknown as Json)).toEqual([]);
+  });
+
+  test('evaluate: GPU default, EvaluationReport property file', () => {
+    const def = json();
+    const evaluate = step(def, 'Evaluate');
+    expect(evaluate.PropertyFiles).toEqual([
+      { PropertyFileName: 'EvaluationReport', OutputName: 'evaluation', FilePath: 'evaluation.json' },
+    ]);
+    const p = def.Parameters.find((x) => x.Name === 'EvaluateInstanceType');
+    expect(p?.DefaultValue).toBe('ml.g5.2xlarge');
+  });
+
+  test('register: vLLM serving env, ModelQuality = evaluation.json, approval from the parameter', () => {
+    const args = step(json(), 'Register').Arguments as Record<string, unknown>;
+    expect(args).toMatchObject({
+      ModelPackageGroupName: 'medllama-llama2-7b',
+      ModelApprovalStatus: { Get: 'Parameters.ModelApprovalStatus' },
+      InferenceSpecification: {
+        Containers: [
+          {
+            Environment: {
+              SM_VLLM_MAX_MODEL_LEN: '4096',
+              SM_VLLM_DTYPE: 'bfloat16',
+              SM_VLLM_SERVED_MODEL_NAME: 'medllama',
+            },
+            ModelDataSource: { S3DataSource: { CompressionType: 'None', S3DataType: 'S3Prefix' } },
+          },
+        ],
+      },
+      ModelMetrics: {
+        ModelQuality: {
+          Statistics: {
+            ContentType: 'application/json',
+            S3Uri: {
+              'Std:Join': {
+                On: '/',
+                Values: [
+                  { Get: "Steps.Evaluate.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri" },
+                  'evaluation.json',
+                ],
+              },
+            },
+          },
+        },
+      },
+    });
+    const image = (args.InferenceSpecification as { Containers: { Image: string }[] }).Containers[0]!.Image;
+    expect(image).toContain('/huggingface-vllm:');
+  });
+
+  test('fail message names every gate metric value', () => {
+    const fail = step(json(), 'QualityGateFailed');
+    expect(jsonGetPaths(fail.Arguments).sort()).toEqual(Object.values(GATE_PATHS).sort());
+  });
+
+  test('evaluation.json contract: the QualityGate reads exactly the three gate paths', () => {
+    const gate = step(json(), 'QualityGate');
+    expect(jsonGetPaths(gate.Arguments.Conditions)).toEqual([
+      'gate.perplexity_improvement',
+      'gate.pubmedqa_delta',
+      'gate.general_perplexity_regression',
+    ]);
+  });
+
+  test('tuning replaces Train with a Bayesian Tuning step whose best job feeds Evaluate and Register', () => {
+    const def = buildMedLlamaPipeline({ ...PLACEHOLDER_OPTIONS, tuning: true }).toJSON() as {
+      Steps: Obj[];
+      Parameters: Obj[];
+    };
+    const train = step(def, 'Train');
+    expect(train.Type).toBe('Tuning');
+    expect(train.Arguments).toMatchObject({
+      HyperParameterTuningJobConfig: {
+        Strategy: 'Bayesian',
+        HyperParameterTuningJobObjective: { Type: 'Minimize', MetricName: 'validation:loss' },
+        ResourceLimits: {
+          MaxNumberOfTrainingJobs: { Get: 'Parameters.MaxTuningJobs' },
+          MaxParallelTrainingJobs: { Get: 'Parameters.MaxParallelTuningJobs' },
+        },
+      },
+    });
+    const staticHp = (train.Arguments.TrainingJobDefinition as { StaticHyperParameters: Record<string, unknown> })
+      .StaticHyperParameters;
+    for (const tuned of ['learning_rate', 'per_device_train_batch_size', 'lora_r'])
+      expect(staticHp).not.toHaveProperty(tuned);
+    const names = def.Parameters.map((p) => p.Name);
+    expect(names).not.toContain('LearningRate');
+    expect(names).toContain('MaxTuningJobs');
+    const tunedInput = (step(def, 'Evaluate').Arguments.ProcessingInputs as Obj[]).find(
+      (i) => i.InputName === 'tuned_model',
+    );
+    expect(JSON.stringify(tunedInput)).toContain('Steps.Train.BestTrainingJob.TrainingJobName');
+    expect(validateDefinition(def as unknown as Json)).toEqual([]);
+  });
+
+  test('fails early on bad options, naming the field', () => {
+    expect(() => buildMedLlamaPipeline({ ...PLACEHOLDER_OPTIONS, dataBucket: 's3://x' })).toThrow(
+      /dataBucket: got "s3:\/\/x"/,
+    );
+    expect(() => buildMedLlamaPipeline({ ...PLACEHOLDER_OPTIONS, benchmarksUri: 'pubmedqa/' })).toThrow(
+      /benchmarksUri/,
+    );
+    expect(() => buildMedLlamaPipeline({ ...PLACEHOLDER_OPTIONS, region: 'xx-none-1' })).toThrow(/"xx-none-1"/);
+  });
+});
+
+describe('validation against the SageMaker API model (botocore service-2.json)', () => {
+  let model: ServiceModel;
+  beforeAll(() => {
+    model = loadServiceModel();
+  });
+  const issues = (def: unknown) => validateDefinition(def as Json, model);
+
+  test('accepts the definition (default, spot, tuning)', () => {
+    console.log(`service model: ${model.source}`);
+    for (const options of [
+      PLACEHOLDER_OPTIONS,
+      { ...PLACEHOLDER_OPTIONS, spot: true },
+      { ...PLACEHOLDER_OPTIONS, tuning: true, spot: true },
+    ]) {
+      const found = issues(buildMedLlamaPipeline(options).toJSON());
+      expect(formatIssues(found)).toBe('');
+    }
+  });
+
+  test('rejects an unknown member', () => {
+    const def = clone(json());
+    step(def, 'Train').Arguments.ResourceConfig = {
+      ...(step(def, 'Train').Arguments.ResourceConfig as object),
+      GpuCount: 8,
+    };
+    expect(formatIssues(issues(def))).toMatch(
+      /Train: Arguments\.ResourceConfig\.GpuCount: unknown member of ResourceConfig/,
+    );
+  });
+
+  test('rejects a missing required member', () => {
+    const def = clone(json());
+    delete step(def, 'Evaluate').Arguments.RoleArn;
+    expect(formatIssues(issues(def))).toMatch(/Evaluate: Arguments\.RoleArn: missing required member/);
+    const def2 = clone(json());
+    delete (step(def2, 'Train').Arguments.OutputDataConfig as Record<string, unknown>).S3OutputPath;
+    expect(formatIssues(issues(def2))).toMatch(/OutputDataConfig\.S3OutputPath: missing required/);
+  });
+
+  test('rejects a bad enum value, also through a parameter default', () => {
+    const def = clone(json());
+    (step(def, 'Train').Arguments.OutputDataConfig as Record<string, unknown>).CompressionType = 'None';
+    expect(formatIssues(issues(def))).toMatch(/OutputDataConfig\.CompressionType: "None" is not one of GZIP, NONE/);
+    const def2 = clone(json());
+    def2.Parameters.find((p) => p.Name === 'TrainInstanceType')!.DefaultValue = 'ml.g5.13xlarge';
+    expect(formatIssues(issues(def2))).toMatch(/parameter TrainInstanceType value "ml.g5.13xlarge".*not one of/);
+  });
+
+  test('rejects a dangling Get (step, output, property file, parameter)', () => {
+    const text = JSON.stringify(json());
+    const broken = (from: string, to: string) => issues(JSON.parse(text.split(from).join(to)));
+    expect(formatIssues(broken("Outputs['tokenize']", "Outputs['tokens']"))).toMatch(
+      /step Tokenize has no output tokens/,
+    );
+    expect(formatIssues(broken('Steps.Train.ModelArtifacts', 'Steps.Training.ModelArtifacts'))).toMatch(
+      /no step named Training/,
+    );
+    expect(formatIssues(broken('PropertyFiles.EvaluationReport', 'PropertyFiles.Report'))).toMatch(
+      /no property file Report/,
+    );
+    expect(formatIssues(broken('Parameters.SeqLen"', 'Parameters.SequenceLength"'))).toMatch(
+      /no parameter SequenceLength/,
+    );
+    expect(formatIssues(broken('ModelArtifacts.S3ModelArtifacts', 'ModelArtifacts.S3Uri'))).toMatch(
+      /has no property S3Uri/,
+    );
+  });
+
+  test('rejects a parameter of the wrong type, generated names and Pipelines-denied members', () => {
+    const def = clone(json());
+    (step(def, 'Train').Arguments.ResourceConfig as Record<string, unknown>).InstanceCount = {
+      Get: 'Parameters.Method',
+    };
+    step(def, 'Dedup').Arguments.ProcessingJobName = 'fixed-name';
+    step(def, 'Register').Arguments.CertifyForMarketplace = false;
+    const text = formatIssues(issues(def));
+    expect(text).toMatch(/parameter Method is String, the field expects integer/);
+    expect(text).toMatch(/ProcessingJobName: Pipelines generates this name/);
+    expect(text).toMatch(/CertifyForMarketplace: rejected by SageMaker Pipelines/);
+  });
+
+  test('rejects bad step-level members: retry policy, step name, property file output', () => {
+    const def = clone(json());
+    (step(def, 'Ingest').RetryPolicies as Record<string, unknown>[])[0]!.ExpireAfterMin = 10;
+    step(def, 'Dedup').Name = 'Dedup step';
+    (step(def, 'Evaluate').PropertyFiles as Record<string, unknown>[])[0]!.OutputName = 'report';
+    const text = formatIssues(issues(def));
+    expect(text).toMatch(/exactly one of MaxAttempts and ExpireAfterMin/);
+    expect(text).toMatch(/invalid step name "Dedup step"/);
+    expect(text).toMatch(/no processing output named report/);
+  });
+});
