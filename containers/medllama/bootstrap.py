@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 # Import names of what requirements.txt adds to the image (the rest ships with it).
-REQUIRED_MODULES = ("py3langid", "jsonschema", "tokenizers", "datasets", "numpy")
+REQUIRED_MODULES = ("py3langid", "jsonschema", "lxml", "boto3", "tokenizers", "datasets", "numpy", "pyarrow")
 
 
 def missing_modules() -> list[str]:

@@ -1,0 +1,3 @@
+from medllama.ingest import main
+
+raise SystemExit(main())

@@ -1,0 +1,187 @@
+"""medllama.ingest end to end on the authored fixtures: filters with reasons, accounting, determinism,
+sharding, worker processes, PMC Cloud layout on disk, and the configuration contract."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from medllama.config import is_path_field, load_schema
+from medllama.ingest import IngestConfig, main
+from medllama.jsonl import read_jsonl
+from medllama.minhash import exact_hash, signature
+
+FIXTURES = Path(__file__).parent / "fixtures" / "jats"
+
+EXPECTED_REJECTIONS = {
+    "09-correction.xml": "notice",
+    "10-license-nc.xml": "license-not-allowed",
+    "12-license-none.xml": "license-unknown",
+    "14-no-body.xml": "no-body",
+    "15-ocr-scan.xml": "ocr-scan",
+    "16-retracted.xml": "retracted",
+    "17-decontam.xml": "decontaminated",
+}
+
+
+def run(tmp: Path, inp: Path, *extra: str) -> tuple[list[dict], list[dict], dict]:
+    out = tmp / "out"
+    assert main(["--input_dir", str(inp), "--output_dir", str(out), "--min_words", "20", *extra]) == 0
+    docs = [r for p in sorted((out / "documents").glob("*.jsonl")) for r in read_jsonl(p)]
+    rej = [r for p in sorted((out / "rejected").glob("*.jsonl")) for r in read_jsonl(p)]
+    reports = [json.loads(p.read_text()) for p in sorted(out.glob("ingest-report-*.json"))]
+    return docs, rej, reports[0] if len(reports) == 1 else {"reports": reports}
+
+
+@pytest.fixture()
+def pmids_file(tmp_path: Path) -> Path:
+    p = tmp_path / "pmids.txt"
+    p.write_text("# PubMedQA-style list\n424242\n1\n")
+    return p
+
+
+def test_folder_filters_reasons_and_accounting(tmp_path, pmids_file):
+    docs, rej, report = run(tmp_path, FIXTURES, "--decontam_pmids", str(pmids_file))
+    by_source = {r["source"]: r["reason"] for r in rej}
+    assert by_source == EXPECTED_REJECTIONS
+    kept = {d["source"] for d in docs}
+    assert kept | set(by_source) == {p.name for p in FIXTURES.glob("*.xml")}
+    assert report["inputs"] == report["documents"] + report["rejected"] == len(list(FIXTURES.glob("*.xml")))
+    assert sum(report["rejected_by_reason"].values()) == report["rejected"]
+    for d in docs:
+        assert d["license_source"] == "xml" and d["license"] in {"CC BY", "CC0", "CC BY-SA"}
+        assert d["language"] == "en" and d["words"] == len(d["text"].split())
+        assert d["text_hash"] == exact_hash(d["text"]) and d["minhash"] == signature(d["text"])
+        assert len(d["minhash"]) == 112 and d["id"].startswith("PMC")
+        assert "<" not in d["text"].replace("<FILLER>", "") and "&" not in d["text"]
+    assert [d["source"] for d in docs] == sorted(d["source"] for d in docs)
+    assert next(d for d in docs if d["source"] == "13-malformed-pmc2025.xml")["pmid"] == "12345"
+
+
+def test_policy_flags_change_outcomes(tmp_path):
+    _docs, rej, _ = run(
+        tmp_path, FIXTURES, "--licenses", "CC BY,CC BY-NC", "--allow_ocr", "true", "--allow_manuscripts", "false"
+    )
+    reasons = {r["source"]: r["reason"] for r in rej}
+    assert "10-license-nc.xml" not in reasons and "15-ocr-scan.xml" not in reasons
+    assert reasons["14-no-body.xml"] == "manuscript"
+
+
+def test_deterministic_bytes_and_workers_agree(tmp_path):
+    outs = []
+    for n, workers in enumerate(["1", "1", "2"]):
+        out = tmp_path / f"o{n}"
+        assert (
+            main(["--input_dir", str(FIXTURES), "--output_dir", str(out), "--min_words", "20", "--workers", workers])
+            == 0
+        )
+        outs.append(out)
+    for sub in ("documents/part-00000-of-00001.jsonl", "rejected/part-00000-of-00001.jsonl"):
+        assert (outs[0] / sub).read_bytes() == (outs[1] / sub).read_bytes() == (outs[2] / sub).read_bytes()
+    reports = [json.loads((o / "ingest-report-00000-of-00001.json").read_text()) for o in outs]
+    for r in reports:
+        r.pop("timing")
+        r["config"].pop("workers")
+    assert reports[0] == reports[1] == reports[2]
+
+
+def test_shards_union_equals_single_run(tmp_path):
+    single, single_rej, _ = run(tmp_path / "one", FIXTURES)
+    docs: list[dict] = []
+    rej: list[dict] = []
+    for i in range(3):
+        d, r, report = run(tmp_path / f"s{i}", FIXTURES, "--shard_index", str(i), "--shard_count", "3")
+        assert report["shard"] == {"index": i, "count": 3}
+        docs += d
+        rej += r
+    key = lambda r: r["source"]  # noqa: E731
+    assert sorted(docs, key=key) == sorted(single, key=key)
+    assert sorted(rej, key=key) == sorted(single_rej, key=key)
+
+
+def test_max_articles_takes_first_n_by_sorted_source(tmp_path):
+    docs, rej, report = run(tmp_path, FIXTURES, "--max_articles", "3")
+    assert sorted(r["source"] for r in docs + rej) == sorted(p.name for p in FIXTURES.glob("*.xml"))[:3]
+    assert report["groups_cut_by_max_articles"] == len(list(FIXTURES.glob("*.xml"))) - 3
+
+
+def _cloud_mirror(root: Path) -> None:
+    """PMC Cloud layout from the fixtures: PMC<id>.<v>/PMC<id>.<v>.{xml,json}."""
+    layout = {
+        "01-inline-gluing.xml": ("PMC9000001", [1, 2], "CC BY", {}),
+        "02-citations.xml": ("PMC9000002", [1], "CC BY-NC", {}),
+        "03-sections.xml": ("PMC9000003", [1], "CC0", {"is_retracted": True}),
+        "05-formulas.xml": ("PMC9000005", [3], "CC BY", {"is_manuscript": True}),
+        "06-lists.xml": ("PMC9000006", [1], None, {}),
+        "07-subarticles.xml": ("PMC9000007", [1], "CC BY", {"pmid": "424242"}),
+        "04-floats.xml": ("PMC9000004", [1], "CC BY-SA", {"is_historical_ocr": True}),
+    }
+    for name, (pmcid, versions, code, flags) in layout.items():
+        for v in versions:
+            folder = root / f"{pmcid}.{v}"
+            folder.mkdir(parents=True)
+            shutil.copy(FIXTURES / name, folder / f"{pmcid}.{v}.xml")
+            meta = {"pmcid": pmcid, "version": v, "license_code": code, "is_retracted": False, "is_manuscript": False,
+                    "is_historical_ocr": False, "is_pmc_openaccess": True, "pmid": None, "doi": f"10.1/{pmcid}"}  # fmt: skip
+            meta.update(flags)
+            (folder / f"{pmcid}.{v}.json").write_text(json.dumps(meta))
+    (root / "PMC9000009.1").mkdir()
+    (root / "PMC9000009.1" / "PMC9000009.1.xml").write_bytes((FIXTURES / "11-license-prose.xml").read_bytes())
+
+
+def test_pmc_cloud_layout_local_mirror(tmp_path, pmids_file):
+    mirror = tmp_path / "mirror"
+    _cloud_mirror(mirror)
+    docs, rej, report = run(tmp_path, mirror, "--decontam_pmids", str(pmids_file))
+    assert report["source"]["mode"] == "pmc-cloud"
+    assert {r["source"]: r["reason"] for r in rej} == {
+        "PMC9000001.1/PMC9000001.1.xml": "superseded-version",
+        "PMC9000002.1/PMC9000002.1.xml": "license-not-allowed",
+        "PMC9000003.1/PMC9000003.1.xml": "retracted",
+        "PMC9000004.1/PMC9000004.1.xml": "ocr-scan",
+        "PMC9000006.1/PMC9000006.1.xml": "license-unknown",
+        "PMC9000007.1/PMC9000007.1.xml": "decontaminated",
+        "PMC9000009.1/PMC9000009.1.xml": "metadata-missing",
+    }
+    assert [(d["source"], d["license"], d["license_source"], d["version"], d["is_manuscript"]) for d in docs] == [
+        ("PMC9000001.2/PMC9000001.2.xml", "CC BY", "metadata", 2, False),
+        ("PMC9000005.3/PMC9000005.3.xml", "CC BY", "metadata", 3, True),
+    ]
+    assert docs[1]["doi"] == "10.1/PMC9000005"
+
+
+def test_schema_agrees_with_dataclass():
+    schema = load_schema("ingest")
+    fields = {f.name: f for f in dataclasses.fields(IngestConfig) if not is_path_field(f)}
+    assert set(fields) == set(schema["properties"])
+    defaults = IngestConfig(input_dir="x", output_dir="y")
+    for name, prop in schema["properties"].items():
+        assert getattr(defaults, name) == prop["default"], name
+
+
+@pytest.mark.parametrize(
+    ("flags", "field"),
+    [
+        (["--min_words", "-1"], "min_words"),
+        (["--workers", "many"], "workers"),
+        (["--input_mode", "ftp"], "input_mode"),
+        (["--shard_index", "3", "--shard_count", "2"], "shard_index"),
+        (["--shard_index", "0"], "shard_index"),
+        (["--max_file_mb", "0"], "max_file_mb"),
+        (["--input_mode", "s3"], "s3_uri"),
+        (["--no_such_flag", "1"], "no_such_flag"),
+    ],
+)
+def test_bad_flags_exit_2_naming_the_field(tmp_path, capsys, flags, field):
+    with pytest.raises(SystemExit) as exc:
+        main(["--input_dir", str(FIXTURES), "--output_dir", str(tmp_path), *flags])
+    assert exc.value.code == 2
+    assert field in capsys.readouterr().err
+
+
+def test_missing_input_is_an_error_not_a_crash(tmp_path):
+    assert main(["--input_dir", str(tmp_path / "nope"), "--output_dir", str(tmp_path / "o")]) == 1
