@@ -1,0 +1,3 @@
+from medllama.dedup import main
+
+raise SystemExit(main())

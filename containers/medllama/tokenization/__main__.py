@@ -1,0 +1,3 @@
+from medllama.tokenization import main
+
+raise SystemExit(main())
