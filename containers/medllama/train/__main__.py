@@ -1,0 +1,3 @@
+from medllama.train import main
+
+raise SystemExit(main())

@@ -1,0 +1,133 @@
+"""Packed token blocks from the tokenization step, and the deterministic order they are read in.
+
+A split folder is what ``datasets.Dataset.save_to_disk`` wrote (one ``input_ids`` column, every row exactly
+``seq_len`` tokens) plus ``medllama-split.json`` (DESIGN §4.4). The Arrow files are memory-mapped, so a
+45B-token split costs no RAM. The order of the blocks is a pure function of ``(seed, epoch)``: optimizer
+step ``s`` always reads the same blocks, on any restart, which is what makes resume exact without any
+data-loader state in the checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+SPLIT_MANIFEST = "medllama-split.json"
+
+
+class DataError(ValueError):
+    """The packed data is missing or does not match the configuration."""
+
+
+NPY_FILE = "input_ids.npy"
+
+
+@dataclass
+class PackedSplit:
+    path: Path
+    manifest: dict
+    rows: object  # a numpy-format datasets.Dataset, or a memory-mapped (n, seq_len) array
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def blocks(self, indices: np.ndarray) -> np.ndarray:
+        """Rows ``indices`` as an int64 array of shape (len(indices), seq_len), in the given order."""
+        if isinstance(self.rows, np.ndarray):
+            return np.asarray(self.rows[np.asarray(indices, dtype=np.int64)], dtype=np.int64)
+        return np.asarray(self.rows[[int(i) for i in indices]]["input_ids"], dtype=np.int64)
+
+
+def load_split(path: str | Path, seq_len: int, *, name: str) -> PackedSplit:
+    """Loads one packed split folder; checks the manifest's and the rows' seq_len against ``seq_len``.
+
+    The folder is what ``datasets.Dataset.save_to_disk`` wrote (the tokenization contract), or, for
+    benchmarks and environments without pyarrow, an ``input_ids.npy`` int32 array of shape (blocks,
+    seq_len) next to the same ``medllama-split.json``; both are memory-mapped.
+    """
+    folder = Path(path)
+    manifest_path = folder / SPLIT_MANIFEST
+    if not folder.is_dir():
+        raise DataError(f"{name} split folder {folder} does not exist")
+    if not manifest_path.is_file():
+        raise DataError(f"{name} split folder {folder} has no {SPLIT_MANIFEST}; is it the tokenization step's output?")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except ValueError as err:
+        raise DataError(f"{manifest_path} is not valid JSON: {err}") from None
+    data_seq_len = manifest.get("seq_len") if isinstance(manifest, dict) else None
+    if data_seq_len != seq_len:
+        raise DataError(
+            f"--seq_len {seq_len} does not match the {name} data: {manifest_path} says seq_len={data_seq_len}; "
+            "re-tokenize with the same --seq_len or set --seq_len to the data's"
+        )
+    if (folder / NPY_FILE).is_file() and not (folder / "dataset_info.json").is_file():
+        rows = np.load(folder / NPY_FILE, mmap_mode="r")
+        if rows.ndim != 2 or not np.issubdtype(rows.dtype, np.integer):
+            raise DataError(f"{folder / NPY_FILE}: expected a 2-D integer array, got {rows.dtype} {rows.shape}")
+        width = rows.shape[1]
+    else:
+        import datasets
+
+        ds = datasets.load_from_disk(str(folder))
+        if "input_ids" not in ds.column_names:
+            raise DataError(f"{name} split {folder} has no input_ids column (columns: {ds.column_names})")
+        rows = ds.select_columns(["input_ids"]).with_format("numpy")
+        width = len(rows[0]["input_ids"]) if len(rows) else seq_len
+    if width != seq_len:
+        raise DataError(f"{name} split {folder}: rows have {width} tokens but --seq_len is {seq_len}")
+    return PackedSplit(folder, manifest, rows)
+
+
+@lru_cache(maxsize=2)
+def _permutation(seed: int, epoch: int, n: int) -> np.ndarray:
+    order = np.random.default_rng([seed, epoch]).permutation(n)
+    order.flags.writeable = False
+    return order
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """Which blocks each optimizer step reads. ``global_batch`` = world × micro-batch × accumulation."""
+
+    num_blocks: int
+    world_size: int
+    micro_batch: int
+    accumulation: int
+    seed: int
+
+    @property
+    def global_batch(self) -> int:
+        return self.world_size * self.micro_batch * self.accumulation
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return self.num_blocks // self.global_batch
+
+    def total_steps(self, num_train_epochs: float, max_steps: int) -> int:
+        if max_steps > 0:
+            return max_steps
+        return max(1, math.ceil(num_train_epochs * self.steps_per_epoch))
+
+    def epoch_order(self, epoch: int) -> np.ndarray:
+        return _permutation(self.seed, epoch, self.num_blocks)
+
+    def micro_batches(self, step: int, rank: int) -> list[np.ndarray]:
+        """The block indices of rank ``rank`` for each micro-step of optimizer step ``step`` (0-based).
+
+        Step ``s`` of the run reads positions ``[(s mod E)·G, (s mod E + 1)·G)`` of epoch ``s // E``'s
+        permutation (E steps per epoch, G the global batch; an epoch's tail that fills no global batch is
+        skipped). Inside that window micro-step ``m`` of rank ``r`` takes slot ``m·world + r``.
+        """
+        epoch, within = divmod(step, self.steps_per_epoch)
+        window = self.epoch_order(epoch)[within * self.global_batch : (within + 1) * self.global_batch]
+        out = []
+        for m in range(self.accumulation):
+            slot = m * self.world_size + rank
+            out.append(window[slot * self.micro_batch : (slot + 1) * self.micro_batch])
+        return out

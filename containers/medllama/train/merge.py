@@ -1,0 +1,85 @@
+"""Writes the trained model to ``--model_dir``: what the serving container and the evaluation step load.
+
+- LoRA: the adapter alone in ``model_dir/adapter/`` (peft format), then the adapter merged into the base
+  weights (W + (α/r)·B·A) and the full model saved in the output dtype (bf16 when ``bf16``, else fp32);
+- full fine-tuning: the (FSDP-gathered) weights in the output dtype.
+
+Always sharded safetensors (``max_shard_size``) + ``config.json`` + the base model's tokenizer and
+generation config files, copied byte for byte.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from medllama.train.config import TrainConfig
+from medllama.train.distributed import DistEnv, barrier
+
+log = logging.getLogger("medllama.train")
+
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer.model",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "generation_config.json",
+)
+
+
+def copy_tokenizer(base_dir: Path, model_dir: Path) -> list[str]:
+    copied = []
+    for name in TOKENIZER_FILES:
+        src = base_dir / name
+        if src.is_file() and not (model_dir / name).exists():
+            shutil.copyfile(src, model_dir / name)
+            copied.append(name)
+    if not any(n.startswith("tokenizer") and n != "tokenizer_config.json" for n in copied):
+        log.warning(f"no tokenizer.json / tokenizer.model in {base_dir}: the model folder has no tokenizer")
+    return copied
+
+
+def save_final_model(cfg: TrainConfig, bundle: Any, base_dir: Path, env: DistEnv) -> Path:
+    """Called on every rank (FSDP gathers collectively); rank 0 writes."""
+    model_dir = Path(cfg.model_dir)
+    out_dtype = torch.bfloat16 if cfg.bf16 else torch.float32
+    state_dict = None
+    if bundle.fsdp:
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+        state_dict = get_model_state_dict(
+            bundle.model, options=StateDictOptions(full_state_dict=True, cpu_offload=True)
+        )
+    if env.is_main:
+        model_dir.mkdir(parents=True, exist_ok=True)
+        inner = bundle.inner
+        inner.config.use_cache = True
+        if cfg.method == "lora":
+            inner.save_pretrained(str(model_dir / "adapter"), safe_serialization=True)
+            log.info(f"adapter saved to {model_dir / 'adapter'}")
+            if cfg.merge_adapter:
+                merged = inner.merge_and_unload()  # merges in the base dtype (fp32 delta cast once)
+                merged.to(out_dtype).save_pretrained(
+                    str(model_dir), safe_serialization=True, max_shard_size=cfg.max_shard_size
+                )
+        elif state_dict is not None:
+            inner.save_pretrained(
+                str(model_dir),
+                state_dict={k: v.to(out_dtype) for k, v in state_dict.items()},
+                safe_serialization=True,
+                max_shard_size=cfg.max_shard_size,
+            )
+        else:
+            inner.to(out_dtype).save_pretrained(
+                str(model_dir), safe_serialization=True, max_shard_size=cfg.max_shard_size
+            )
+        if cfg.method == "full" or cfg.merge_adapter:
+            copy_tokenizer(base_dir, model_dir)
+        log.info(f"model saved to {model_dir} ({out_dtype})")
+    barrier(env)
+    return model_dir

@@ -1,0 +1,203 @@
+"""The base model: found in its channel (extracting a model .tar.gz safely), loaded with SDPA attention,
+given LoRA adapters (peft) or left whole for full fine-tuning, and wrapped for DDP / FSDP.
+
+Precision: on GPU with ``bf16`` the LoRA base weights are bfloat16 (adapters stay fp32 and matmuls run
+under bf16 autocast); full fine-tuning keeps fp32 master weights and computes in bf16 (FSDP
+``MixedPrecision``, or autocast on a single GPU). On CPU everything is fp32 (tests).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from medllama.train.config import TrainConfig
+from medllama.train.distributed import DistEnv, barrier
+
+log = logging.getLogger("medllama.train")
+
+
+class ModelError(ValueError):
+    """The base model folder is missing or unusable, or the LoRA targets match nothing."""
+
+
+def _find_config_dir(root: Path, depth: int = 2) -> Path | None:
+    if (root / "config.json").is_file():
+        return root
+    if depth == 0:
+        return None
+    for child in sorted(p for p in root.iterdir() if p.is_dir()):
+        found = _find_config_dir(child, depth - 1)
+        if found:
+            return found
+    return None
+
+
+def safe_extract(archive: Path, dest: Path) -> None:
+    """Extracts a tar archive refusing absolute paths, ``..``, links out of ``dest`` and device files."""
+    dest = dest.resolve()
+    with tarfile.open(archive, "r:*") as tar:
+        for member in tar.getmembers():
+            target = (dest / member.name).resolve()
+            if not target.is_relative_to(dest):
+                raise ModelError(f"{archive}: member {member.name!r} would be written outside the folder")
+            if member.issym() or member.islnk():
+                link = (
+                    (target.parent / member.linkname).resolve()
+                    if member.issym()
+                    else (dest / member.linkname).resolve()
+                )
+                if not link.is_relative_to(dest):
+                    raise ModelError(f"{archive}: link {member.name!r} -> {member.linkname!r} leaves the folder")
+            elif not (member.isfile() or member.isdir()):
+                raise ModelError(f"{archive}: member {member.name!r} is not a file or folder")
+        tar.extractall(dest, filter="data")
+
+
+def resolve_base_model_dir(path: str | Path, env: DistEnv) -> Path:
+    """The folder holding the base model's ``config.json``.
+
+    The ``base_model`` channel is either an HF model folder or (JumpStart, user-staged) a folder holding a
+    single ``*.tar.gz`` of one; that archive is extracted next to the channel (``<channel>.extracted``;
+    a temp folder if that is not writable) by local rank 0 of each node while the other ranks wait.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise ModelError(f"--base_model_dir {root} is not a folder")
+    found = _find_config_dir(root, depth=0)
+    if found:
+        return found
+    archives = sorted(root.glob("*.tar.gz"))
+    if len(archives) != 1:
+        raise ModelError(
+            f"--base_model_dir {root} has no config.json and {len(archives)} *.tar.gz files; expected an HF "
+            "model folder or exactly one model archive"
+        )
+    dest = root.parent / f"{root.name}.extracted"
+    try:
+        dest.mkdir(exist_ok=True)
+    except OSError:
+        dest = Path(tempfile.gettempdir()) / "medllama-base-model"
+        dest.mkdir(exist_ok=True)
+    if env.local_rank == 0 and not _find_config_dir(dest):
+        log.info(f"extracting {archives[0]} into {dest}")
+        safe_extract(archives[0], dest)
+    barrier(env)
+    found = _find_config_dir(dest)
+    if not found:
+        raise ModelError(f"{archives[0]} holds no config.json (looked two folders deep)")
+    return found
+
+
+@dataclass
+class ModelBundle:
+    model: torch.nn.Module  # what the loop calls (DDP / FSDP wrapped, or the plain model)
+    inner: Any  # the unwrapped HF / peft model
+    n_params: int  # parameters of the base model (embeddings and head included; adapters excluded)
+    n_trainable: int
+    n_layers: int
+    hidden: int
+    fsdp: bool
+    autocast_dtype: torch.dtype | None
+    device: torch.device
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype)
+
+    def trainable_parameters(self) -> list[tuple[str, torch.nn.Parameter]]:
+        return [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
+
+
+def _decoder_layer_class(model: torch.nn.Module) -> type:
+    for module in model.modules():
+        if type(module).__name__.endswith("DecoderLayer"):
+            return type(module)
+    raise ModelError(f"{type(model).__name__} has no *DecoderLayer modules; is it a Llama-architecture model?")
+
+
+def add_lora(model: Any, r: int, alpha: int, dropout: float, targets: list[str], *, seed: int) -> Any:
+    """Wraps ``model`` with peft LoRA adapters (fp32) on every module named in ``targets``."""
+    from peft import LoraConfig, get_peft_model
+
+    names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    missing = [t for t in targets if t not in names]
+    if missing:
+        raise ModelError(f"--lora_target: {missing} match no module of {type(model).__name__}")
+    torch.manual_seed(seed)  # LoRA A matrices are initialised from the global RNG
+    config = LoraConfig(
+        r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets, bias="none", task_type="CAUSAL_LM"
+    )
+    return get_peft_model(model, config)  # adapters in fp32 (autocast_adapter_dtype)
+
+
+def build_model(cfg: TrainConfig, base_dir: Path, env: DistEnv) -> ModelBundle:
+    from transformers import AutoModelForCausalLM
+
+    on_gpu = env.device.type == "cuda"
+    bf16 = cfg.bf16 and on_gpu
+    if cfg.bf16 and not on_gpu:
+        log.info("bf16 requested but no GPU: computing in fp32 on CPU")
+    fsdp = cfg.method == "full" and env.distributed
+    # LoRA keeps the frozen base in bf16; full fine-tuning keeps fp32 master weights.
+    load_dtype = torch.bfloat16 if (bf16 and cfg.method == "lora") else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(str(base_dir), dtype=load_dtype, attn_implementation="sdpa")
+    model.config.use_cache = False
+    n_params = sum(p.numel() for p in model.parameters())
+    n_layers, hidden = int(model.config.num_hidden_layers), int(model.config.hidden_size)
+    layer_cls = _decoder_layer_class(model)
+    if cfg.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+
+    if cfg.method == "lora":
+        model = add_lora(model, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, list(cfg.lora_target), seed=cfg.seed)
+    n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    if not (fsdp and on_gpu):  # FSDP moves each wrapped layer to the GPU as it shards it
+        model.to(env.device)
+    if cfg.torch_compile and on_gpu:
+        for module in model.modules():
+            if isinstance(module, layer_cls):
+                module.compile()
+    inner = model
+
+    if fsdp:
+        from torch.distributed.fsdp import FullyShardedDataParallel, MixedPrecision, ShardingStrategy
+        from torch.distributed.fsdp.wrap import transformer_auto_wrap_policy
+
+        mp = MixedPrecision(torch.bfloat16, torch.bfloat16, torch.bfloat16) if bf16 else None
+        model = FullyShardedDataParallel(
+            model,
+            auto_wrap_policy=functools.partial(transformer_auto_wrap_policy, transformer_layer_cls={layer_cls}),
+            sharding_strategy=ShardingStrategy.FULL_SHARD,
+            mixed_precision=mp,
+            device_id=env.device if on_gpu else None,
+            use_orig_params=True,
+            limit_all_gathers=True,
+        )
+        autocast_dtype = None
+    else:
+        if env.distributed:
+            from torch.nn.parallel import DistributedDataParallel
+
+            model = DistributedDataParallel(model, device_ids=[env.local_rank] if on_gpu else None)
+        autocast_dtype = torch.bfloat16 if bf16 else None
+    return ModelBundle(
+        model=model,
+        inner=inner,
+        n_params=n_params,
+        n_trainable=n_trainable,
+        n_layers=n_layers,
+        hidden=hidden,
+        fsdp=fsdp,
+        autocast_dtype=autocast_dtype,
+        device=env.device,
+    )

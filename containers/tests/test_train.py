@@ -1,0 +1,238 @@
+"""medllama.train end to end on the tiny Llama model (CPU): learning, outputs, merge, resume, DDP, bench."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+from test_train_config import METRIC_DEFINITIONS, write_split
+
+from medllama.resources import repo_root
+from medllama.train import main
+from medllama.train.checkpoint import list_checkpoints, newest_valid, validate
+
+pytestmark = pytest.mark.slow
+SEQ = 64
+ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Repetitive packed blocks: a 16-token motif at random phases, so a model can learn it quickly."""
+    root = tmp_path_factory.mktemp("packed")
+    rng = np.random.default_rng(0)
+    motif = rng.integers(3, 32000, size=16)
+    stream = np.tile(motif, SEQ)
+    for split, n in (("train", 48), ("validation", 6)):
+        starts = rng.integers(0, 16, size=n)
+        write_split(root / split, np.stack([stream[s : s + SEQ] for s in starts]))
+    return root
+
+
+def args_for(data: Path, base: Path, out: Path, **overrides: object) -> list[str]:
+    values: dict[str, object] = {
+        "train_dir": data / "train", "validation_dir": data / "validation", "base_model_dir": base,
+        "model_dir": out / "model", "checkpoint_dir": out / "checkpoints", "output_data_dir": out / "data",
+        "seq_len": SEQ, "per_device_train_batch_size": 2, "gradient_accumulation_steps": 2, "learning_rate": 5e-3,
+        "warmup_ratio": 0.1, "logging_steps": 5, "eval_steps": 10, "save_steps": 10, "save_total_limit": 3,
+        "bf16": "false", "max_steps": 30,
+    }  # fmt: skip
+    values.update(overrides)
+    return [part for k, v in values.items() for part in (f"--{k}", str(v))]
+
+
+def metric_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("metric name=")]
+
+
+@pytest.fixture(scope="module")
+def lora_run(data_dir: Path, tiny_base_model: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    out = tmp_path_factory.mktemp("lora")
+    capture = out / "stdout.txt"
+    # Run in a subprocess so the real stdout (what CloudWatch sees) is captured.
+    cmd = [sys.executable, "-m", "medllama.train", *args_for(data_dir, tiny_base_model, out)]
+    proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300)
+    capture.write_text(proc.stdout + proc.stderr)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    summary = json.loads((out / "data" / "training_summary.json").read_text())
+    return {"out": out, "stdout": proc.stdout, "summary": summary}
+
+
+def metric_values(stdout: str, name: str) -> list[float]:
+    return [float(m.group(1)) for m in re.finditer(rf"^metric name={name} value=(\S+) step=\d+$", stdout, re.M)]
+
+
+def test_lora_loss_falls_and_summary_is_complete(lora_run: dict) -> None:
+    losses = metric_values(lora_run["stdout"], "train_loss")
+    evals = metric_values(lora_run["stdout"], "eval_loss")
+    assert len(losses) == 6 and len(evals) == 3  # logging every 5 of 30 steps; eval at 10, 20 and the end
+    assert losses[-1] < losses[0] - 1.0, losses
+    assert evals[-1] < evals[0], evals
+    s = lora_run["summary"]
+    assert s["steps"] == 30 and s["tokens_seen"] == 30 * 4 * SEQ and s["method"] == "lora"
+    assert s["final_eval_loss"] == pytest.approx(evals[-1]) and s["final_train_loss"] == pytest.approx(losses[-1])
+    assert s["tokens_per_second"] > 0 and s["wall_time_seconds"] > 0 and s["mfu"] is None  # CPU: peak unknown
+    assert 0 < s["n_trainable_params"] < s["n_params"]
+    assert (lora_run["out"] / "model" / "training_summary.json").is_file()
+    versions = re.search(r"versions: (.*)", lora_run["stdout"]).group(1)
+    assert "torch==" in versions and "transformers==" in versions and "peft==" in versions
+
+
+def test_metric_regexes_match_real_log_lines(lora_run: dict) -> None:
+    lines = metric_lines(lora_run["stdout"])
+    definitions = json.loads(METRIC_DEFINITIONS.read_text())
+    found = set()
+    for d in definitions:
+        for line in lines:
+            m = re.search(d["Regex"], line)
+            if m:
+                found.add(d["Name"])
+                name = line.split()[1].removeprefix("name=")
+                assert float(m.group(1)) == float(line.split()[2].removeprefix("value=")), (d, line)
+                assert d["Regex"].startswith(f"metric name={name} "), (d, line)
+    # every metric but MFU (needs a known peak; covered in test_train_config) appears in real output
+    assert found == {d["Name"] for d in definitions} - {"train:mfu"}
+    lr = metric_values(lora_run["stdout"], "learning_rate")
+    assert any("e-" in line for line in lines if "learning_rate" in line) or min(lr) > 1e-4
+    jsonl = [json.loads(x) for x in (lora_run["out"] / "data" / "metrics.jsonl").read_text().splitlines()]
+    assert len(jsonl) == len(lines)
+
+
+def test_output_loads_generates_and_equals_base_plus_lora_delta(lora_run: dict, tiny_base_model: Path) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model_dir = lora_run["out"] / "model"
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    ids = tok("Metformin lowers hepatic glucose output.", return_tensors="pt").input_ids
+    with torch.no_grad():
+        out = model.generate(ids, max_new_tokens=4, do_sample=False)
+    assert out.shape[1] == ids.shape[1] + 4
+
+    merged = model.state_dict()
+    base = load_file(str(tiny_base_model / "model.safetensors"))
+    adapter = load_file(str(model_dir / "adapter" / "adapter_model.safetensors"))
+    cfg = json.loads((model_dir / "adapter" / "adapter_config.json").read_text())
+    scale = cfg["lora_alpha"] / cfg["r"]
+    changed = 0
+    for key, w in base.items():
+        prefix = "base_model.model." + key.removesuffix(".weight")
+        a, b = adapter.get(prefix + ".lora_A.weight"), adapter.get(prefix + ".lora_B.weight")
+        expected = w if a is None else w + scale * (b @ a)
+        torch.testing.assert_close(merged[key], expected, rtol=1e-5, atol=1e-6)
+        changed += a is not None and not torch.equal(merged[key], w)
+    assert changed == 2 * 7  # every linear layer of both decoder layers
+
+
+def test_corrupt_and_partial_checkpoints_are_skipped(lora_run: dict, tiny_base_model: Path, data_dir: Path,
+                                                     tmp_path: Path) -> None:  # fmt: skip
+    ckpts = tmp_path / "run" / "checkpoints"
+    shutil.copytree(lora_run["out"] / "checkpoints", ckpts)
+    assert [s for s, _ in list_checkpoints(ckpts)] == [30, 20, 10]
+    # the newest is truncated (as after an interrupted upload); a partial write has no marker
+    newest = ckpts / "step-00000030" / "trainable.safetensors"
+    newest.write_bytes(newest.read_bytes()[:100])
+    partial = ckpts / "step-00000040"
+    shutil.copytree(ckpts / "step-00000010", partial)
+    (partial / "complete-0.json").unlink()
+    assert "marker" in validate(partial) and "bytes" in validate(ckpts / "step-00000030")
+    assert newest_valid(ckpts)[0] == 20
+    assert main(args_for(data_dir, tiny_base_model, tmp_path / "run", max_steps=32)) == 0
+    summary = json.loads((tmp_path / "run" / "data" / "training_summary.json").read_text())
+    assert summary["resumed_from_step"] == 20 and summary["steps"] == 32 and summary["tokens_this_run"] == 12 * 4 * SEQ
+
+
+def adapter_weights(model_dir: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(model_dir / "adapter" / "adapter_model.safetensors"))
+
+
+def test_kill_and_resume_gives_the_same_weights(data_dir: Path, tiny_base_model: Path, tmp_path: Path) -> None:
+    common = {"max_steps": 24, "save_steps": 3, "eval_steps": 0, "logging_steps": 4, "lora_dropout": 0.1,
+              "gradient_accumulation_steps": 1}  # fmt: skip
+    assert main(args_for(data_dir, tiny_base_model, tmp_path / "ref", **common)) == 0
+
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "medllama.train", *args_for(data_dir, tiny_base_model, out, **common)]
+    proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    try:
+        while not list_checkpoints(out / "checkpoints"):
+            assert proc.poll() is None and time.monotonic() < deadline, "no checkpoint before the run ended"
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    assert not (out / "model").exists()
+    first = list_checkpoints(out / "checkpoints")[0][0]
+    assert first < 24
+
+    assert main(args_for(data_dir, tiny_base_model, out, **common)) == 0
+    summary = json.loads((out / "data" / "training_summary.json").read_text())
+    assert summary["resumed_from_step"] is not None and 3 <= summary["resumed_from_step"] < 24
+    assert summary["steps"] == 24 and summary["tokens_seen"] == 24 * 2 * SEQ
+    ref, resumed = adapter_weights(tmp_path / "ref" / "model"), adapter_weights(out / "model")
+    assert ref.keys() == resumed.keys()
+    for key in ref:
+        # equal up to float summation order (the killed run used 1 thread, this process may use more)
+        torch.testing.assert_close(resumed[key], ref[key], rtol=1e-4, atol=1e-6)
+
+
+def test_torchrun_two_process_ddp_lora_equals_one_process(data_dir: Path, tiny_base_model: Path,
+                                                          tmp_path: Path) -> None:  # fmt: skip
+    common = {"max_steps": 6, "save_steps": 3, "eval_steps": 3, "logging_steps": 3, "lora_dropout": 0.0,
+              "per_device_train_batch_size": 1}  # fmt: skip
+    ddp = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "medllama.train",
+           *args_for(data_dir, tiny_base_model, tmp_path / "ddp", gradient_accumulation_steps=2, **common)]  # fmt: skip
+    proc = subprocess.run(ddp, env=ENV, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert len(metric_values(proc.stdout, "train_loss")) == 2  # only rank 0 prints
+    summary = json.loads((tmp_path / "ddp" / "data" / "training_summary.json").read_text())
+    assert summary["world_size"] == 2 and summary["global_batch_blocks"] == 4 and summary["steps"] == 6
+
+    # one process reading the same 4 blocks per step (1 × 4 accumulation) computes the same update
+    assert main(args_for(data_dir, tiny_base_model, tmp_path / "one", gradient_accumulation_steps=4, **common)) == 0
+    one, two = adapter_weights(tmp_path / "one" / "model"), adapter_weights(tmp_path / "ddp" / "model")
+    for key in one:
+        torch.testing.assert_close(two[key], one[key], rtol=1e-4, atol=1e-6)
+
+
+def test_full_fine_tune_single_process(data_dir: Path, tiny_base_model: Path, tmp_path: Path) -> None:
+    from transformers import AutoModelForCausalLM
+
+    assert main(args_for(data_dir, tiny_base_model, tmp_path, method="full", learning_rate=1e-3, max_steps=10,
+                         save_steps=5, eval_steps=0, gradient_checkpointing="false")) == 0  # fmt: skip
+    summary = json.loads((tmp_path / "data" / "training_summary.json").read_text())
+    assert summary["n_trainable_params"] == summary["n_params"] and summary["final_eval_loss"] is not None
+    model = AutoModelForCausalLM.from_pretrained(tmp_path / "model")
+    base = load_file(str(tiny_base_model / "model.safetensors"))
+    assert not torch.equal(
+        model.state_dict()["model.layers.0.mlp.up_proj.weight"], base["model.layers.0.mlp.up_proj.weight"]
+    )
+    assert not (tmp_path / "model" / "adapter").exists()
+
+
+def test_bench_tiny_runs_on_cpu() -> None:
+    bench = repo_root() / "bench" / "train_throughput.py"
+    cmd = [sys.executable, str(bench), "--tiny", "--steps", "2", "--warmup", "1", "--micro_batch", "1",
+           "--checkpointing", "on", "off", "--peak_tflops", "1"]  # fmt: skip
+    proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("bench ")]
+    assert len(lines) == 2
+    for line in lines:
+        tps = float(re.search(r"tokens_per_second_per_gpu=([0-9.]+)", line).group(1))
+        mfu = float(re.search(r" mfu=([0-9.]+)", line).group(1))
+        assert tps > 0 and mfu > 0

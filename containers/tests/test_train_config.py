@@ -1,0 +1,186 @@
+"""medllama.train configuration, data loading and pure helpers (fast: no model is trained here)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from medllama.config import ConfigError, is_path_field, load_schema, parse_config
+from medllama.resources import repo_root
+from medllama.train.config import TrainConfig
+from medllama.train.data import DataError, StepPlan, load_split
+from medllama.train.distributed import DistEnv
+from medllama.train.loop import lr_lambda
+from medllama.train.metrics import METRIC_RE, flops_per_token, format_metric, mfu, peak_tflops_for
+from medllama.train.model import ModelError, resolve_base_model_dir
+
+METRIC_DEFINITIONS = repo_root() / "containers" / "medllama" / "metric_definitions.json"
+
+
+def write_split(folder: Path, rows: np.ndarray, seq_len: int | None = None) -> Path:
+    """A packed split folder as the tokenization step writes it (``input_ids.npy`` stands in for the
+    Arrow files where the ``datasets`` stack cannot be imported)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    np.save(folder / "input_ids.npy", rows.astype(np.int32))
+    manifest = {"split": folder.name, "seq_len": seq_len or rows.shape[1], "documents": len(rows), "tokens": rows.size,
+                "blocks": len(rows), "tokenizer_sha256": "0" * 64, "bos_id": 1, "eos_id": 2}  # fmt: skip
+    (folder / "medllama-split.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return folder
+
+
+def test_dataclass_fields_equal_schema_properties() -> None:
+    schema = load_schema("train")
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig) if not is_path_field(f)}
+    assert set(fields) == set(schema["properties"])
+    for name, field in fields.items():
+        default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
+        assert schema["properties"][name]["default"] == default, name
+    paths = {f.name for f in dataclasses.fields(TrainConfig) if is_path_field(f)}
+    assert paths == {"train_dir", "validation_dir", "base_model_dir", "model_dir", "checkpoint_dir", "output_data_dir"}
+
+
+def test_defaults_and_sagemaker_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train")
+    monkeypatch.setenv("SM_MODEL_DIR", "/opt/ml/model")
+    cfg = parse_config(TrainConfig, ["--method", '"full"', "--learning_rate", "1.5e-05", "--bf16", "false",
+                                     "--lora_target", '["q_proj", "v_proj"]'], step="train")  # fmt: skip
+    assert (cfg.method, cfg.learning_rate, cfg.bf16, cfg.lora_target) == ("full", 1.5e-05, False, ["q_proj", "v_proj"])
+    assert cfg.train_dir == "/opt/ml/input/data/train" and cfg.model_dir == "/opt/ml/model"
+    assert cfg.checkpoint_dir.endswith("/checkpoints")
+    assert parse_config(TrainConfig, [], step="train").lora_target == [
+        "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("argv", "field"),
+    [
+        (["--method", "qlora"], "--method"),
+        (["--lora_r", "0"], "--lora_r"),
+        (["--learning_rate", "-1"], "--learning_rate"),
+        (["--warmup_ratio", "1.5"], "--warmup_ratio"),
+        (["--per_device_train_batch_size", "two"], "--per_device_train_batch_size"),
+        (["--max_steps", "0"], "--max_steps"),
+        (["--lr_scheduler", "polynomial"], "--lr_scheduler"),
+        (["--max_shard_size", "2 GB"], "--max_shard_size"),
+        (["--lora_dropout", "1"], "--lora_dropout"),
+        (["--hf_token", "x"], "--hf_token"),
+    ],
+)
+def test_invalid_hyperparameters_name_the_field(argv: list[str], field: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(field)):
+        parse_config(TrainConfig, argv, step="train")
+
+
+def test_main_exits_2_naming_the_field(capsys: pytest.CaptureFixture[str]) -> None:
+    from medllama.train import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--gradient_accumulation_steps", "0"])
+    assert exc.value.code == 2
+    assert "--gradient_accumulation_steps" in capsys.readouterr().err
+
+
+def test_seq_len_mismatch_is_caught(tmp_path: Path) -> None:
+    folder = write_split(tmp_path / "train", np.ones((4, 32), dtype=np.int32))
+    with pytest.raises(DataError, match=r"--seq_len 64 does not match the train data: .* seq_len=32"):
+        load_split(folder, 64, name="train")
+    # a manifest that lies about the rows is caught too
+    (folder / "medllama-split.json").write_text(json.dumps({"seq_len": 64}), encoding="utf-8")
+    with pytest.raises(DataError, match="rows have 32 tokens but --seq_len is 64"):
+        load_split(folder, 64, name="train")
+    with pytest.raises(DataError, match=r"no medllama-split\.json"):
+        load_split(tmp_path, 64, name="validation")
+
+
+def test_save_to_disk_split_loads(tmp_path: Path) -> None:
+    try:
+        import datasets
+    except ImportError as err:
+        pytest.skip(f"datasets cannot be imported here ({err}); the .npy path is tested instead")
+    rows = np.arange(6 * 8, dtype=np.int32).reshape(6, 8)
+    datasets.Dataset.from_dict({"input_ids": rows.tolist()}).save_to_disk(str(tmp_path / "train"))
+    (tmp_path / "train" / "medllama-split.json").write_text(json.dumps({"seq_len": 8}), encoding="utf-8")
+    split = load_split(tmp_path / "train", 8, name="train")
+    assert len(split) == 6
+    np.testing.assert_array_equal(split.blocks(np.array([5, 0])), rows[[5, 0]])
+
+
+def test_step_plan_reads_each_block_once_per_epoch_and_is_deterministic() -> None:
+    plan = StepPlan(num_blocks=50, world_size=2, micro_batch=3, accumulation=2, seed=7)
+    assert plan.global_batch == 12 and plan.steps_per_epoch == 4
+    for epoch in range(2):
+        seen = [
+            i for s in range(epoch * 4, epoch * 4 + 4) for r in range(2) for mb in plan.micro_batches(s, r) for i in mb
+        ]
+        assert len(seen) == len(set(seen)) == 48
+    assert not np.array_equal(plan.epoch_order(0), plan.epoch_order(1))
+    again = StepPlan(num_blocks=50, world_size=2, micro_batch=3, accumulation=2, seed=7)
+    assert all(np.array_equal(a, b) for a, b in zip(plan.micro_batches(5, 1), again.micro_batches(5, 1), strict=True))
+    assert plan.total_steps(2.5, -1) == 10 and plan.total_steps(1.0, 3) == 3
+
+
+def test_lr_schedules() -> None:
+    cos = lr_lambda("cosine", warmup=10, total=110, min_ratio=0.1)
+    assert cos(0) == pytest.approx(1 / 11) and cos(9) == pytest.approx(10 / 11)
+    assert cos(10) == pytest.approx(1.0) and cos(60) == pytest.approx(0.55) and cos(110) == pytest.approx(0.1)
+    assert lr_lambda("linear", 0, 100, 0.0)(50) == pytest.approx(0.5)
+    assert lr_lambda("constant_with_warmup", 5, 100, 0.0)(99) == 1.0
+
+
+def test_mfu_formula_matches_the_research_anchor() -> None:
+    # performance.md §1: Llama-2-7B at T=4096 trains at 46.9e9 FLOPs/token (6N + 12·L·d·T).
+    fpt = flops_per_token(6.74e9, 32, 4096, 4096)
+    assert fpt == pytest.approx(46.9e9, rel=1e-3)
+    assert mfu(10_000, fpt, 989.0) == pytest.approx(10_000 * fpt / 989e12)
+    assert math.isnan(mfu(10_000, fpt, 0.0))
+    assert peak_tflops_for("NVIDIA H100 80GB HBM3") == 989.0 and peak_tflops_for("NVIDIA A100-SXM4-40GB") == 312.0
+    assert peak_tflops_for("cpu") == 0.0
+
+
+def test_metric_definitions_match_metric_lines() -> None:
+    definitions = json.loads(METRIC_DEFINITIONS.read_text(encoding="utf-8"))
+    assert len({d["Name"] for d in definitions}) == len(definitions)
+    values = [1.5e-05, 2.0, 10.158630371, -0.25, 1234567.0, 3e-300, 0.0]
+    for d in definitions:
+        assert len(d["Regex"]) <= 500 and set(d) == {"Name", "Regex"}
+        metric = re.search(r"name=([a-z0-9_]+) ", d["Regex"]).group(1)
+        others = [format_metric(o, 7.0, 3) for o in ("train_loss", "tokens_per_second", "tokens_per_second_per_gpu",
+                                                       "eval_loss", "learning_rate") if o != metric]  # fmt: skip
+        for value in values:
+            line = format_metric(metric, value, 12)
+            assert METRIC_RE.match(line)
+            assert float(re.search(d["Regex"], line).group(1)) == value
+            for other in others:  # a regex never picks up another metric's line
+                assert re.search(d["Regex"], other) is None, (d, other)
+    assert format_metric("learning_rate", 1.5e-05, 10) == "metric name=learning_rate value=1.5e-05 step=10"
+
+
+def test_base_model_tar_gz_is_extracted_safely(tmp_path: Path, tiny_base_model: Path) -> None:
+    env = DistEnv(rank=0, world_size=1, local_rank=0, device=__import__("torch").device("cpu"))
+    assert resolve_base_model_dir(tiny_base_model, env) == tiny_base_model
+    channel = tmp_path / "base_model"
+    channel.mkdir()
+    with tarfile.open(channel / "model.tar.gz", "w:gz") as tar:
+        for f in sorted(tiny_base_model.iterdir()):
+            tar.add(f, arcname=f.name)
+    found = resolve_base_model_dir(channel, env)
+    assert (found / "config.json").is_file() and (found / "model.safetensors").is_file()
+
+    evil = tmp_path / "evil"
+    evil.mkdir()
+    with tarfile.open(evil / "model.tar.gz", "w:gz") as tar:
+        info = tarfile.TarInfo("../outside.txt")
+        info.size = 0
+        tar.addfile(info)
+    with pytest.raises(ModelError, match="outside"):
+        resolve_base_model_dir(evil, env)
+    assert not (tmp_path / "outside.txt").exists()
+    with pytest.raises(ModelError, match=r"no config\.json and 0"):
+        resolve_base_model_dir(tmp_path / "evil.extracted", env)
