@@ -184,3 +184,34 @@ def test_base_model_tar_gz_is_extracted_safely(tmp_path: Path, tiny_base_model: 
     assert not (tmp_path / "outside.txt").exists()
     with pytest.raises(ModelError, match=r"no config\.json and 0"):
         resolve_base_model_dir(tmp_path / "evil.extracted", env)
+
+
+def test_sharded_tokenization_output_loads_in_shard_order(tmp_path) -> None:
+    """Tokenize with N instances writes train/shard-0000i-of-0000N/; training reads them as one split."""
+    import json
+
+    import numpy as np
+
+    from medllama.train.data import load_split
+
+    split = tmp_path / "train"
+    expected = []
+    for i in range(2):
+        shard = split / f"shard-{i:05d}-of-00002"
+        shard.mkdir(parents=True)
+        rows = np.arange(i * 40, i * 40 + 24, dtype=np.int32).reshape(3, 8)
+        expected.append(rows)
+        np.save(shard / "input_ids.npy", rows)
+        (shard / "medllama-split.json").write_text(
+            json.dumps({"split": "train", "seq_len": 8, "documents": 2, "tokens": 24, "blocks": 3})
+        )
+    packed = load_split(split, 8, name="train")
+    assert len(packed) == 6 and packed.manifest["blocks"] == 6 and packed.manifest["shards"] == 2
+    np.testing.assert_array_equal(packed.blocks(np.arange(6)), np.concatenate(expected))
+    (split / "shard-00001-of-00002" / "medllama-split.json").write_text(json.dumps({"seq_len": 16}))
+    import pytest
+
+    from medllama.train.data import DataError
+
+    with pytest.raises(DataError, match="does not match"):
+        load_split(split, 8, name="train")

@@ -54,6 +54,9 @@ def load_split(path: str | Path, seq_len: int, *, name: str) -> PackedSplit:
     manifest_path = folder / SPLIT_MANIFEST
     if not folder.is_dir():
         raise DataError(f"{name} split folder {folder} does not exist")
+    shards = sorted(p for p in folder.glob("shard-*-of-*") if p.is_dir())
+    if shards and not manifest_path.is_file():
+        return _concatenate([load_split(s, seq_len, name=f"{name} {s.name}") for s in shards], folder)
     if not manifest_path.is_file():
         raise DataError(f"{name} split folder {folder} has no {SPLIT_MANIFEST}; is it the tokenization step's output?")
     try:
@@ -81,6 +84,20 @@ def load_split(path: str | Path, seq_len: int, *, name: str) -> PackedSplit:
         width = len(rows[0]["input_ids"]) if len(rows) else seq_len
     if width != seq_len:
         raise DataError(f"{name} split {folder}: rows have {width} tokens but --seq_len is {seq_len}")
+    return PackedSplit(folder, manifest, rows)
+
+
+def _concatenate(parts: list[PackedSplit], folder: Path) -> PackedSplit:
+    """Joins the per-instance outputs of a sharded tokenization (``shard-0000i-of-0000N/``) in shard order,
+    which gives exactly the rows a single instance would have written."""
+    counts = {k: sum(int(p.manifest.get(k, 0)) for p in parts) for k in ("documents", "tokens", "blocks")}
+    manifest = {**parts[0].manifest, **counts, "shards": len(parts)}
+    if all(isinstance(p.rows, np.ndarray) for p in parts):
+        rows: object = np.concatenate([np.asarray(p.rows) for p in parts])
+    else:
+        import datasets
+
+        rows = datasets.concatenate_datasets([p.rows for p in parts]).with_format("numpy")  # type: ignore[misc]
     return PackedSplit(folder, manifest, rows)
 
 
