@@ -1,0 +1,180 @@
+import { parseArgs } from 'node:util';
+import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import {
+  BENCHMARK_FILES,
+  benchmarkObjects,
+  DECONTAM_FILE,
+  DEFAULT_BENCHMARKS_PREFIX,
+  type Download,
+  httpDownload,
+  loadFromDir,
+  loadFromGithub,
+  PUBMEDQA_COMMIT,
+  PUBMEDQA_EXPECTED,
+  stageObjects,
+  validatePubMedQa,
+} from '../../data/benchmarks.ts';
+import { type CliCommand, UsageError } from '../command.ts';
+
+const usage = `usage: medllama stage-benchmarks (--to s3://BUCKET[/PREFIX] | --bucket NAME) [--from DIR] [--kms-key-id KEY]
+                                 [--dry-run] [--any-size] [--region REGION] [--endpoint URL]
+
+Stages PubMedQA (PQA-L: 1000 expert-labelled items, official 500-item test split; MIT license) into the data bucket
+for the Evaluate step, plus the decontamination list Ingest drops from the training corpus. Writes these keys under
+PREFIX (default benchmarks/pubmedqa/, which is where the pipeline reads the benchmark unless data.benchmarksS3Uri
+is set in the deploy config):
+
+  <PREFIX>ori_pqal.json           the labelled items, as published
+  <PREFIX>test_ground_truth.json  the test split {PMID: yes|no|maybe}, as published
+  <PREFIX>pqal_all_pmids.txt      the 1000 PMIDs, sorted, one per line: set data.decontamPmidsS3Uri to its URI
+  <PREFIX>LICENSE                 the upstream MIT license
+  <PREFIX>SOURCE.md               origin (repository and commit, or local folder), license, staging date, sha256s
+
+The files are validated first (JSON, 1000 items with yes/no/maybe decisions, 500 test ids that are among them, MIT
+license). Idempotent: each object carries x-amz-meta-content-sha256, and an object whose hash (and KMS key) already
+matches is not uploaded again.
+
+  --to URI           s3://BUCKET/PREFIX; s3://BUCKET alone means s3://BUCKET/benchmarks/pubmedqa/
+  --bucket NAME      the data bucket: same as --to s3://NAME/benchmarks/pubmedqa/ (give --to or --bucket)
+  --from DIR         a local copy (ori_pqal.json, test_ground_truth.json, LICENSE; pqal_all_pmids.txt is checked
+                     when present), e.g. ../shared/data/pubmedqa. Default: download the raw files of
+                     github.com/pubmedqa/pubmedqa at commit ${PUBMEDQA_COMMIT.slice(0, 12)} (sha256-checked; needs internet)
+  --kms-key-id KEY   upload with SSE-KMS under this key (id, ARN or alias)
+  --dry-run          validate and show what would be uploaded, upload nothing
+  --any-size         skip the 1000 items / 500 test ids check (for PubMedQA-format fixtures)
+  --region REGION    AWS region (default: the SDK's, e.g. AWS_REGION)
+  --endpoint URL     S3 endpoint override (tests: a moto server; path-style)`;
+
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+export interface StageBenchmarksArgs {
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly from?: string;
+  readonly kmsKeyId?: string;
+  readonly dryRun: boolean;
+  readonly anySize: boolean;
+  readonly region?: string;
+  readonly endpoint?: string;
+}
+
+export function parseStageBenchmarksArgs(argv: string[]): StageBenchmarksArgs {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      to: { type: 'string' },
+      bucket: { type: 'string' },
+      from: { type: 'string' },
+      'kms-key-id': { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
+      'any-size': { type: 'boolean', default: false },
+      region: { type: 'string' },
+      endpoint: { type: 'string' },
+    },
+  });
+  if ((values.to === undefined) === (values.bucket === undefined)) {
+    throw new UsageError('give exactly one of --to s3://BUCKET/PREFIX and --bucket NAME');
+  }
+  if (values.bucket !== undefined && !BUCKET_NAME.test(values.bucket)) {
+    throw new UsageError(`--bucket: got "${values.bucket}", expected an S3 bucket name`);
+  }
+  const to = values.to ?? `s3://${values.bucket}/${DEFAULT_BENCHMARKS_PREFIX}`;
+  const m = /^s3:\/\/([^/]+)(?:\/(.*))?$/.exec(to);
+  if (!m || !BUCKET_NAME.test(m[1]!)) throw new UsageError(`--to: got "${to}", expected s3://BUCKET[/PREFIX]`);
+  let prefix = m[2] ?? '';
+  if (prefix.startsWith('/') || prefix.includes('//'))
+    throw new UsageError(`--to: "${values.to}" has an empty path part`);
+  if (prefix === '') prefix = DEFAULT_BENCHMARKS_PREFIX;
+  if (!prefix.endsWith('/')) prefix += '/';
+  if (values['kms-key-id'] !== undefined && !values['kms-key-id'].trim()) throw new UsageError('--kms-key-id is empty');
+  if (values.endpoint !== undefined && !/^https?:\/\/\S+$/.test(values.endpoint)) {
+    throw new UsageError(`--endpoint: got "${values.endpoint}", expected an http(s) URL`);
+  }
+  return {
+    bucket: m[1]!,
+    prefix,
+    dryRun: values['dry-run'],
+    anySize: values['any-size'],
+    ...(values.from ? { from: values.from } : {}),
+    ...(values['kms-key-id'] ? { kmsKeyId: values['kms-key-id'] } : {}),
+    ...(values.region ? { region: values.region } : {}),
+    ...(values.endpoint ? { endpoint: values.endpoint } : {}),
+  };
+}
+
+export interface StageBenchmarksDeps {
+  readonly log?: (line: string) => void;
+  /** The S3 client for the data bucket (default: the SDK's credential chain; path-style with --endpoint). */
+  readonly s3?: (opts: StageBenchmarksArgs) => S3Client;
+  /** The region when --region is absent (default: the SDK's, e.g. AWS_REGION). */
+  readonly region?: () => string | undefined;
+  /** The default source's downloader (tests inject one; this machine has no internet). */
+  readonly download?: Download;
+  /** Today's date for SOURCE.md (tests pin it). */
+  readonly now?: () => Date;
+}
+
+function defaultClient(opts: StageBenchmarksArgs): S3Client {
+  const config: S3ClientConfig = {};
+  if (opts.region) config.region = opts.region;
+  if (opts.endpoint) {
+    config.endpoint = opts.endpoint;
+    config.forcePathStyle = true;
+  }
+  return new S3Client(config);
+}
+
+export async function runStageBenchmarks(argv: string[], deps: StageBenchmarksDeps = {}): Promise<number> {
+  const opts = parseStageBenchmarksArgs(argv);
+  const log = deps.log ?? ((line: string) => console.error(line));
+  const target = `s3://${opts.bucket}/${opts.prefix}`;
+  log(`stage-benchmarks: PubMedQA from ${opts.from ?? `github.com/pubmedqa/pubmedqa@${PUBMEDQA_COMMIT.slice(0, 12)}`}`);
+  const raw = opts.from ? await loadFromDir(opts.from) : await loadFromGithub(deps.download ?? httpDownload);
+  const summary = validatePubMedQa(raw, opts.anySize ? null : PUBMEDQA_EXPECTED);
+  log(
+    `stage-benchmarks: valid: ${summary.items} items, ${summary.testIds} test ids, license ${summary.licenseName} ` +
+      `(${summary.copyright})`,
+  );
+  const date = (deps.now ?? (() => new Date()))().toISOString().slice(0, 10);
+  const objects = benchmarkObjects(raw, summary, date);
+
+  const client = (deps.s3 ?? defaultClient)({ ...opts, ...(opts.region ? {} : { region: deps.region?.() }) });
+  log(
+    `stage-benchmarks: ${opts.dryRun ? 'dry run, ' : ''}${target}` +
+      `${opts.kmsKeyId ? ` (SSE-KMS ${opts.kmsKeyId})` : ''}`,
+  );
+  const results = await stageObjects(
+    client,
+    {
+      bucket: opts.bucket,
+      prefix: opts.prefix,
+      dryRun: opts.dryRun,
+      ...(opts.kmsKeyId ? { kmsKeyId: opts.kmsKeyId } : {}),
+    },
+    objects,
+    log,
+  );
+  const n = (action: string) => results.filter((r) => r.action === action).length;
+  log(
+    `stage-benchmarks: ${opts.dryRun ? `${n('would-upload')} to upload` : `${n('uploaded')} uploaded`}, ` +
+      `${n('unchanged')} unchanged (${BENCHMARK_FILES.length} objects)`,
+  );
+  if (opts.prefix !== DEFAULT_BENCHMARKS_PREFIX) {
+    log(`stage-benchmarks: not the default prefix: set data.benchmarksS3Uri to ${target} in the deploy config`);
+  }
+  log(`stage-benchmarks: for decontamination set data.decontamPmidsS3Uri to ${target}${DECONTAM_FILE}`);
+  return 0;
+}
+
+/** The command with injected dependencies (tests: a moto client, a pinned date, a fake downloader). */
+export function createStageBenchmarksCommand(deps: StageBenchmarksDeps = {}): CliCommand {
+  return {
+    name: 'stage-benchmarks',
+    summary: 'stage PubMedQA (with its license and the decontamination PMID list) into the data bucket',
+    usage,
+    run: (argv) => runStageBenchmarks(argv, deps),
+  };
+}
+
+export const command: CliCommand = createStageBenchmarksCommand();

@@ -1,0 +1,254 @@
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { UsageError } from '../lib/cli/command.ts';
+import { parseStageBenchmarksArgs, runStageBenchmarks } from '../lib/cli/commands/stage-benchmarks.ts';
+import { PUBMEDQA_SOURCES } from '../lib/data/benchmarks.ts';
+import { sha256Hex } from '../lib/data/s3-anonymous.ts';
+import { type MotoServer, startMoto } from './support/moto.ts';
+
+const FIXTURE = join(import.meta.dirname, 'fixtures', 'pubmedqa');
+const SHARED = join(import.meta.dirname, '..', '..', 'shared', 'data', 'pubmedqa');
+const HAS_SHARED = existsSync(join(SHARED, 'ori_pqal.json'));
+if (!HAS_SHARED) console.warn(`stage-benchmarks: skipping the real-PubMedQA tests: ${SHARED} absent`);
+const BUCKET = 'medllama-data-stage';
+const KEYS = ['LICENSE', 'SOURCE.md', 'ori_pqal.json', 'pqal_all_pmids.txt', 'test_ground_truth.json'];
+
+describe('stage-benchmarks arguments', () => {
+  test('--to and --bucket', () => {
+    expect(parseStageBenchmarksArgs(['--to', 's3://b-1/x/y'])).toMatchObject({ bucket: 'b-1', prefix: 'x/y/' });
+    expect(parseStageBenchmarksArgs(['--to', 's3://b-1'])).toMatchObject({ prefix: 'benchmarks/pubmedqa/' });
+    expect(parseStageBenchmarksArgs(['--to', 's3://b-1/'])).toMatchObject({ prefix: 'benchmarks/pubmedqa/' });
+    expect(parseStageBenchmarksArgs(['--bucket', 'b-1'])).toMatchObject({
+      bucket: 'b-1',
+      prefix: 'benchmarks/pubmedqa/',
+    });
+    expect(() => parseStageBenchmarksArgs([])).toThrow(UsageError);
+    expect(() => parseStageBenchmarksArgs(['--bucket', 'b-1', '--to', 's3://b-1'])).toThrow(/exactly one/);
+    expect(() => parseStageBenchmarksArgs(['--to', 'b-1/x'])).toThrow(/--to/);
+    expect(() => parseStageBenchmarksArgs(['--to', 's3://Bad_Bucket/x'])).toThrow(/--to/);
+    expect(() => parseStageBenchmarksArgs(['--to', 's3://b-1//x'])).toThrow(/empty path part/);
+    expect(() => parseStageBenchmarksArgs(['--bucket', 'b-1', '--kms-key-id', ' '])).toThrow(/--kms-key-id/);
+  });
+});
+
+describe('stage-benchmarks against a moto bucket', () => {
+  let moto: MotoServer;
+  let s3: S3Client;
+  let work: string;
+
+  beforeAll(async () => {
+    moto = await startMoto();
+    s3 = new S3Client(moto.clientConfig);
+    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+    work = mkdtempSync(join(tmpdir(), 'medllama-stage-'));
+  });
+  afterAll(async () => {
+    s3?.destroy();
+    await moto?.stop();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  async function stage(argv: string[], day = '2026-03-01', download?: (url: string) => Promise<Uint8Array>) {
+    const log: string[] = [];
+    const code = await runStageBenchmarks(argv, {
+      s3: () => s3,
+      log: (l) => log.push(l),
+      now: () => new Date(`${day}T12:00:00Z`),
+      ...(download ? { download } : {}),
+    });
+    return { code, log };
+  }
+
+  async function keys(prefix: string): Promise<string[]> {
+    const res = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }));
+    return (res.Contents ?? []).map((o) => o.Key!.slice(prefix.length)).sort();
+  }
+
+  async function get(key: string): Promise<{ text: string; bytes: Uint8Array; contentType?: string }> {
+    const res = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+    const bytes = await res.Body!.transformToByteArray();
+    return { text: new TextDecoder().decode(bytes), bytes, contentType: res.ContentType };
+  }
+
+  function fixtureCopy(): string {
+    const dir = mkdtempSync(join(work, 'pqa-'));
+    cpSync(FIXTURE, dir, { recursive: true });
+    return dir;
+  }
+
+  test('stages the fixture: keys, content, SOURCE.md, hash metadata; a rerun uploads nothing', async () => {
+    const prefix = 'fixture/pubmedqa/';
+    const first = await stage(['--to', `s3://${BUCKET}/fixture/pubmedqa`, '--from', FIXTURE, '--any-size']);
+    expect(first.code).toBe(0);
+    expect(await keys(prefix)).toEqual(KEYS);
+    for (const name of ['ori_pqal.json', 'test_ground_truth.json', 'LICENSE', 'pqal_all_pmids.txt']) {
+      expect(Buffer.from((await get(prefix + name)).bytes)).toEqual(readFileSync(join(FIXTURE, name)));
+    }
+    expect((await get(`${prefix}ori_pqal.json`)).contentType).toBe('application/json');
+    expect((await get(`${prefix}pqal_all_pmids.txt`)).text).toBe('90000101\n90000102\n90000103\n');
+    const source = (await get(`${prefix}SOURCE.md`)).text;
+    expect(source).toContain(`- Origin: a local copy (${FIXTURE})`);
+    expect(source).toContain('this copy differs from it');
+    expect(source).toContain('- License: MIT (Copyright (c) 2026 The MedLlama project (authored test fixture))');
+    expect(source).toContain('- Staged: 2026-03-01');
+    expect(source).toContain('| ori_pqal.json | 3 labelled items (maybe 1 / no 1 / yes 1) |');
+    expect(source).toContain('| test_ground_truth.json | official test split, 2 ids (maybe 1 / yes 1) |');
+    const head = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `${prefix}ori_pqal.json` }));
+    expect(head.Metadata?.['content-sha256']).toBe(sha256Hex(readFileSync(join(FIXTURE, 'ori_pqal.json'))));
+    expect(first.log.filter((l) => l.includes('  put ')).length).toBe(5);
+    expect(
+      first.log.some((l) => l.includes('set data.benchmarksS3Uri to s3://medllama-data-stage/fixture/pubmedqa/')),
+    ).toBe(true);
+    expect(first.log.at(-1)).toBe(
+      'stage-benchmarks: for decontamination set data.decontamPmidsS3Uri to ' +
+        's3://medllama-data-stage/fixture/pubmedqa/pqal_all_pmids.txt',
+    );
+
+    // A later day: nothing changes, not even SOURCE.md's date.
+    const again = await stage(
+      ['--to', `s3://${BUCKET}/fixture/pubmedqa/`, '--from', FIXTURE, '--any-size'],
+      '2026-04-02',
+    );
+    expect(again.code).toBe(0);
+    expect(again.log.filter((l) => l.includes('  unchanged ')).length).toBe(5);
+    expect(again.log.some((l) => l.includes('0 uploaded, 5 unchanged'))).toBe(true);
+    expect((await get(`${prefix}SOURCE.md`)).text).toContain('- Staged: 2026-03-01');
+  });
+
+  test('changed data: only the changed objects (and SOURCE.md) are uploaded again', async () => {
+    const dir = fixtureCopy();
+    const to = `s3://${BUCKET}/changing/`;
+    expect((await stage(['--to', to, '--from', dir, '--any-size'])).code).toBe(0);
+    writeFileSync(join(dir, 'test_ground_truth.json'), JSON.stringify({ '90000102': 'no' }));
+    const second = await stage(['--to', to, '--from', dir, '--any-size'], '2026-05-05');
+    const put = second.log.filter((l) => l.includes('  put ')).map((l) => basename(l.split(' ').at(-3)!));
+    expect(put).toEqual(['test_ground_truth.json', 'SOURCE.md']);
+    expect((await get('changing/test_ground_truth.json')).text).toBe('{"90000102":"no"}');
+    expect((await get('changing/SOURCE.md')).text).toContain('- Staged: 2026-05-05');
+  });
+
+  test('--bucket stages under benchmarks/pubmedqa/; --kms-key-id re-uploads with SSE-KMS, then is idempotent', async () => {
+    expect((await stage(['--bucket', BUCKET, '--from', FIXTURE, '--any-size'])).code).toBe(0);
+    expect(await keys('benchmarks/pubmedqa/')).toEqual(KEYS);
+    const keyId = '1234abcd-12ab-34cd-56ef-1234567890ab';
+    const kms = await stage(['--bucket', BUCKET, '--from', FIXTURE, '--any-size', '--kms-key-id', keyId]);
+    expect(kms.log.filter((l) => l.includes('  put ')).length).toBe(5);
+    const head = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'benchmarks/pubmedqa/LICENSE' }));
+    expect(head.ServerSideEncryption).toBe('aws:kms');
+    const again = await stage(['--bucket', BUCKET, '--from', FIXTURE, '--any-size', '--kms-key-id', keyId]);
+    expect(again.log.filter((l) => l.includes('  unchanged ')).length).toBe(5);
+  });
+
+  test('--dry-run validates and uploads nothing', async () => {
+    const dry = await stage(['--to', `s3://${BUCKET}/dry/`, '--from', FIXTURE, '--any-size', '--dry-run']);
+    expect(dry.code).toBe(0);
+    expect(dry.log.filter((l) => l.includes('  would put ')).length).toBe(5);
+    expect(await keys('dry/')).toEqual([]);
+  });
+
+  test('invalid inputs are refused before anything is uploaded', async () => {
+    const to = `s3://${BUCKET}/refused/`;
+    // The 1000 / 500 check applies unless --any-size.
+    await expect(stage(['--to', to, '--from', FIXTURE])).rejects.toThrow(
+      /ori_pqal.json: 3 items, expected 1000[\s\S]*test_ground_truth.json: 2 ids, expected 500/,
+    );
+    const badLabel = fixtureCopy();
+    writeFileSync(join(badLabel, 'test_ground_truth.json'), JSON.stringify({ '90000101': 'perhaps' }));
+    await expect(stage(['--to', to, '--from', badLabel, '--any-size'])).rejects.toThrow(
+      /90000101 is "perhaps", ori_pqal.json says yes/,
+    );
+    const unknownId = fixtureCopy();
+    writeFileSync(join(unknownId, 'test_ground_truth.json'), JSON.stringify({ '123': 'no' }));
+    await expect(stage(['--to', to, '--from', unknownId, '--any-size'])).rejects.toThrow(/123 is not in ori_pqal.json/);
+    const noDecision = fixtureCopy();
+    const ori = JSON.parse(readFileSync(join(noDecision, 'ori_pqal.json'), 'utf8')) as Record<string, object>;
+    ori['90000102'] = { ...ori['90000102'], final_decision: 'unsure' };
+    writeFileSync(join(noDecision, 'ori_pqal.json'), JSON.stringify(ori));
+    await expect(stage(['--to', to, '--from', noDecision, '--any-size'])).rejects.toThrow(/final_decision "unsure"/);
+    const notJson = fixtureCopy();
+    writeFileSync(join(notJson, 'ori_pqal.json'), '{"90000101": ');
+    await expect(stage(['--to', to, '--from', notJson, '--any-size'])).rejects.toThrow(/ori_pqal.json: not valid/);
+    const noLicense = fixtureCopy();
+    unlinkSync(join(noLicense, 'LICENSE'));
+    await expect(stage(['--to', to, '--from', noLicense, '--any-size'])).rejects.toThrow(/LICENSE missing/);
+    const otherLicense = fixtureCopy();
+    writeFileSync(join(otherLicense, 'LICENSE'), 'All rights reserved.\n');
+    await expect(stage(['--to', to, '--from', otherLicense, '--any-size'])).rejects.toThrow(/not the MIT license/);
+    const staleList = fixtureCopy();
+    writeFileSync(join(staleList, 'pqal_all_pmids.txt'), '90000101\n');
+    await expect(stage(['--to', to, '--from', staleList, '--any-size'])).rejects.toThrow(
+      /pqal_all_pmids.txt: differs from the sorted keys/,
+    );
+    expect(await keys('refused/')).toEqual([]);
+  });
+
+  test('default source: the pinned GitHub raw URLs, sha256-checked; offline it points at --from', async () => {
+    const urls: string[] = [];
+    const wrongBytes = async (url: string) => {
+      urls.push(url);
+      return readFileSync(join(FIXTURE, basename(url)));
+    };
+    await expect(stage(['--to', `s3://${BUCKET}/github/`, '--any-size'], undefined, wrongBytes)).rejects.toThrow(
+      /ori_pqal.json: sha256 [0-9a-f]{64}, expected 8b3276be/,
+    );
+    expect(urls).toEqual([
+      'https://raw.githubusercontent.com/pubmedqa/pubmedqa/1cbae8e92f72f20c8d3747cbb3bf5bc53554d997/data/ori_pqal.json',
+    ]);
+    const offline = async () => {
+      throw new TypeError('fetch failed');
+    };
+    await expect(stage(['--to', `s3://${BUCKET}/github/`], undefined, offline)).rejects.toThrow(
+      /could not download https:\/\/raw.githubusercontent.com\/.*without internet use --from DIR/,
+    );
+    expect(await keys('github/')).toEqual([]);
+  });
+
+  test.skipIf(!HAS_SHARED)('the real PubMedQA (../shared/data/pubmedqa): 1000 items, 500 test ids', async () => {
+    const prefix = 'real/pubmedqa/';
+    const res = await stage(['--to', `s3://${BUCKET}/${prefix}`, '--from', SHARED]);
+    expect(res.code).toBe(0);
+    expect(res.log).toContain(
+      'stage-benchmarks: valid: 1000 items, 500 test ids, license MIT (Copyright (c) 2019 pubmedqa)',
+    );
+    expect(await keys(prefix)).toEqual(KEYS);
+    const ori = JSON.parse((await get(`${prefix}ori_pqal.json`)).text) as Record<string, unknown>;
+    const truth = JSON.parse((await get(`${prefix}test_ground_truth.json`)).text) as Record<string, string>;
+    expect(Object.keys(ori)).toHaveLength(1000);
+    expect(Object.keys(truth)).toHaveLength(500);
+    // The derived decontamination list is byte-identical to the one shipped beside the copy.
+    expect(Buffer.from((await get(`${prefix}pqal_all_pmids.txt`)).bytes)).toEqual(
+      readFileSync(join(SHARED, 'pqal_all_pmids.txt')),
+    );
+    const source = (await get(`${prefix}SOURCE.md`)).text;
+    expect(source).toContain('this copy is byte-identical to it');
+    expect(source).toContain('| ori_pqal.json | 1000 labelled items (maybe 110 / no 338 / yes 552) |');
+  });
+
+  test.skipIf(!HAS_SHARED)(
+    'the default source path end to end, with a downloader serving the shared copy',
+    async () => {
+      const download = async (url: string) => {
+        const name = Object.entries(PUBMEDQA_SOURCES).find(([, s]) => s.url === url)?.[0];
+        if (!name) throw new Error(`unexpected URL ${url}`);
+        return readFileSync(join(SHARED, name));
+      };
+      const res = await stage(['--to', `s3://${BUCKET}/from-github/`], '2026-03-01', download);
+      expect(res.code).toBe(0);
+      const source = (await get('from-github/SOURCE.md')).text;
+      expect(source).toContain(
+        '- Origin: https://github.com/pubmedqa/pubmedqa at commit 1cbae8e92f72f20c8d3747cbb3bf5bc53554d997',
+      );
+      expect(source).toContain(`  - LICENSE: ${PUBMEDQA_SOURCES.LICENSE.url}`);
+      expect(await keys('from-github/')).toEqual(KEYS);
+    },
+  );
+});
