@@ -30,7 +30,9 @@ describe('generated step-config JSON Schemas (TypeScript → Python contract)', 
   });
 
   test('rejects names that cannot be Python flags', () => {
-    expect(() => defineStepConfig('example', 'x', z.object({ seqLen: z.number() }))).toThrow(/"seqLen" must be snake_case/);
+    expect(() => defineStepConfig('example', 'x', z.object({ seqLen: z.number() }))).toThrow(
+      /"seqLen" must be snake_case/,
+    );
     expect(() => defineStepConfig('Example', 'x', z.object({}))).toThrow(/snake_case module name/);
   });
 });

@@ -11,11 +11,15 @@ function cdkSynth(extraArgs: string[]) {
   const env: NodeJS.ProcessEnv = { ...process.env, CDK_DISABLE_VERSION_CHECK: '1' };
   // No credentials and no profile: synth must not need AWS.
   for (const key of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE']) delete env[key];
-  const res = spawnSync(join(root, 'node_modules/.bin/cdk'), ['synth', '--quiet', '--no-notices', '-o', out, ...extraArgs], {
-    cwd: root,
-    env,
-    encoding: 'utf8',
-  });
+  const res = spawnSync(
+    join(root, 'node_modules/.bin/cdk'),
+    ['synth', '--quiet', '--no-notices', '-o', out, ...extraArgs],
+    {
+      cwd: root,
+      env,
+      encoding: 'utf8',
+    },
+  );
   return { ...res, out };
 }
 

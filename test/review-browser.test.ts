@@ -1,0 +1,176 @@
+// A full rating session in headless Chromium: name, keyboard rating, validation, mouse rating, resume, summary.
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { modelForAnswerA } from '../lib/review/blind.ts';
+import { ReviewDb } from '../lib/review/db.ts';
+import { readQualitative } from '../lib/review/import.ts';
+import { startReviewServer } from '../lib/review/server.ts';
+
+const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
+const CHROMIUM = '/usr/bin/chromium';
+const FIXTURE = join(repo, 'test', 'fixtures', 'review', 'qualitative.jsonl');
+
+describe.skipIf(!existsSync(CHROMIUM))(`review app in headless Chromium (needs ${CHROMIUM})`, () => {
+  it('rates every item (one by keyboard), validates, resumes and shows the summary', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'medllama-review-browser-'));
+    const db = ReviewDb.open(join(dir, 'ratings.sqlite'));
+    db.importItems(readQualitative(FIXTURE), FIXTURE);
+    const server = await startReviewServer({ db, port: 0, summary: { reps: 300 } });
+    const shots = join(repo, 'test', '__screenshots__');
+    mkdirSync(shots, { recursive: true });
+    const browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'medllama-chromium-')), {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+      viewport: { width: 1366, height: 800 },
+    });
+    const name = 'Dr Ada';
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('console', (m) => {
+        if (m.type() === 'error') errors.push(m.text());
+      });
+      page.on('pageerror', (e) => errors.push(e.message));
+      const external: string[] = [];
+      page.on('request', (r) => {
+        if (!r.url().startsWith(server.url)) external.push(r.url());
+      });
+      const bodyText = async () => (await page.locator('body').textContent()) ?? '';
+
+      await page.goto(server.url);
+      await expect.poll(() => page.evaluate('document.activeElement && document.activeElement.id')).toBe('name');
+      // an empty name is refused with a message
+      await page.keyboard.press('Enter');
+      await expect.poll(() => page.textContent('#start-error')).toBe('Please enter your name.');
+      await page.keyboard.type(name);
+      await page.keyboard.press('Enter');
+      await page.waitForSelector('#review:not([hidden])');
+      expect(await page.textContent('#progress-text')).toBe('0 / 3');
+      expect(await page.textContent('#item-pos')).toBe('Item 1 of 3');
+
+      // Item 1 by keyboard only: focus starts on Answer A's first row; 1–5 rate and move on.
+      const focusedRow = () =>
+        page.evaluate(`(() => {
+          const fs = document.activeElement && document.activeElement.closest('fieldset');
+          return fs ? (fs.getAttribute('data-slot') || '') + ':' + (fs.getAttribute('data-axis') || fs.id) : '';
+        })()`);
+      expect(await focusedRow()).toBe('A:consensus');
+      // the focused option shows a visible focus ring
+      const ring = await page.evaluate(`(() => {
+        const label = document.activeElement && document.activeElement.closest('label');
+        return label ? getComputedStyle(label).outlineStyle : 'none';
+      })()`);
+      expect(ring).toBe('solid');
+      for (const key of ['5', '5', '4', '5', '4', '5']) await page.keyboard.press(key);
+      expect(await focusedRow()).toBe('B:consensus');
+      for (const key of ['2', '1', '2', '3', '2', '4']) await page.keyboard.press(key);
+      expect(await focusedRow()).toBe(':fs-preference');
+      await page.keyboard.press('Space'); // checks the focused option: "Answer A"
+      await page.keyboard.press('Tab');
+      expect(await page.evaluate('document.activeElement && document.activeElement.id')).toBe('comment');
+      await page.keyboard.type('A is accurate; B invents a benefit.');
+      await page.keyboard.press('Control+Enter');
+      await expect.poll(() => page.textContent('#item-pos')).toBe('Item 2 of 3');
+      expect(await page.textContent('#progress-text')).toBe('1 / 3');
+      const first = db.judgements()[0];
+      const aModel = modelForAnswerA(name, 'def-01');
+      expect(first).toMatchObject({
+        itemId: 'def-01',
+        preference: aModel,
+        comment: 'A is accurate; B invents a benefit.',
+      });
+      expect(first.scores[aModel]).toEqual({
+        consensus: 5,
+        harm_extent: 5,
+        harm_likelihood: 4,
+        incorrect: 5,
+        missing: 4,
+        bias: 5,
+      });
+
+      // Item 2: saving with nothing rated lists every missing row for both answers.
+      await page.click('#save');
+      const error = await page.textContent('#form-error');
+      expect(error).toContain('Every axis for both answers is required before saving.');
+      expect(error).toContain('Answer A: rate Agreement with scientific consensus, Extent of possible harm');
+      expect(error).toContain('Answer B: rate');
+      expect(error).toContain('Choose which answer is better overall');
+      expect(await page.locator('fieldset.invalid').count()).toBe(13);
+      expect(await focusedRow()).toBe('A:consensus');
+      // rate with the mouse, all but one row, then screenshot the half-filled form for readability
+      for (const slot of ['A', 'B']) {
+        for (const axis of ['consensus', 'harm_extent', 'harm_likelihood', 'incorrect', 'missing']) {
+          await page.click(`#fs-${slot}-${axis} label:nth-child(${slot === 'A' ? 3 : 4})`);
+        }
+      }
+      expect(await page.locator('fieldset.invalid').count()).toBe(3);
+      await page.click('#fs-preference label:nth-child(3)');
+      await page.click('#save');
+      expect(await page.textContent('#form-error')).toMatch(
+        /Answer A: rate Possibility of bias\.\nAnswer B: rate Possibility of bias\./,
+      );
+      expect(await bodyText()).not.toMatch(/base|tuned/i);
+      await page.evaluate('window.scrollTo(0, 0)');
+      await page.screenshot({ path: join(shots, 'review.png') });
+      await page.click('#fs-A-bias label:nth-child(5)');
+      await page.click('#fs-B-bias label:nth-child(5)');
+      await page.fill('#comment', 'Both acceptable.');
+      await page.click('#save');
+      await expect.poll(() => page.textContent('#item-pos')).toBe('Item 3 of 3');
+      expect(await page.textContent('#saved')).toBe('Saved (created).');
+
+      // Resume: a reload with the same name continues at item 3; Previous shows item 2 with its rating.
+      await page.reload();
+      await expect.poll(() => page.inputValue('#name')).toBe(name); // remembered locally
+      await page.click('button[type=submit]');
+      await expect.poll(() => page.textContent('#item-pos')).toBe('Item 3 of 3');
+      await page.click('#prev');
+      await expect.poll(() => page.textContent('#item-pos')).toBe('Item 2 of 3');
+      expect(await page.textContent('#item-status')).toContain('already rated');
+      expect(await page.inputValue('#comment')).toBe('Both acceptable.');
+      expect(await page.locator('#rate-form input:checked').count()).toBe(13);
+      await page.click('#skip');
+      await expect.poll(() => page.textContent('#item-pos')).toBe('Item 3 of 3');
+      expect(await bodyText()).not.toMatch(/base|tuned/i);
+
+      // Item 3, then the summary.
+      for (const slot of ['A', 'B']) {
+        for (const axis of ['consensus', 'harm_extent', 'harm_likelihood', 'incorrect', 'missing', 'bias']) {
+          await page.click(`#fs-${slot}-${axis} label:nth-child(${slot === 'A' ? 2 : 5})`);
+        }
+      }
+      await page.click('#fs-preference label:nth-child(2)');
+      await page.keyboard.press('Enter'); // Enter on a focused option saves
+      await page.waitForSelector('#done:not([hidden])');
+      await page.waitForSelector('table.summary');
+      expect(await page.textContent('#done-title')).toBe('All 3 items rated. Thank you!');
+      expect(await page.textContent('#progress-text')).toBe('3 / 3');
+      expect(await page.locator('table.summary tbody tr, table.summary tr').count()).toBeGreaterThanOrEqual(7);
+      const summaryText = await page.textContent('#summary');
+      expect(summaryText).toContain('Agreement with scientific consensus');
+      expect(summaryText).toMatch(/Preference over 3 judgement\(s\): tuned wins \d, ties 1, base wins \d/);
+
+      expect(db.judgements()).toHaveLength(3);
+      expect(errors).toEqual([]);
+      expect(external).toEqual([]);
+    } finally {
+      await browser.close();
+      await server.close();
+      db.close();
+    }
+  });
+});
