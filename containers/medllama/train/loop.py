@@ -2,7 +2,7 @@
 
 Per optimizer step ``s``: reseed dropout from ``(seed, s, rank)``, read the step's blocks
 (:meth:`StepPlan.micro_batches`), run ``gradient_accumulation_steps`` forward/backward passes (DDP skips
-the all-reduce on all but the last), clip, AdamW, schedule. Every ``logging_steps`` it prints metric
+the all-reduce on all but the last; FSDP reduce-scatters each), clip the global norm, AdamW, schedule. Every ``logging_steps`` it prints metric
 lines; every ``eval_steps`` it evaluates; every ``save_steps`` it checkpoints.
 """
 
@@ -26,6 +26,7 @@ from medllama.train.checkpoint import Checkpointer, TrainerState
 from medllama.train.config import TrainConfig
 from medllama.train.data import DataError, PackedSplit, StepPlan, load_split
 from medllama.train.distributed import DistEnv, all_reduce_sum, cleanup, init_distributed
+from medllama.train.fsdp import clip_grad_norm
 from medllama.train.merge import save_final_model
 from medllama.train.metrics import flops_per_token, format_metric, mfu, peak_tflops_for, perplexity
 from medllama.train.model import ModelBundle, build_model, resolve_base_model_dir
@@ -250,13 +251,7 @@ def _train(cfg: TrainConfig, env: DistEnv) -> dict:
                     loss = model(input_ids=batch, labels=batch, use_cache=False).loss / len(micro)
                 loss.backward()
             step_loss += loss.detach().float()
-        if cfg.max_grad_norm > 0:
-            if bundle.fsdp:
-                grad_norm = model.clip_grad_norm_(cfg.max_grad_norm)
-            else:
-                grad_norm = torch.nn.utils.clip_grad_norm_(trainable, cfg.max_grad_norm)
-        else:
-            grad_norm = None
+        grad_norm = clip_grad_norm(trainable, cfg.max_grad_norm) if cfg.max_grad_norm > 0 else None
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)

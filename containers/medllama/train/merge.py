@@ -50,11 +50,9 @@ def save_final_model(cfg: TrainConfig, bundle: Any, base_dir: Path, env: DistEnv
     out_dtype = torch.bfloat16 if cfg.bf16 else torch.float32
     state_dict = None
     if bundle.fsdp:
-        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+        from medllama.train.fsdp import full_state_dict
 
-        state_dict = get_model_state_dict(
-            bundle.model, options=StateDictOptions(full_state_dict=True, cpu_offload=True)
-        )
+        state_dict = full_state_dict(bundle.model)
     if env.is_main:
         model_dir.mkdir(parents=True, exist_ok=True)
         inner = bundle.inner

@@ -1,15 +1,16 @@
 """The base model: found in its channel (extracting a model .tar.gz safely), loaded with SDPA attention,
-given LoRA adapters (peft) or left whole for full fine-tuning, and wrapped for DDP / FSDP.
+given LoRA adapters (peft) or left whole for full fine-tuning, and wrapped for DDP (LoRA) or sharded
+with FSDP2 (full fine-tuning across processes; see fsdp.py).
 
 Precision: on GPU with ``bf16`` the LoRA base weights are bfloat16 (adapters stay fp32 and matmuls run
-under bf16 autocast); full fine-tuning keeps fp32 master weights and computes in bf16 (FSDP
-``MixedPrecision``, or autocast on a single GPU). On CPU everything is fp32 (tests).
+under bf16 autocast); full fine-tuning keeps fp32 master weights and computes in bf16 (FSDP2
+``MixedPrecisionPolicy`` with fp32 gradient reduction, or autocast on a single GPU). On CPU everything is
+fp32 (tests).
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import tarfile
 import tempfile
@@ -99,7 +100,7 @@ def resolve_base_model_dir(path: str | Path, env: DistEnv) -> Path:
 
 @dataclass
 class ModelBundle:
-    model: torch.nn.Module  # what the loop calls (DDP / FSDP wrapped, or the plain model)
+    model: torch.nn.Module  # what the loop calls (DDP-wrapped, FSDP2-sharded, or the plain model)
     inner: Any  # the unwrapped HF / peft model
     n_params: int  # parameters of the base model (embeddings and head included; adapters excluded)
     n_trainable: int
@@ -161,7 +162,7 @@ def build_model(cfg: TrainConfig, base_dir: Path, env: DistEnv) -> ModelBundle:
     if cfg.method == "lora":
         model = add_lora(model, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, list(cfg.lora_target), seed=cfg.seed)
     n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    if not (fsdp and on_gpu):  # FSDP moves each wrapped layer to the GPU as it shards it
+    if not fsdp:  # FSDP: fully_shard moves only this rank's shards to the device
         model.to(env.device)
     if cfg.torch_compile and on_gpu:
         for module in model.modules():
@@ -170,19 +171,9 @@ def build_model(cfg: TrainConfig, base_dir: Path, env: DistEnv) -> ModelBundle:
     inner = model
 
     if fsdp:
-        from torch.distributed.fsdp import FullyShardedDataParallel, MixedPrecision, ShardingStrategy
-        from torch.distributed.fsdp.wrap import transformer_auto_wrap_policy
+        from medllama.train.fsdp import shard_model
 
-        mp = MixedPrecision(torch.bfloat16, torch.bfloat16, torch.bfloat16) if bf16 else None
-        model = FullyShardedDataParallel(
-            model,
-            auto_wrap_policy=functools.partial(transformer_auto_wrap_policy, transformer_layer_cls={layer_cls}),
-            sharding_strategy=ShardingStrategy.FULL_SHARD,
-            mixed_precision=mp,
-            device_id=env.device if on_gpu else None,
-            use_orig_params=True,
-            limit_all_gathers=True,
-        )
+        model = shard_model(model, layer_cls, env, bf16=bf16)  # in place: `inner` is the same (sharded) object
         autocast_dtype = None
     else:
         if env.distributed:
