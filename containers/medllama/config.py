@@ -147,7 +147,9 @@ def validate_against_schema(step: str, values: dict[str, Any], schema: dict[str,
             raise ConfigError(f"configuration for {step}: {err.message}")
         expected = schema.get("properties", {}).get(field, {})
         constraint = {k: v for k, v in expected.items() if k not in {"description", "default"}}
-        raise ConfigError(f"--{field}: got {json.dumps(values.get(field))}, expected {json.dumps(constraint)} ({err.message})")
+        raise ConfigError(
+            f"--{field}: got {json.dumps(values.get(field))}, expected {json.dumps(constraint)} ({err.message})"
+        )
 
 
 def build_parser(cls: type, *, prog: str, description: str) -> argparse.ArgumentParser:

@@ -31,14 +31,13 @@ class BadLine:
 def _open_text(path: Path, mode: str) -> io.TextIOBase:
     if path.suffix == ".gz":
         return gzip.open(path, mode + "t", encoding="utf-8", newline="\n")  # type: ignore[return-value]
-    return open(path, mode, encoding="utf-8", newline="\n")  # noqa: SIM115
+    return open(path, mode, encoding="utf-8", newline="\n")
 
 
 def read_jsonl(path: str | os.PathLike[str]) -> Iterator[dict[str, Any] | BadLine]:
     """Yields each line's object, or a BadLine (invalid JSON, not an object, bad UTF-8)."""
     p = Path(path)
-    with open(p, "rb") as raw:
-        stream = gzip.open(raw) if p.suffix == ".gz" else raw
+    with gzip.open(p, "rb") if p.suffix == ".gz" else open(p, "rb") as stream:
         for number, line in enumerate(stream, start=1):
             if not line.strip():
                 continue
@@ -76,11 +75,15 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> None:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text(json.dumps(obj, ensure_ascii=False, sort_keys=True, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    tmp.write_text(
+        json.dumps(obj, ensure_ascii=False, sort_keys=True, indent=2, allow_nan=False) + "\n", encoding="utf-8"
+    )
     os.replace(tmp, p)
 
 
 def jsonl_files(root: str | os.PathLike[str]) -> list[Path]:
     """All ``*.jsonl`` / ``*.jsonl.gz`` files under ``root``, in a stable order."""
     base = Path(root)
-    return sorted(p for p in base.rglob("*") if p.is_file() and (p.name.endswith(".jsonl") or p.name.endswith(".jsonl.gz")))
+    return sorted(
+        p for p in base.rglob("*") if p.is_file() and (p.name.endswith(".jsonl") or p.name.endswith(".jsonl.gz"))
+    )

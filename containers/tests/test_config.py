@@ -47,7 +47,13 @@ def test_defaults_and_sagemaker_path(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MEDLLAMA_OPT_ML", raising=False)
     cfg = parse([])
     assert cfg.input_dir == "/opt/ml/processing/input/data"
-    assert (cfg.seq_len, cfg.method, cfg.bf16, cfg.licenses, cfg.max_articles) == (4096, "lora", True, ["CC0", "CC BY"], None)
+    assert (cfg.seq_len, cfg.method, cfg.bf16, cfg.licenses, cfg.max_articles) == (
+        4096,
+        "lora",
+        True,
+        ["CC0", "CC BY"],
+        None,
+    )
 
 
 def test_local_runner_sandbox_moves_default_paths(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -30,7 +30,9 @@ def test_dlc_file_names_images_and_versions() -> None:
     tag = training["tag"]
     packages = training["packages"]
     # the tag itself carries the torch and transformers versions and the image's Python
-    assert tag.startswith(f"{packages['torch']}-transformers{packages['transformers']}-gpu-py{training['python'].replace('.', '')}")
+    assert tag.startswith(
+        f"{packages['torch']}-transformers{packages['transformers']}-gpu-py{training['python'].replace('.', '')}"
+    )
     assert set(packages) >= {"torch", "transformers", "peft", "accelerate", "datasets", "tokenizers"}
     assert DLC["serving"]["default"] in DLC["serving"]
     assert DLC["registries"]["us-east-1"] == "763104351884"
@@ -39,7 +41,9 @@ def test_dlc_file_names_images_and_versions() -> None:
 def test_requirements_pin_exactly_the_image_versions() -> None:
     requirements = pins(REPO / "containers" / "requirements.txt")
     for name, version in DLC["training"]["packages"].items():
-        assert requirements.get(name) == version, f"requirements.txt pins {name}=={requirements.get(name)}, dlc.json says {version}"
+        assert requirements.get(name) == version, (
+            f"requirements.txt pins {name}=={requirements.get(name)}, dlc.json says {version}"
+        )
 
 
 def test_installed_versions_match_the_image() -> None:
@@ -47,7 +51,9 @@ def test_installed_versions_match_the_image() -> None:
 
     for name, expected in DLC["training"]["packages"].items():
         installed = version(name).split("+")[0]
-        assert installed == expected, f"venv has {name} {installed}, the image ships {expected}: rerun scripts/setup.mjs"
+        assert installed == expected, (
+            f"venv has {name} {installed}, the image ships {expected}: rerun scripts/setup.mjs"
+        )
 
 
 def test_registries_agree_with_the_sdk_image_config(shared_dir: Path) -> None:
