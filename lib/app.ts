@@ -2,9 +2,11 @@ import { type App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { MedLlamaConfig } from './config.ts';
 import { DataStack } from './stacks/data-stack.ts';
+import { PipelineStack } from './stacks/pipeline-stack.ts';
 
 export interface MedLlamaStacks {
   readonly data: DataStack;
+  readonly pipeline: PipelineStack;
 }
 
 /** Adds every MedLlama stack to `app` for a validated config; `bin/app.ts` and the tests both use this. */
@@ -18,8 +20,14 @@ export function buildApp(app: App, config: MedLlamaConfig): MedLlamaStacks {
     noncurrentVersionDays: config.noncurrentVersionDays,
     accessLogDays: config.accessLogDays,
   });
+  const pipeline = new PipelineStack(app, `${prefix}-Pipeline`, {
+    env,
+    description: 'MedLlama: the SageMaker Pipeline, its role, model package group, notifications and dashboard',
+    config,
+    data,
+  });
   Tags.of(app).add('project', 'medllama');
   Tags.of(app).add('stage', config.stage);
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
-  return { data };
+  return { data, pipeline };
 }

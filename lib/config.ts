@@ -6,12 +6,108 @@ import { z } from 'zod';
  * execution is a pipeline Parameter instead (see pipeline-steps/parameters.ts); this holds what must be
  * fixed when the stacks are synthesized.
  */
+const S3_URI = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[^\s]*)?$/;
+const s3Uri = (what: string) => z.string().regex(S3_URI, `an s3://bucket/key URI (${what})`);
+const instanceType = z
+  .string()
+  .regex(/^ml\.[a-z0-9-]+\.[a-z0-9]+$/, 'a SageMaker instance type such as ml.g5.12xlarge');
+
+/** Default instance type and count of one pipeline step (the pipeline Parameters' defaults). */
+const stepInstances = (type: string, count: number, maxCount: number) =>
+  z
+    .object({
+      type: instanceType.default(type),
+      count: z.number().int().min(1).max(maxCount).default(count),
+    })
+    .strict()
+    .prefault({});
+/** A step that always runs on one instance. */
+const singleInstance = (type: string) =>
+  z
+    .object({ type: instanceType.default(type) })
+    .strict()
+    .prefault({});
+
+/**
+ * The base model the Train and Evaluate steps start from.
+ * - `jumpstart`: Meta's gated Llama 2 weights from the region's JumpStart private cache
+ *   (`s3://jumpstart-private-cache-prod-<region>/<gatedKey>`, research/sagemaker.md §9.4). Using them means accepting
+ *   the Llama 2 community license, so `acceptLlama2Eula: true` must be written explicitly.
+ * - `s3`: Hugging Face format weights you staged yourself; without `s3Uri`, the data bucket's `base-model/` prefix.
+ */
+export const BaseModelSchema = z.discriminatedUnion('source', [
+  z
+    .object({
+      source: z.literal('jumpstart'),
+      acceptLlama2Eula: z.literal(
+        true,
+        'true (you must accept the Llama 2 license explicitly to use JumpStart weights)',
+      ),
+      modelId: z.string().default('meta-textgeneration-llama-2-7b'),
+      /**
+       * The Llama 2 tokenizer (tokenizer.json, or a folder with one) for Tokenize: the gated weights are one archive.
+       * Default: the data bucket's `tokenizer/llama-2-7b/` prefix.
+       */
+      tokenizerS3Uri: s3Uri('tokenizer.json or a folder holding one').optional(),
+      gatedKey: z
+        .string()
+        .regex(/^[A-Za-z0-9!_.*'()/-]+$/, 'an S3 key inside the JumpStart private cache bucket')
+        .default('meta-training/train-meta-textgeneration-llama-2-7b.tar.gz'),
+    })
+    .strict(),
+  z.object({ source: z.literal('s3'), s3Uri: s3Uri('Hugging Face model folder').optional() }).strict(),
+]);
+export type BaseModelConfig = z.infer<typeof BaseModelSchema>;
+
+/** Which articles Ingest reads. */
+export const DataSelectionSchema = z
+  .object({
+    /**
+     * Read the PMC Open Access public bucket (`s3://pmc-oa-opendata/`, us-east-1) directly. Otherwise read
+     * `inputS3Uri` (default: the data bucket's `raw/pmc-oa/` prefix).
+     */
+    usePmcOpenData: z.boolean().default(false),
+    inputS3Uri: s3Uri('folder of JATS articles').optional(),
+    /** Default of the MaxArticles parameter; 0 reads every article. */
+    maxArticles: z.number().int().min(0).default(0),
+    /** Where the PubMedQA benchmark files live (default: the data bucket's `benchmarks/pubmedqa/` prefix). */
+    benchmarksS3Uri: s3Uri('folder with ori_pqal.json and test_ground_truth.json').optional(),
+    /** General (non-medical) text for the perplexity-regression check; unset: that gate value is not computed. */
+    generalTextS3Uri: s3Uri('folder of .txt/.jsonl general text').optional(),
+    /** A text file of PMIDs Ingest drops (benchmark decontamination). */
+    decontamPmidsS3Uri: s3Uri('one text file of PMIDs')
+      .refine((u) => !u.endsWith('/'), 'the URI of one file, not a folder')
+      .optional(),
+  })
+  .strict()
+  .prefault({})
+  .refine((d) => !(d.usePmcOpenData && d.inputS3Uri), {
+    message: 'either usePmcOpenData: true or inputS3Uri, not both',
+    path: ['inputS3Uri'],
+  });
+
+/** Defaults of the QualityGate parameters (fractions). */
+export const ThresholdsSchema = z
+  .object({
+    /** (base_ppl - tuned_ppl) / base_ppl on the held-out PMC test split must be at least this. */
+    minPerplexityImprovement: z.number().min(-1).max(1).default(0.02),
+    /** tuned PubMedQA accuracy may be at most this much below base (tuned - base >= -tolerance). */
+    pubmedqaTolerance: z.number().min(0).max(1).default(0.02),
+    /** (tuned_gppl - base_gppl) / base_gppl on general text must be at most this. */
+    maxGeneralRegression: z.number().min(0).max(10).default(0.05),
+  })
+  .strict()
+  .prefault({});
+
 export const MedLlamaConfigSchema = z
   .object({
     /** Short name of the deployment; prefixes stack names so several stages can share an account. */
     stage: z
       .string()
-      .regex(/^[a-z][a-z0-9-]{0,15}$/, 'lowercase letters, digits and "-", starting with a letter, at most 16 characters')
+      .regex(
+        /^[a-z][a-z0-9-]{0,15}$/,
+        'lowercase letters, digits and "-", starting with a letter, at most 16 characters',
+      )
       .default('dev'),
     /** Target account. Unset: environment-agnostic stacks (synth needs no credentials). */
     account: z
@@ -29,6 +125,31 @@ export const MedLlamaConfigSchema = z
     noncurrentVersionDays: z.number().int().min(1).max(3650).default(30),
     /** Days S3 server access logs are kept. */
     accessLogDays: z.number().int().min(1).max(3650).default(365),
+    /**
+     * Managed spot training for the Train step. Synth-time, not a Parameter: `MaxWaitTimeInSeconds` is rejected
+     * unless spot is on (research/sagemaker.md §7.3).
+     */
+    spot: z.boolean().default(false),
+    /** Replace Train with a Bayesian hyperparameter tuning step (learning rate, batch size, LoRA rank). */
+    tuning: z.boolean().default(false),
+    /** Default instance types and counts per step (each is also a pipeline Parameter). */
+    instances: z
+      .object({
+        ingest: stepInstances('ml.c5.4xlarge', 1, 100),
+        dedup: singleInstance('ml.r5.4xlarge'),
+        tokenize: stepInstances('ml.c5.4xlarge', 1, 100),
+        train: stepInstances('ml.g5.12xlarge', 1, 16),
+        evaluate: singleInstance('ml.g5.2xlarge'),
+      })
+      .strict()
+      .prefault({}),
+    baseModel: BaseModelSchema.default({ source: 's3' }),
+    data: DataSelectionSchema,
+    thresholds: ThresholdsSchema,
+    /** E-mail address subscribed to pipeline success/failure and alarm notifications. */
+    notificationEmail: z.email('an e-mail address').optional(),
+    /** Serving container of the registered model: the HF vLLM DLC (default) or TGI (maintenance mode). */
+    servingContainer: z.enum(['vllm', 'tgi']).default('vllm'),
   })
   .strict();
 
@@ -51,6 +172,28 @@ function valueAt(raw: unknown, path: PropertyKey[]): unknown {
   return cur;
 }
 
+/** What a zod issue expected, in words (zod's own message when it is already a custom one). */
+function expectedText(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'too_small':
+      return `a ${issue.origin === 'number' ? 'number' : `${issue.origin} of size`} ${issue.inclusive ? '>=' : '>'} ${issue.minimum}`;
+    case 'too_big':
+      return `a ${issue.origin === 'number' ? 'number' : `${issue.origin} of size`} ${issue.inclusive ? '<=' : '<'} ${issue.maximum}`;
+    case 'invalid_type':
+      return issue.expected === 'int' ? 'a whole number' : `a ${issue.expected}`;
+    case 'invalid_value':
+      return issue.message.startsWith('Invalid ')
+        ? `one of ${issue.values.map((v) => JSON.stringify(v)).join(' | ')}`
+        : issue.message;
+    case 'invalid_union':
+      return 'options' in issue && Array.isArray(issue.options)
+        ? `one of ${(issue.options as unknown[]).map((v) => JSON.stringify(v)).join(' | ')}`
+        : issue.message;
+    default:
+      return issue.message;
+  }
+}
+
 /** Formats a zod error as `medllama.<field>: got <value>, expected <what>` lines. */
 export function describeIssues(error: z.ZodError, raw: unknown, prefix = 'medllama'): string[] {
   return error.issues.map((issue) => {
@@ -60,7 +203,7 @@ export function describeIssues(error: z.ZodError, raw: unknown, prefix = 'medlla
     }
     const field = [prefix, ...issue.path.map(String)].join('.');
     const got = valueAt(raw, issue.path);
-    return `${field}: got ${got === undefined ? 'nothing' : JSON.stringify(got)}, expected ${issue.message}`;
+    return `${field}: got ${got === undefined ? 'nothing' : JSON.stringify(got)}, expected ${expectedText(issue)}`;
   });
 }
 
@@ -73,4 +216,47 @@ export function parseConfig(raw: unknown): MedLlamaConfig {
   const result = MedLlamaConfigSchema.safeParse(input);
   if (!result.success) throw new ConfigError(describeIssues(result.error, input));
   return result.data;
+}
+
+/** The JumpStart bucket that holds gated (EULA) artifacts in `region` (SageMaker SDK `region_config.json`). */
+export function jumpStartGatedBucket(region: string): string {
+  return `jumpstart-private-cache-prod-${region}`;
+}
+
+/**
+ * Where the base model's weights are read from, as an S3 URI. `dataBucketName` may be a CDK token; the default for
+ * `source: 's3'` is `s3://<data bucket>/base-model/`.
+ */
+export function baseModelUri(config: Pick<MedLlamaConfig, 'baseModel' | 'region'>, dataBucketName: string): string {
+  const model = config.baseModel;
+  if (model.source === 'jumpstart') return `s3://${jumpStartGatedBucket(config.region)}/${model.gatedKey}`;
+  return model.s3Uri ?? `s3://${dataBucketName}/base-model/`;
+}
+
+/** The public PMC Open Access bucket (us-east-1, anonymous access; research/pmc-data.md §2.2). */
+export const PMC_OPEN_DATA_URI = 's3://pmc-oa-opendata/';
+
+/** Where Ingest reads articles from. */
+export function articlesUri(config: Pick<MedLlamaConfig, 'data'>, dataBucketName: string): string {
+  if (config.data.usePmcOpenData) return PMC_OPEN_DATA_URI;
+  return config.data.inputS3Uri ?? `s3://${dataBucketName}/raw/pmc-oa/`;
+}
+
+/** Where Tokenize reads the Llama 2 tokenizer (the base model folder unless the weights come from JumpStart). */
+export function tokenizerUri(config: Pick<MedLlamaConfig, 'baseModel' | 'region'>, dataBucketName: string): string {
+  const model = config.baseModel;
+  if (model.source === 'jumpstart') return model.tokenizerS3Uri ?? `s3://${dataBucketName}/tokenizer/llama-2-7b/`;
+  return baseModelUri(config, dataBucketName);
+}
+
+/** Where the PubMedQA benchmark files are read from (see `medllama stage-benchmarks`, still to be written). */
+export function benchmarksUri(config: Pick<MedLlamaConfig, 'data'>, dataBucketName: string): string {
+  return config.data.benchmarksS3Uri ?? `s3://${dataBucketName}/benchmarks/pubmedqa/`;
+}
+
+/** Splits `s3://bucket/key` into its bucket and key (key may be empty). */
+export function parseS3Uri(uri: string): { bucket: string; key: string } {
+  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(uri);
+  if (!m) throw new Error(`not an S3 URI: ${JSON.stringify(uri)} (expected s3://bucket/key)`);
+  return { bucket: m[1]!, key: m[2]! };
 }

@@ -1,0 +1,202 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { StartPipelineExecutionCommand } from '@aws-sdk/client-sagemaker';
+import { type SageMakerLike, sageMakerClient } from '../../aws/clients.ts';
+import { type MedLlamaConfig, parseConfig } from '../../config.ts';
+import type { DefinitionParameter } from '../../private/definition-tokens.ts';
+import { type DefinitionJson, definitionForConfig, pipelineNames } from '../../stacks/pipeline-stack.ts';
+import { type CliCommand, UsageError } from '../command.ts';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+const usage = `usage: medllama start [--param Name=Value]... [--display-name NAME] [--pipeline NAME]
+                      [--definition FILE] [--region REGION] [--dry-run]
+
+Starts an execution of the deployed MedLlama pipeline (StartPipelineExecution). Every --param is checked
+against the pipeline definition's own Parameters (name, type, allowed values) before anything is sent.
+The ClientRequestToken is derived from the pipeline, the parameters and the display name, so re-running
+the same command (a retry after a timeout) cannot start a second 7B training run; give another
+--display-name to start a new execution with the same parameters on purpose.
+
+  --param Name=Value   a pipeline parameter (repeatable), e.g. --param TrainInstanceType=ml.p4d.24xlarge
+  --display-name NAME  execution display name (letters, digits and "-", at most 82)
+  --pipeline NAME      pipeline name (default medllama-<stage> from cdk.json)
+  --definition FILE    read the Parameters from this definition JSON instead of building it from cdk.json
+  --region REGION      AWS region (default: cdk.json's region)
+  --dry-run            validate and print the request, do not call AWS`;
+
+/** One `--param` after validation: the name and the string SageMaker receives. */
+export interface PipelineParameterValue {
+  readonly Name: string;
+  readonly Value: string;
+}
+
+function expected(p: DefinitionParameter): string {
+  const type = { String: 'a string', Integer: 'an integer', Float: 'a number', Boolean: 'true or false' }[p.Type];
+  return p.EnumValues ? `one of ${p.EnumValues.join(', ')}` : type;
+}
+
+/**
+ * Parses and checks `Name=Value` assignments against the definition's Parameters. Throws a {@link UsageError} that
+ * names the parameter, the value given and what was expected; returns the values sorted by name.
+ */
+export function validateParameters(assignments: string[], parameters: DefinitionParameter[]): PipelineParameterValue[] {
+  const byName = new Map(parameters.map((p) => [p.Name, p]));
+  const seen = new Map<string, string>();
+  const problems: string[] = [];
+  for (const assignment of assignments) {
+    const eq = assignment.indexOf('=');
+    if (eq <= 0) {
+      problems.push(`--param ${JSON.stringify(assignment)}: expected Name=Value`);
+      continue;
+    }
+    const name = assignment.slice(0, eq);
+    const value = assignment.slice(eq + 1);
+    const param = byName.get(name);
+    if (!param) {
+      problems.push(
+        `--param ${name}: no such pipeline parameter (got value ${JSON.stringify(value)}); expected one of ${[...byName.keys()].sort().join(', ')}`,
+      );
+      continue;
+    }
+    if (seen.has(name)) {
+      problems.push(`--param ${name}: given twice (${JSON.stringify(seen.get(name))} and ${JSON.stringify(value)})`);
+      continue;
+    }
+    seen.set(name, value);
+    const ok =
+      param.Type === 'Integer'
+        ? /^-?\d+$/.test(value) && Number.isSafeInteger(Number(value))
+        : param.Type === 'Float'
+          ? value.trim() !== '' && Number.isFinite(Number(value))
+          : param.Type === 'Boolean'
+            ? value === 'true' || value === 'false'
+            : true;
+    if (!ok || (param.EnumValues && !param.EnumValues.includes(value))) {
+      problems.push(
+        `--param ${name}=${value}: got ${JSON.stringify(value)}, expected ${expected(param)} (${param.Type})`,
+      );
+    }
+  }
+  if (problems.length) throw new UsageError(`invalid parameters:\n  - ${problems.join('\n  - ')}`);
+  return [...seen.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([Name, Value]) => ({ Name, Value }));
+}
+
+/** The idempotency token: same pipeline, parameters and display name ⇒ same token (hex, 64 characters). */
+export function clientRequestToken(pipelineName: string, params: PipelineParameterValue[], displayName = ''): string {
+  const canonical = JSON.stringify({ pipelineName, displayName, params: params.map((p) => [p.Name, p.Value]) });
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+/** The deploy config from cdk.json's `medllama` context (the same source `cdk synth` reads). */
+export function readDeployConfig(root = repoRoot): MedLlamaConfig {
+  const cdkJson = JSON.parse(readFileSync(join(root, 'cdk.json'), 'utf8')) as { context?: Record<string, unknown> };
+  return parseConfig(cdkJson.context?.medllama);
+}
+
+/** The definition's Parameters: from a file (a definition JSON or a DescribePipeline response) or from the config. */
+export function loadParameters(definitionFile: string | undefined, config: MedLlamaConfig): DefinitionParameter[] {
+  let definition: DefinitionJson;
+  if (definitionFile) {
+    const raw = JSON.parse(readFileSync(definitionFile, 'utf8')) as { PipelineDefinition?: string } & DefinitionJson;
+    definition =
+      typeof raw.PipelineDefinition === 'string' ? (JSON.parse(raw.PipelineDefinition) as DefinitionJson) : raw;
+  } else {
+    definition = definitionForConfig(config);
+  }
+  if (!Array.isArray(definition.Parameters)) {
+    throw new UsageError(`${definitionFile ?? 'the pipeline definition'} has no Parameters list`);
+  }
+  return definition.Parameters;
+}
+
+export interface StartOptions {
+  readonly pipelineName: string;
+  readonly params: PipelineParameterValue[];
+  readonly displayName?: string;
+}
+
+/** Sends StartPipelineExecution; returns the execution ARN. */
+export async function startExecution(client: SageMakerLike, options: StartOptions): Promise<string> {
+  const response = await client.send(
+    new StartPipelineExecutionCommand({
+      PipelineName: options.pipelineName,
+      PipelineParameters: options.params.map((p) => ({ Name: p.Name, Value: p.Value })),
+      ClientRequestToken: clientRequestToken(options.pipelineName, options.params, options.displayName),
+      ...(options.displayName ? { PipelineExecutionDisplayName: options.displayName } : {}),
+    }),
+  );
+  if (!response.PipelineExecutionArn) throw new Error('StartPipelineExecution returned no PipelineExecutionArn');
+  return response.PipelineExecutionArn;
+}
+
+export interface StartDeps {
+  readonly client: (region: string) => SageMakerLike;
+  readonly config: () => MedLlamaConfig;
+  readonly log: (line: string) => void;
+}
+
+const defaultDeps: StartDeps = {
+  client: (region) => sageMakerClient({ region }),
+  config: () => readDeployConfig(),
+  log: (line) => console.log(line),
+};
+
+function parseStartArgs(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        param: { type: 'string', multiple: true, default: [] },
+        'display-name': { type: 'string' },
+        pipeline: { type: 'string' },
+        definition: { type: 'string' },
+        region: { type: 'string' },
+        'dry-run': { type: 'boolean', default: false },
+      },
+    }).values;
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+}
+
+export function createStartCommand(deps: StartDeps = defaultDeps): CliCommand {
+  return {
+    name: 'start',
+    summary: 'start a pipeline execution (parameters checked against the definition first)',
+    usage,
+    async run(argv: string[]): Promise<number> {
+      const values = parseStartArgs(argv);
+      const displayName = values['display-name'];
+      if (displayName !== undefined && !/^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,81}$/.test(displayName)) {
+        throw new UsageError(
+          `--display-name: got ${JSON.stringify(displayName)}, expected letters, digits and "-" (at most 82, no leading "-")`,
+        );
+      }
+      const config = deps.config();
+      const params = validateParameters(values.param ?? [], loadParameters(values.definition, config));
+      const pipelineName = values.pipeline ?? pipelineNames(config.stage).pipelineName;
+      const region = values.region ?? config.region;
+      const token = clientRequestToken(pipelineName, params, displayName);
+      deps.log(`pipeline  ${pipelineName} (${region})`);
+      for (const p of params) deps.log(`param     ${p.Name}=${p.Value}`);
+      if (params.length === 0) deps.log('param     (all defaults)');
+      deps.log(`token     ${token}`);
+      if (values['dry-run']) {
+        deps.log('dry run: nothing sent');
+        return 0;
+      }
+      const arn = await startExecution(deps.client(region), { pipelineName, params, displayName });
+      deps.log(`started   ${arn}`);
+      deps.log(`follow it with: medllama status ${arn}`);
+      return 0;
+    },
+  };
+}
+
+export const command = createStartCommand();
