@@ -43,7 +43,7 @@ class IngestConfig:
     s3_endpoint_url: str = option("", help="s3 mode: custom endpoint URL (tests, S3-compatible stores); empty = AWS")
     s3_concurrency: int = option(32, help="s3 mode: parallel GETs")
     s3_retries: int = option(5, help="s3 mode: attempts per object (throttling, errors, md5 mismatch)")
-    licenses: list[str] = option(  # noqa: RUF009
+    licenses: list[str] = option(
         default_factory=lambda: list(DEFAULT_LICENSES), help="license allow-list (normalized codes like 'CC BY')"
     )
     min_words: int = option(200, help="documents with fewer words are rejected as too-short")

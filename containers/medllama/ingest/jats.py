@@ -48,6 +48,7 @@ INLINE_TAGS = (
     "def-head", "term-head", "price", "institution", "country", "city", "state", "addr-line", "std", "related-object",
     "related-article",
 )  # fmt: skip
+_RARE_TAGS = ("break", "inline-formula", "disp-formula", MML + "math")  # most subtrees have none of these
 FLOATS = {"fig", "fig-group", "table-wrap", "table-wrap-group", "boxed-text", "chem-struct-wrap", "array"}
 FLOW_BLOCKS = {"list", "def-list", "disp-formula", "disp-formula-group", "disp-quote", "statement", "verse-group",
                "preformat", "code", "speech", "p", "alternatives"}  # fmt: skip
@@ -117,7 +118,9 @@ def _list_marker(kind: str, i: int) -> str:
 
 
 def _itertext(el: etree._Element) -> str:
-    return "".join(el.itertext())
+    if len(el):
+        return "".join(el.itertext())
+    return el.text or ""  # a leaf (most titles, labels and paragraphs once the inline markup is stripped)
 
 
 class _Walker:
@@ -129,24 +132,39 @@ class _Walker:
     # ---- preparation (C-level flattening of a kept subtree) ----
     def prepare(self, el: etree._Element) -> None:
         d = self.dropped
-        for e in el.iter(*DROP_ELEMENTS):
-            key = DROP_COUNT_KEYS.get(e.tag)
+        # One pass counts what is dropped and notes which rare tags occur at all: the passes for absent ones are
+        # skipped (the tree is walked once instead of four times more).
+        seen: set[str] = set()
+        for e in el.iter(*DROP_ELEMENTS, *_RARE_TAGS):
+            tag = e.tag
+            seen.add(tag)
+            key = DROP_COUNT_KEYS.get(tag)
             if key:
                 d[key] += 1
-        etree.strip_elements(el, *DROP_ELEMENTS, with_tail=False)
-        for b in el.iter("break"):
-            b.tail = " " + (b.tail or "")
+        if not seen.isdisjoint(DROP_ELEMENTS):
+            etree.strip_elements(el, *DROP_ELEMENTS, with_tail=False)
+        if "break" in seen:
+            for b in el.iter("break"):
+                b.tail = " " + (b.tail or "")
         for x in list(el.iter("xref")):
             kind = x.get("ref-type")
             if kind == "bibr":
-                label = _itertext(x)
-                x.clear(keep_tail=True)
-                x.text = AY_OPEN + label + AY_CLOSE if _AUTHOR_YEAR_TEXT.search(label) else CITE
+                if len(x):  # markup inside the xref: its text, then the children go (the tail stays)
+                    label = _itertext(x)
+                    x.clear(keep_tail=True)
+                else:  # attributes are left: the xref tag itself is stripped below
+                    label = x.text or ""
+                if label.isdigit():  # the common case "12": no letters
+                    x.text = CITE
+                else:
+                    x.text = AY_OPEN + label + AY_CLOSE if _AUTHOR_YEAR_TEXT.search(label) else CITE
             elif kind in DROP_XREF_TYPES:  # footnote/affiliation marks: removed like citations ("[1]" too)
-                x.clear(keep_tail=True)
+                if len(x):
+                    x.clear(keep_tail=True)
                 x.text = CITE
                 d["footnote_marks"] += 1
-        for f in list(el.iter("inline-formula", "disp-formula")):
+        formulas = "inline-formula" in seen or "disp-formula" in seen
+        for f in list(el.iter("inline-formula", "disp-formula")) if formulas else ():
             if f.tag == "inline-formula" and f.getparent() is not None and f.getparent().tag == "disp-formula":
                 continue
             tex, is_math = formula_tex(f)
@@ -156,7 +174,7 @@ class _Walker:
             else:
                 f.text = f"${tex}$" if is_math and tex else tex
             d["formulas"] += 1
-        for m in list(el.iter(MML + "math")):
+        for m in list(el.iter(MML + "math")) if MML + "math" in seen else ():
             tex = " ".join(_math_text(m).split())
             m.clear(keep_tail=True)
             m.text = f"${tex}$" if tex else ""
@@ -179,7 +197,7 @@ class _Walker:
         """Citation removal and whitespace collapse over every queued paragraph at once (joined by a
         private-use separator that no cleaning pattern crosses), then empty blocks are dropped."""
         if self.raw:
-            joined, n = remove_citations(BLOCK_SEP.join(self.blocks[i] for i in self.raw))
+            joined, n = remove_citations(BLOCK_SEP.join([self.blocks[i] for i in self.raw]))
             self.dropped["citations"] += n
             pieces = squash(joined).split(BLOCK_SEP)
             if len(pieces) != len(self.raw):  # cannot happen; keep per-paragraph cleaning as the fallback
@@ -193,16 +211,24 @@ class _Walker:
             self.blocks.append("#" * min(depth, 6) + " " + text)
 
     def container(self, el: etree._Element, depth: int) -> None:
-        if el.text and el.text.strip():
-            self.add(el.text)
+        text = el.text
+        if text and not text.isspace():
+            self.add(text)
+        blocks, raw = self.blocks, self.raw
         for child in el:
             tag = child.tag
-            if tag == "sec":
+            if tag == "p":
+                if len(child):
+                    self.paragraph(child, depth)
+                else:  # inlined paragraph() / add() for a paragraph that is one text node (the common case)
+                    text = child.text
+                    if text and not text.isspace():
+                        raw.append(len(blocks))
+                        blocks.append(text)
+            elif tag == "sec":
                 self.section(child, depth + 1)
             elif tag in ("title", "label"):
                 pass
-            elif tag == "p":
-                self.paragraph(child, depth)
             elif tag in FLOATS:
                 self.float_block(child, depth)
             elif tag in FLOW_BLOCKS:
@@ -211,8 +237,10 @@ class _Walker:
                 self.container(child, depth)
             elif isinstance(tag, str):
                 self.add(_itertext(child))
-            if child.tail and child.tail.strip():
-                self.add(child.tail)
+            text = child.tail
+            if text and not text.isspace():
+                raw.append(len(blocks))
+                blocks.append(text)
 
     def title_of(self, el: etree._Element) -> str:
         label = el.find("label")
@@ -229,7 +257,8 @@ class _Walker:
         if (sec.get("sec-type") or "").lower() in DROP_SEC_TYPES or (title and DROP_SEC_TITLES.match(title)):
             self.dropped["sections"] += 1
             return
-        self.heading(depth, self.title_of(sec))
+        label = sec.find("label")  # the heading is title_of(sec), with the title cleaned once
+        self.heading(depth, f"{squash(_itertext(label))} {title}".strip() if label is not None else title)
         self.container(sec, depth)
 
     def paragraph(self, p: etree._Element, depth: int) -> None:
@@ -430,11 +459,13 @@ def extract(root: etree._Element, *, keep_captions: bool = True, keep_tables: bo
         doc.pmid = None
     doc.license, doc.license_evidence = from_xml(meta)
     dropped = doc.dropped
-    for _sub in art.iter("sub-article", "response"):
-        dropped["sub_articles"] += 1
-
-    # Notices and retraction markers
-    related = [(r.get("related-article-type") or "").lower() for r in art.iter("related-article")]
+    # Sub-articles (counted) and notice/retraction markers, in one pass over the article
+    related: list[str] = []
+    for e in art.iter("sub-article", "response", "related-article"):
+        if e.tag == "related-article":
+            related.append((e.get("related-article-type") or "").lower())
+        else:
+            dropped["sub_articles"] += 1
     if doc.article_type in NOTICE_TYPES:
         doc.notice = f"article-type {doc.article_type}"
     elif doc.article_type in ("", "other") and any(r in NOTICE_RELATED for r in related):

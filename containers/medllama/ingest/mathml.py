@@ -3,6 +3,7 @@ MathML is converted to equivalent LaTeX; a formula with neither keeps its plain 
 
 from __future__ import annotations
 
+import functools
 import re
 
 from lxml import etree
@@ -13,6 +14,7 @@ _END_DOC = re.compile(r"\\end\{document\}.*$", re.S)
 _DELIMS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
 
 
+@functools.lru_cache(maxsize=1024)
 def _local(tag: object) -> str:
     if not isinstance(tag, str):
         return ""
@@ -46,39 +48,58 @@ def _brace(s: str) -> str:
     return s if len(s) == 1 else "{" + s + "}"
 
 
-def mathml_to_tex(el: etree._Element) -> str:
-    name = _local(el.tag)
-    kids = [k for k in el if isinstance(k.tag, str)]
-    if name in {"mi", "mn", "mo", "ms"}:
+_TOKENS = frozenset({"mi", "mn", "mo", "ms"})
+_SILENT = frozenset({"annotation", "annotation-xml", "mphantom", "merror", "none", "mprescripts"})
+
+
+def mathml_to_tex(el: etree._Element, name: str | None = None) -> str:
+    """LaTeX for one MathML element (``name``: its local name, when the caller already has it)."""
+    if name is None:
+        name = _local(el.tag)
+    if name in _TOKENS:
+        if not len(el):  # a leaf: its own text (the common case)
+            text = el.text
+            return " ".join(text.split()) if text else ""
         return " ".join("".join(el.itertext()).split())
     if name == "mtext":
         text = " ".join("".join(el.itertext()).split())
         return "\\text{" + text + "}" if text else ""
     if name == "mspace":
         return " "
-    if name in {"annotation", "annotation-xml", "mphantom", "merror", "none", "mprescripts"}:
+    if name in _SILENT:
         return ""
     if name == "semantics":
-        return mathml_to_tex(kids[0]) if kids else ""
-    sub = [mathml_to_tex(k) for k in kids]
-    if name == "msup" and len(sub) == 2:
-        return _brace(sub[0]) + "^" + _brace(sub[1])
-    if name == "msub" and len(sub) == 2:
-        return _brace(sub[0]) + "_" + _brace(sub[1])
-    if name == "msubsup" and len(sub) == 3:
+        first = next((k for k in el if isinstance(k.tag, str)), None)
+        return mathml_to_tex(first) if first is not None else ""
+    sub: list[str] = []
+    for k in el:  # each child element's LaTeX; leaf tokens (most nodes of a formula) inline
+        tag = k.tag
+        if not isinstance(tag, str):
+            continue
+        kname = _local(tag)
+        if kname in _TOKENS and not len(k):
+            text = k.text
+            sub.append(" ".join(text.split()) if text else "")
+        else:
+            sub.append(mathml_to_tex(k, kname))
+    n = len(sub)
+    if n == 2:
+        if name == "msup":
+            return _brace(sub[0]) + "^" + _brace(sub[1])
+        if name == "msub":
+            return _brace(sub[0]) + "_" + _brace(sub[1])
+        if name == "mfrac":
+            return "\\frac{" + sub[0] + "}{" + sub[1] + "}"
+        if name == "mroot":
+            return "\\sqrt[" + sub[1] + "]{" + sub[0] + "}"
+        if name == "mover":
+            return "\\overset{" + sub[1] + "}{" + sub[0] + "}"
+        if name == "munder":
+            return "\\underset{" + sub[1] + "}{" + sub[0] + "}"
+    elif n == 3 and (name == "msubsup" or name == "munderover"):
         return _brace(sub[0]) + "_" + _brace(sub[1]) + "^" + _brace(sub[2])
-    if name == "mfrac" and len(sub) == 2:
-        return "\\frac{" + sub[0] + "}{" + sub[1] + "}"
     if name == "msqrt":
         return "\\sqrt{" + _join(sub) + "}"
-    if name == "mroot" and len(sub) == 2:
-        return "\\sqrt[" + sub[1] + "]{" + sub[0] + "}"
-    if name == "mover" and len(sub) == 2:
-        return "\\overset{" + sub[1] + "}{" + sub[0] + "}"
-    if name == "munder" and len(sub) == 2:
-        return "\\underset{" + sub[1] + "}{" + sub[0] + "}"
-    if name == "munderover" and len(sub) == 3:
-        return _brace(sub[0]) + "_" + _brace(sub[1]) + "^" + _brace(sub[2])
     if name == "mfenced":
         opening, closing = el.get("open", "("), el.get("close", ")")
         return opening + el.get("separators", ",")[:1].join(sub) + closing

@@ -23,6 +23,7 @@ _NAMED_ENTITY = re.compile(rb"&(?!(?:amp|lt|gt|quot|apos);)[A-Za-z]")
 _DOCTYPE_SUBSET = re.compile(rb"<!DOCTYPE[^\[>]*\[(.*?)\]\s*>", re.S)
 _BAD_COMMENT = re.compile(rb"<!--(.*?)-->", re.S)
 _DEFAULT_NS = re.compile(rb"\sxmlns=(\"[^\"]*\"|'[^']*')")
+_DEFAULT_NS_HINT = re.compile(rb"xmlns=[\"']")
 _CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _DECL_ENCODING = re.compile(rb"<\?xml[^>]*encoding=[\"']([A-Za-z0-9._-]+)[\"']")
 
@@ -69,11 +70,11 @@ def cut_ref_lists(data: bytes) -> tuple[bytes, int]:
     while start >= 0:
         depth, scan = 1, start + 9
         while depth:
-            nxt_open = data.find(b"<ref-list", scan)
             nxt_close = data.find(b"</ref-list>", scan)
             if nxt_close < 0:
                 return data, 0
-            if 0 <= nxt_open < nxt_close:
+            nxt_open = data.find(b"<ref-list", scan, nxt_close)  # only a nested list before the close counts
+            if nxt_open >= 0:
                 depth, scan = depth + 1, nxt_open + 9
             else:
                 depth, scan = depth - 1, nxt_close + 11
@@ -115,14 +116,26 @@ def check_bytes(data: bytes, max_bytes: int) -> None:
     """Rejections decided on the raw bytes: size, emptiness, binary content, entity declarations."""
     if len(data) > max_bytes:
         raise Rejected("too-large", f"{len(data)} bytes > max_file_mb ({max_bytes} bytes)")
-    if not data.strip():
+    if not data or data.isspace():  # == not data.strip(), without copying the file
         raise Rejected("parse-error", "empty file")
     head = data[:4096]
     if b"\x00" in head and not (head.startswith((b"\xff\xfe", b"\xfe\xff")) or head[1:2] == b"\x00"):
         raise Rejected("parse-error", "binary content (NUL bytes), not XML")
-    subset = _DOCTYPE_SUBSET.search(data, 0, 65536)
+    subset = _doctype_subset(data, 65536)
     if subset and (b"<!ENTITY" in subset.group(1) or b"SYSTEM" in subset.group(1)):
         raise Rejected("unsafe-xml", "internal DTD subset declares entities (entity expansion / external entity)")
+
+
+def _doctype_subset(data: bytes, end: int) -> re.Match[bytes] | None:
+    """``_DOCTYPE_SUBSET.search(data, 0, end)``, tried only where "<!DOCTYPE" occurs (found at C speed): a search
+    would rescan the whole window after the usual DOCTYPE without an internal subset."""
+    at = data.find(b"<!DOCTYPE", 0, end)
+    while at >= 0:
+        found = _DOCTYPE_SUBSET.match(data, at, end)
+        if found:
+            return found
+        at = data.find(b"<!DOCTYPE", at + 1, end)
+    return None
 
 
 def repair(data: bytes) -> tuple[bytes, dict[str, int]]:
@@ -148,7 +161,7 @@ def repair(data: bytes) -> tuple[bytes, dict[str, int]]:
     if late > 0:  # junk '<...' before a late XML declaration
         repairs["stray_leading_bytes"] = repairs.get("stray_leading_bytes", 0) + late
         data = data[late:]
-    if b'xmlns="' in data or b"xmlns='" in data:
+    if _DEFAULT_NS_HINT.search(data):  # == b'xmlns="' in data or b"xmlns='" in data (a regex scans faster here)
         data = _DEFAULT_NS.sub(b"", data)
     if _NAMED_ENTITY.search(data):
         count = 0
@@ -228,9 +241,9 @@ def _try_parse(data: bytes) -> tuple[etree._Element | None, int, etree.XMLSyntax
 def parse(data: bytes, max_bytes: int) -> Parsed:
     """Parses one article. Raises :class:`Rejected` (never anything else for bad input)."""
     check_bytes(data, max_bytes)
-    head = data[:_PI_WINDOW]  # PMC writes these processing instructions before or at the top of <article>
-    is_manuscript = MANUSCRIPT_PI in head
-    is_ocr = OCR_PI in head
+    # PMC writes these processing instructions before or at the top of <article>
+    is_manuscript = data.find(MANUSCRIPT_PI, 0, _PI_WINDOW) >= 0
+    is_ocr = data.find(OCR_PI, 0, _PI_WINDOW) >= 0
     data, repairs = repair(data)
     try:
         root, refs, err = _try_parse(data)

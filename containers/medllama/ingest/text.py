@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 
 CITE = "\ue000"
 AY_OPEN = "\ue001"
@@ -30,7 +31,64 @@ _EMPTY_BRACKETS_FAST = re.compile(r"[(\[][\s,;–-]*[)\]]")
 _STRAY_MARKERS = re.compile(r"[\ue000-\ue002]")
 _ZERO_WIDTH = re.compile("[\u200b\ufeff\u00ad\u2060]")
 _CONTEXT = 60
+# Every character that str.split() treats as whitespace (str.isspace() over all code points), except " ".
+_OTHER_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680"
+    + "".join(map(chr, range(0x2000, 0x200B)))
+    + ("\u2028\u2029\u202f\u205f\u3000")
+)
+_LONG = 2000
 _LEFT_LAST = frozenset("[(;,.:eonEON")
+_OPENERS = frozenset("[(")
+_CLOSERS = frozenset(")]")
+
+
+def _ws_start(left: str, i: int) -> int:
+    """Start of the whitespace run that ends at ``left[i]`` (``i`` itself when there is none)."""
+    return len(left[:i].rstrip())
+
+
+def _open_bound(left: str) -> int:
+    """Leftmost index where ``_LEFT_OPEN`` can match: a lead-in holds no bracket, so its bracket is the last one."""
+    j = max(left.rfind("["), left.rfind("("))
+    return _ws_start(left, j) if j >= 0 else len(left)
+
+
+def _sep_bound(left: str) -> int:
+    """Leftmost index where ``_LEFT_SEP`` can match: a lead-in holds at most two of ``,;``, so the separator is
+    one of the last three."""
+    k = len(left)
+    for _ in range(3):
+        k = max(left.rfind(",", 0, k), left.rfind(";", 0, k))
+        if k < 0:
+            return 0
+    return _ws_start(left, k)
+
+
+def _bare_bound(left: str) -> int:
+    """Leftmost index where ``_LEFT_BARE`` can match: at most "Refs." (5 characters) between whitespace runs."""
+    return _ws_start(left, max(0, len(left.rstrip()) - 5))
+
+
+def _runs(text: str) -> Iterator[re.Match[str]]:
+    """``_RUN.finditer(text)``, but the markers are found with ``str.find`` (much faster than a regex scan)."""
+    find = text.find
+    nc, na = find(CITE), find(AY_OPEN)
+    start = 0
+    while True:
+        if 0 <= nc < start:
+            nc = find(CITE, start)
+        if 0 <= na < start:
+            na = find(AY_OPEN, start)
+        if nc < 0 and na < 0:
+            return
+        k = na if nc < 0 or 0 <= na < nc else nc
+        m = _RUN.match(text, k)
+        if m is None:  # an author-year opener without its closer
+            start = k + 1
+            continue
+        yield m
+        start = m.end()
 
 
 def remove_citations(text: str) -> tuple[str, int]:
@@ -47,17 +105,31 @@ def remove_citations(text: str) -> tuple[str, int]:
         return text, 0
     out: list[str] = []
     pos = 0
-    for m in _RUN.finditer(text):
-        s, e = m.start(), m.end()
-        left = text[max(pos, s - _CONTEXT) : s]
-        keep_to = s  # text[pos:keep_to] is kept
+    for m in _runs(text):
+        s, e = m.span()
+        base = s - _CONTEXT if s - _CONTEXT > pos else pos
+        left = text[base:s]
+        kept = left.rstrip()
+        last = kept[-1:]
+        # fast paths for the two commonest cases, decided by the last non-space character before the run
+        if last in _OPENERS:  # ``lo and rc`` below: "x [1–3]" → "x" (a bracket always gives ``lo``)
+            rc = _RIGHT_CLOSE.match(text, e)
+            if rc:
+                out.append(text[pos : base + len(kept[:-1].rstrip())])
+                pos = rc.end()
+                continue
+        elif last not in _LEFT_LAST and text.find(AY_OPEN, s, e) < 0:  # the bare case: "x¹²" → "x"
+            out.append(text[pos : base + len(kept)])
+            pos = e
+            continue
         # every bracket / separator / lead-in pattern ends in one of these characters: skip the regexes otherwise
-        maybe = left.rstrip()[-1:] in _LEFT_LAST
-        lo = _LEFT_OPEN.search(left) if maybe else None
+        maybe = last in _LEFT_LAST
+        keep_to = s  # text[pos:keep_to] is kept
+        lo = _LEFT_OPEN.search(left, _open_bound(left)) if maybe else None
         rc = _RIGHT_CLOSE.match(text, e)
         if lo and rc:
             keep_to, e = s - (len(left) - lo.start()), rc.end()
-        elif rc and maybe and (ls := _LEFT_SEP.search(left)):
+        elif rc and maybe and (ls := _LEFT_SEP.search(left, _sep_bound(left))):
             keep_to = s - (len(left) - ls.start())
         elif lo and (rs := _RIGHT_SEP.match(text, e)):
             opening = lo.group(0).strip()[:1]
@@ -71,7 +143,7 @@ def remove_citations(text: str) -> tuple[str, int]:
             pos = e
             continue
         else:
-            lb = _LEFT_BARE.search(left)
+            lb = _LEFT_BARE.search(left, _bare_bound(left))
             keep_to = s - (len(left) - lb.start()) if lb else s
         out.append(text[pos:keep_to])
         pos = e
@@ -88,7 +160,16 @@ def squash(text: str) -> str:
     """Collapses every run of whitespace (any Unicode width, newlines included) to one space."""
     if "\u200b" in text or "\u00ad" in text or "\ufeff" in text or "\u2060" in text:
         text = _ZERO_WIDTH.sub("", text)
-    return " ".join(text.split())
+    if len(text) < _LONG:
+        return " ".join(text.split())
+    # A long text (a whole document) is nearly clean: map the other whitespace characters to " " and halve runs of
+    # spaces with C-level replaces instead of splitting into ~100,000 words. Same result as the split/join above.
+    for ch in _OTHER_WHITESPACE:
+        if ch in text:
+            text = text.replace(ch, " ")
+    while "  " in text:
+        text = text.replace("  ", " ")
+    return text.strip(" ")
 
 
 def clean_inline(text: str | None) -> tuple[str, int]:
