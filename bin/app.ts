@@ -11,7 +11,9 @@ function medllamaContext(app: App): unknown {
   try {
     return JSON.parse(raw);
   } catch {
-    throw new ConfigError([`medllama: got ${JSON.stringify(raw)}, expected a JSON object (-c medllama='{"stage":"dev"}')`]);
+    throw new ConfigError([
+      `medllama: got ${JSON.stringify(raw)}, expected a JSON object (-c medllama='{"stage":"dev"}')`,
+    ]);
   }
 }
 

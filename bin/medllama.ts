@@ -8,7 +8,9 @@ import { type CliCommand, UsageError } from '../lib/cli/command.ts';
 const commandsDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'lib', 'cli', 'commands');
 
 async function loadCommands(): Promise<CliCommand[]> {
-  const files = readdirSync(commandsDir).filter((f) => f.endsWith('.ts')).sort();
+  const files = readdirSync(commandsDir)
+    .filter((f) => f.endsWith('.ts'))
+    .sort();
   const commands: CliCommand[] = [];
   for (const file of files) {
     const mod = (await import(join(commandsDir, file))) as { command?: CliCommand };

@@ -2,11 +2,13 @@ import { type App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { MedLlamaConfig } from './config.ts';
 import { DataStack } from './stacks/data-stack.ts';
-import { PipelineStack } from './stacks/pipeline-stack.ts';
+import { PipelineStack, pipelineNames } from './stacks/pipeline-stack.ts';
+import { ServingStack } from './stacks/serving-stack.ts';
 
 export interface MedLlamaStacks {
   readonly data: DataStack;
   readonly pipeline: PipelineStack;
+  readonly serving: ServingStack;
 }
 
 /** Adds every MedLlama stack to `app` for a validated config; `bin/app.ts` and the tests both use this. */
@@ -26,8 +28,22 @@ export function buildApp(app: App, config: MedLlamaConfig): MedLlamaStacks {
     config,
     data,
   });
+  const serving = new ServingStack(app, `${prefix}-Serving`, {
+    env,
+    description: 'MedLlama: approved model package → real-time endpoint (deploy Lambda, autoscaling, alarms)',
+    namePrefix: `medllama-${config.stage}`,
+    modelPackageGroupName: pipelineNames(config.stage).modelPackageGroupName,
+    data,
+    imageRegistryAccount: pipeline.imageRegistryAccount,
+    notificationTopicArn: pipeline.importedNotificationTopicArn,
+    instanceType: config.serving.instanceType,
+    initialInstanceCount: config.serving.initialInstanceCount,
+    minCapacity: config.serving.minCapacity,
+    maxCapacity: config.serving.maxCapacity,
+  });
+  serving.addStackDependency(pipeline, 'publishes to the notification topic');
   Tags.of(app).add('project', 'medllama');
   Tags.of(app).add('stage', config.stage);
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
-  return { data, pipeline };
+  return { data, pipeline, serving };
 }

@@ -150,6 +150,23 @@ export const MedLlamaConfigSchema = z
     notificationEmail: z.email('an e-mail address').optional(),
     /** Serving container of the registered model: the HF vLLM DLC (default) or TGI (maintenance mode). */
     servingContainer: z.enum(['vllm', 'tgi']).default('vllm'),
+    /** The real-time endpoint an approved model deploys to (ServingStack). */
+    serving: z
+      .object({
+        /** One A10G (24 GB) holds Llama 2 7B in BF16 with room for the KV cache. */
+        instanceType: z
+          .string()
+          .regex(/^ml\.[a-z0-9]+\.[a-z0-9]+$/, 'an instance type such as ml.g5.2xlarge')
+          .default('ml.g5.2xlarge'),
+        initialInstanceCount: z.number().int().min(1).max(10).default(1),
+        minCapacity: z.number().int().min(1).max(10).default(1),
+        maxCapacity: z.number().int().min(1).max(20).default(2),
+      })
+      .strict()
+      .refine((s) => s.minCapacity <= s.initialInstanceCount && s.minCapacity <= s.maxCapacity, {
+        message: 'minCapacity <= initialInstanceCount and minCapacity <= maxCapacity',
+      })
+      .prefault({}),
   })
   .strict();
 

@@ -39,7 +39,9 @@ async function main(): Promise<void> {
     console.error(`Stale generated schemas; run \`npm run gen:schemas\`:\n  ${stale.join('\n  ')}`);
     process.exit(1);
   }
-  console.log(check ? `schemas up to date (${rendered.size})` : `wrote ${rendered.size} schema(s) to ${dirname(schemaPath('x'))}`);
+  console.log(
+    check ? `schemas up to date (${rendered.size})` : `wrote ${rendered.size} schema(s) to ${dirname(schemaPath('x'))}`,
+  );
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main();

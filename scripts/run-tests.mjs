@@ -37,7 +37,11 @@ for (const stage of stages) {
   if (only && !only.has(stage.name)) continue;
   console.log(`\n=== ${stage.name}: ${[stage.cmd.replace(`${root}/`, ''), ...stage.args].join(' ')}`);
   const start = Date.now();
-  const res = spawnSync(stage.cmd, stage.args, { cwd: root, stdio: 'inherit', env: { ...process.env, FORCE_COLOR: '0' } });
+  const res = spawnSync(stage.cmd, stage.args, {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, FORCE_COLOR: '0' },
+  });
   const seconds = (Date.now() - start) / 1000;
   const ok = res.status === 0;
   if (res.error) console.error(`[test] ${stage.name} could not start: ${res.error.message}`);
@@ -47,5 +51,7 @@ for (const stage of stages) {
 console.log('\n=== summary');
 for (const r of results) console.log(`  ${r.ok ? 'PASS' : 'FAIL'}  ${r.name.padEnd(12)} ${r.seconds.toFixed(1)}s`);
 const failed = results.filter((r) => !r.ok);
-console.log(failed.length ? `\n${failed.length} stage(s) failed: ${failed.map((r) => r.name).join(', ')}` : '\nall stages passed');
+console.log(
+  failed.length ? `\n${failed.length} stage(s) failed: ${failed.map((r) => r.name).join(', ')}` : '\nall stages passed',
+);
 process.exit(failed.length ? 1 : 0);

@@ -62,21 +62,35 @@ function ensureVenv() {
   const venv = join(root, '.venv');
   const marker = join(venv, 'medllama-lock.sha256');
   const want = lockHash(python.version);
-  if (existsSync(marker) && readFileSync(marker, 'utf8').trim() === want && existsSync(join(venv, 'bin', 'python'))) return;
+  if (existsSync(marker) && readFileSync(marker, 'utf8').trim() === want && existsSync(join(venv, 'bin', 'python')))
+    return;
   if (existsSync(venv)) {
     say('Python requirements changed: rebuilding .venv');
     rmSync(venv, { recursive: true, force: true });
   }
-  say(`creating .venv with ${python.exe} (Python ${python.version}); the first time downloads torch (~3 GB, cached by pip)`);
+  say(
+    `creating .venv with ${python.exe} (Python ${python.version}); the first time downloads torch (~3 GB, cached by pip)`,
+  );
   run(python.exe, ['-m', 'venv', venv]);
   const pip = join(venv, 'bin', 'pip');
   run(pip, ['install', '--quiet', '--disable-pip-version-check', '--upgrade', 'pip']);
-  run(pip, ['install', '--disable-pip-version-check', '--progress-bar', 'off', '-r', 'containers/requirements-dev.txt']);
+  run(pip, [
+    'install',
+    '--disable-pip-version-check',
+    '--progress-bar',
+    'off',
+    '-r',
+    'containers/requirements-dev.txt',
+  ]);
   // The package is used in place (like an editable install, without a build step): a .pth file puts
   // containers/ on the venv's sys.path.
-  const site = spawnSync(join(venv, 'bin', 'python'), ['-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])'], {
-    encoding: 'utf8',
-  }).stdout.trim();
+  const site = spawnSync(
+    join(venv, 'bin', 'python'),
+    ['-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])'],
+    {
+      encoding: 'utf8',
+    },
+  ).stdout.trim();
   writeFileSync(join(site, 'medllama-containers.pth'), `${join(root, 'containers')}\n`);
   writeFileSync(marker, `${want}\n`);
   say('.venv ready');

@@ -53,6 +53,7 @@ describe.skipIf(!existsSync(cfnLint))('cfn-lint on the synthesized templates', (
     expect(templates.map((t) => t.split('/').pop())).toEqual([
       'MedLlama-dev-Data.template.json',
       'MedLlama-dev-Pipeline.template.json',
+      'MedLlama-dev-Serving.template.json',
     ]);
     const errors = matches.filter((m) => m.Level === 'Error').map((m) => `${m.Rule.Id} ${m.Filename}: ${m.Message}`);
     expect(errors).toEqual([]);

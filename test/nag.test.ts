@@ -29,6 +29,7 @@ describe('cdk-nag AwsSolutions over the whole app', () => {
       [
         `MedLlama-${(raw as { stage?: string }).stage ?? 'dev'}-Data`,
         `MedLlama-${(raw as { stage?: string }).stage ?? 'dev'}-Pipeline`,
+        `MedLlama-${(raw as { stage?: string }).stage ?? 'dev'}-Serving`,
       ].sort(),
     );
     for (const stack of stacks) expect(nagFindings(app, stack)).toEqual([]);

@@ -242,6 +242,63 @@ describe('MedLlama pipeline definition', () => {
     expect(image).toContain('/huggingface-vllm:');
   });
 
+  test('evaluate: benchmarks and general text are passed explicitly; sizes come from parameters', () => {
+    const args = (step(json(), 'Evaluate').Arguments.AppSpecification as { ContainerArguments: unknown[] })
+      .ContainerArguments;
+    const flag = (name: string) => args[args.indexOf(`--${name}`) + 1];
+    expect(flag('benchmarks_dir')).toBe('/opt/ml/processing/input/benchmarks');
+    expect(flag('general_dir')).toBe('/opt/ml/processing/input/general');
+    const joined = (p: string) => ({ 'Std:Join': { On: '', Values: [{ Get: `Parameters.${p}` }] } });
+    expect(flag('seq_len')).toEqual(joined('SeqLen'));
+    expect(flag('max_test_documents')).toEqual(joined('EvalMaxTestDocuments'));
+    expect(flag('bootstrap_samples')).toEqual(joined('EvalBootstrapSamples'));
+    expect(flag('pubmedqa_limit')).toEqual(joined('PubMedQALimit'));
+    expect(flag('max_new_tokens')).toEqual(joined('EvalMaxNewTokens'));
+    // Without a general-text URI the flag is absent and Evaluate lists the regression as not computed.
+    const { generalTextUri: _, ...noGeneral } = PLACEHOLDER_OPTIONS;
+    const without = buildMedLlamaPipeline(noGeneral).toJSON() as { Steps: Obj[] };
+    const args2 = (step(without, 'Evaluate').Arguments.AppSpecification as { ContainerArguments: unknown[] })
+      .ContainerArguments;
+    expect(args2).not.toContain('--general_dir');
+    expect(args2).toContain('--benchmarks_dir');
+  });
+
+  test('dedup split fractions and train accumulation are parameters with production defaults', () => {
+    const def = json();
+    const args = (step(def, 'Dedup').Arguments.AppSpecification as { ContainerArguments: unknown[] })
+      .ContainerArguments;
+    const flag = (name: string) => args[args.indexOf(`--${name}`) + 1];
+    expect(flag('validation_fraction')).toEqual({
+      'Std:Join': { On: '', Values: [{ Get: 'Parameters.ValidationFraction' }] },
+    });
+    expect(flag('test_fraction')).toEqual({ 'Std:Join': { On: '', Values: [{ Get: 'Parameters.TestFraction' }] } });
+    const hp = (step(def, 'Train').Arguments as { HyperParameters: Record<string, unknown> }).HyperParameters;
+    expect(hp.max_eval_blocks).toEqual({ 'Std:Join': { On: '', Values: [{ Get: 'Parameters.MaxEvalBlocks' }] } });
+    expect(hp.gradient_accumulation_steps).toEqual({
+      'Std:Join': { On: '', Values: [{ Get: 'Parameters.GradientAccumulationSteps' }] },
+    });
+    const defaults = Object.fromEntries(def.Parameters.map((p) => [p.Name, p.DefaultValue]));
+    expect(defaults).toMatchObject({
+      ValidationFraction: 0.01,
+      TestFraction: 0.01,
+      GradientAccumulationSteps: 8,
+      MaxEvalBlocks: 0,
+      EvalMaxTestDocuments: 0,
+      EvalBootstrapSamples: 1000,
+      PubMedQALimit: 0,
+      EvalMaxNewTokens: 128,
+    });
+  });
+
+  test('gate thresholds default to the values recommended in docs/evaluation.md', () => {
+    const defaults = Object.fromEntries(json().Parameters.map((p) => [p.Name, p.DefaultValue]));
+    expect(defaults).toMatchObject({
+      MinPerplexityImprovement: 0.05,
+      MinPubMedQADelta: -0.04,
+      MaxGeneralRegression: 0.03,
+    });
+  });
+
   test('fail message names every gate metric value', () => {
     const fail = step(json(), 'QualityGateFailed');
     expect(jsonGetPaths(fail.Arguments).sort()).toEqual(Object.values(GATE_PATHS).sort());

@@ -134,7 +134,7 @@ export class DataStack extends Stack {
         bucketArn: Fn.importValue(this.exportName(exportSuffix)),
         encryptionKey: key,
       });
-    Stack.of(scope).addDependency(this, 'imports the key and buckets');
+    Stack.of(scope).addStackDependency(this, 'imports the key and buckets');
     const imports: DataStackImports = {
       key,
       dataBucket: bucket('ImportedDataBucket', 'DataBucketArn'),

@@ -1,6 +1,6 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import type { Construct } from 'constructs';
 import { buildMedLlamaPipeline, type MedLlamaPipelineOptions } from '../../pipeline-steps/definition.ts';
@@ -179,8 +179,22 @@ export class PipelineStack extends Stack {
       ],
     };
     for (const [name, [value, description]] of Object.entries(outputs)) {
-      new CfnOutput(this, name, { value, description });
+      // The topic ARN is also exported under a stable name, for the ServingStack's notifications.
+      const exportName = name === 'NotificationTopicArn' ? this.notificationTopicExportName : undefined;
+      new CfnOutput(this, name, { value, description, ...(exportName ? { exportName } : {}) });
     }
+  }
+
+  private get notificationTopicExportName(): string {
+    return `${this.stackName}-NotificationTopicArn`;
+  }
+
+  /**
+   * The notification topic's ARN as another stack imports it: through the stable export, not a generated
+   * cross-stack export that would pin this stack. The importing stack must depend on this one.
+   */
+  get importedNotificationTopicArn(): string {
+    return Fn.importValue(this.notificationTopicExportName);
   }
 }
 

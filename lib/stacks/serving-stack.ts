@@ -13,7 +13,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { nagResourceId } from '../private/nag.ts';
+import { acknowledgeWildcards } from '../constructs/nag-acknowledge.ts';
 import { supportsVolumeKms, VARIANT_NAME } from '../serving/deploy-handler.ts';
 import type { DataStackImports } from './data-stack.ts';
 
@@ -30,10 +30,11 @@ export interface ServingStackProps extends StackProps {
   /** AWS account of the Hugging Face DLC registry in this region (containers/dlc.json). */
   readonly imageRegistryAccount: string;
   /**
-   * Topic told when the endpoint becomes InService or Failed, and when an alarm fires.
+   * ARN of the topic told when the endpoint becomes InService or Failed and when an alarm fires (the
+   * pipeline's notification topic, whose policy admits EventBridge and CloudWatch).
    * @default - a new KMS-encrypted topic
    */
-  readonly notificationTopic?: sns.ITopic;
+  readonly notificationTopicArn?: string;
   /**
    * Endpoint instance type.
    * @default 'ml.g5.2xlarge' - one A10G (24 GB) holds Llama 2 7B in BF16 with room for the KV cache
@@ -115,9 +116,9 @@ export class ServingStack extends Stack {
     const { key, artifactBucket } = props.data.importInto(this);
     const endpointArn = this.sagemakerArn('endpoint', this.endpointName);
 
-    this.topic =
-      props.notificationTopic ??
-      new sns.Topic(this, 'Notifications', { masterKey: key, enforceSSL: true, displayName: 'MedLlama serving' });
+    this.topic = props.notificationTopicArn
+      ? sns.Topic.fromTopicArn(this, 'Notifications', props.notificationTopicArn)
+      : new sns.Topic(this, 'Notifications', { masterKey: key, enforceSSL: true, displayName: 'MedLlama serving' });
 
     this.endpointRole = this.createEndpointRole(props, artifactBucket, key);
     this.alarms = this.createAlarms(latencyThreshold);
@@ -169,7 +170,7 @@ export class ServingStack extends Stack {
         TARGET_INVOCATIONS_PER_INSTANCE: String(targetInvocations),
       },
     });
-    this.grantDeploy(this.deployFunction, props, endpointArn);
+    this.grantDeploy(deployRole, props, endpointArn);
 
     const target = new targets.LambdaFunction(this.deployFunction, { deadLetterQueue: dlq, retryAttempts: 4 });
     new events.Rule(this, 'ApprovedModelPackage', {
@@ -217,141 +218,123 @@ export class ServingStack extends Stack {
       assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com'),
       description: 'MedLlama endpoint: reads model weights, pulls the serving image, writes logs',
     });
-    artifactBucket.grantRead(role);
+    const reasons: Record<string, string> = {};
+    const allow = (
+      sid: string,
+      actions: string[],
+      resources: string[],
+      reason?: string,
+      conditions?: iam.Conditions,
+    ) => {
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ sid, actions, resources, conditions }));
+      if (reason) reasons[sid] = reason;
+    };
+    allow(
+      'ReadModelWeights',
+      ['s3:GetObject'],
+      [artifactBucket.arnForObjects('*')],
+      'Model weights are many objects under the training output prefix of the artifact bucket.',
+    );
+    allow('ListModelWeights', ['s3:ListBucket'], [artifactBucket.bucketArn]);
     key.grantDecrypt(role);
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        actions: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'],
-        resources: [`arn:${this.partition}:ecr:${this.region}:${props.imageRegistryAccount}:repository/huggingface-*`],
-      }),
+    allow(
+      'PullServingImage',
+      ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'],
+      [`arn:${this.partition}:ecr:${this.region}:${props.imageRegistryAccount}:repository/huggingface-*`],
+      'The Hugging Face DLC repositories of the AWS DLC account; tags change per release.',
     );
-    role.addToPolicy(new iam.PolicyStatement({ actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }));
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
-        resources: [`arn:${this.partition}:logs:${this.region}:${this.account}:log-group:/aws/sagemaker/Endpoints/*`],
-      }),
+    allow(
+      'RegistryToken',
+      ['ecr:GetAuthorizationToken'],
+      ['*'],
+      'ecr:GetAuthorizationToken has no resource-level permissions.',
     );
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        actions: ['cloudwatch:PutMetricData'],
-        resources: ['*'],
-        conditions: { StringEquals: { 'cloudwatch:namespace': ['/aws/sagemaker/Endpoints', 'AWS/SageMaker'] } },
-      }),
+    allow(
+      'EndpointLogs',
+      ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
+      [`arn:${this.partition}:logs:${this.region}:${this.account}:log-group:/aws/sagemaker/Endpoints/*`],
+      'SageMaker names endpoint log groups after the endpoint; scoped to the endpoint log-group prefix.',
     );
-    Validations.of(role).acknowledge(
-      {
-        id: 'AwsSolutions-IAM5[Resource::*]',
-        reason:
-          'ecr:GetAuthorizationToken and cloudwatch:PutMetricData do not support resource-level permissions; PutMetricData is limited by namespace.',
-      },
-      {
-        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecr:<AWS::Region>:${props.imageRegistryAccount}:repository/huggingface-*]`,
-        reason: 'The Hugging Face DLC repositories of the AWS DLC account; tags change per release.',
-      },
-      {
-        id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/Endpoints/*]',
-        reason: 'SageMaker names endpoint log groups after the endpoint; scoped to the endpoint log-group prefix.',
-      },
-      {
-        id: 'AwsSolutions-IAM5[Action::s3:GetObject*]',
-        reason: 'Read-only access to the artifact bucket (CDK grantRead).',
-      },
-      {
-        id: 'AwsSolutions-IAM5[Action::s3:GetBucket*]',
-        reason: 'Read-only access to the artifact bucket (CDK grantRead).',
-      },
-      { id: 'AwsSolutions-IAM5[Action::s3:List*]', reason: 'Read-only access to the artifact bucket (CDK grantRead).' },
-      {
-        id: `AwsSolutions-IAM5[Resource::${nagResourceId(this, artifactBucket.arnForObjects('*'))}]`,
-        reason: 'Model weights are many objects under the training output prefix of the artifact bucket.',
-      },
+    allow(
+      'EndpointMetrics',
+      ['cloudwatch:PutMetricData'],
+      ['*'],
+      'cloudwatch:PutMetricData has no resource-level permissions; limited by namespace.',
+      { StringEquals: { 'cloudwatch:namespace': ['/aws/sagemaker/Endpoints', 'AWS/SageMaker'] } },
     );
+    acknowledgeWildcards(role.node.findChild('DefaultPolicy'), reasons);
     return role;
   }
 
-  private grantDeploy(fn: lambda.IFunction, props: ServingStackProps, endpointArn: string): void {
+  private grantDeploy(role: iam.Role, props: ServingStackProps, endpointArn: string): void {
     const prefix = props.namePrefix;
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['sagemaker:CreateModel', 'sagemaker:DescribeModel', 'sagemaker:AddTags'],
-        resources: [this.sagemakerArn('model', `${prefix}-v*`)],
-      }),
+    const reasons: Record<string, string> = {};
+    const allow = (
+      sid: string,
+      actions: string[],
+      resources: string[],
+      reason?: string,
+      conditions?: iam.Conditions,
+    ) => {
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ sid, actions, resources, conditions }));
+      if (reason) reasons[sid] = reason;
+    };
+    const versioned = 'Named by package version at approval time; scoped to this deployment’s prefix.';
+    allow(
+      'Models',
+      ['sagemaker:CreateModel', 'sagemaker:DescribeModel', 'sagemaker:AddTags'],
+      [this.sagemakerArn('model', `${prefix}-v*`)],
+      versioned,
     );
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['sagemaker:CreateEndpointConfig', 'sagemaker:DescribeEndpointConfig', 'sagemaker:AddTags'],
-        resources: [this.sagemakerArn('endpoint-config', `${prefix}-v*`)],
-      }),
+    allow(
+      'EndpointConfigs',
+      ['sagemaker:CreateEndpointConfig', 'sagemaker:DescribeEndpointConfig', 'sagemaker:AddTags'],
+      [this.sagemakerArn('endpoint-config', `${prefix}-v*`)],
+      versioned,
     );
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['sagemaker:CreateEndpoint', 'sagemaker:UpdateEndpoint', 'sagemaker:DescribeEndpoint'],
-        resources: [endpointArn],
-      }),
+    allow(
+      'Endpoint',
+      ['sagemaker:CreateEndpoint', 'sagemaker:UpdateEndpoint', 'sagemaker:DescribeEndpoint'],
+      [endpointArn],
     );
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        // CreateEndpoint / UpdateEndpoint authorize on the endpoint config too.
-        actions: ['sagemaker:CreateEndpoint', 'sagemaker:UpdateEndpoint'],
-        resources: [this.sagemakerArn('endpoint-config', `${prefix}-v*`)],
-      }),
+    // CreateEndpoint / UpdateEndpoint authorize on the endpoint config too.
+    allow(
+      'EndpointFromConfig',
+      ['sagemaker:CreateEndpoint', 'sagemaker:UpdateEndpoint'],
+      [this.sagemakerArn('endpoint-config', `${prefix}-v*`)],
+      versioned,
     );
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['sagemaker:DescribeModelPackage'],
-        resources: [this.sagemakerArn('model-package', `${props.modelPackageGroupName.toLowerCase()}/*`)],
-      }),
+    allow(
+      'ReadModelPackages',
+      ['sagemaker:DescribeModelPackage'],
+      [this.sagemakerArn('model-package', `${props.modelPackageGroupName.toLowerCase()}/*`)],
+      'Any version of this project’s model package group may be approved.',
     );
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['iam:PassRole'],
-        resources: [this.endpointRole.roleArn],
-        conditions: { StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } },
-      }),
+    allow('PassEndpointRole', ['iam:PassRole'], [this.endpointRole.roleArn], undefined, {
+      StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' },
+    });
+    allow(
+      'Autoscaling',
+      ['application-autoscaling:RegisterScalableTarget', 'application-autoscaling:PutScalingPolicy'],
+      ['*'],
+      'Application Auto Scaling has no resource-level permissions; limited to the sagemaker namespace.',
+      { StringEquals: { 'application-autoscaling:service-namespace': 'sagemaker' } },
     );
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['application-autoscaling:RegisterScalableTarget', 'application-autoscaling:PutScalingPolicy'],
-        resources: ['*'],
-        conditions: { StringEquals: { 'application-autoscaling:service-namespace': 'sagemaker' } },
-      }),
+    allow(
+      'AutoscalingServiceRole',
+      ['iam:CreateServiceLinkedRole'],
+      [
+        `arn:${this.partition}:iam::${this.account}:role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint`,
+      ],
+      undefined,
+      { StringLike: { 'iam:AWSServiceName': 'sagemaker.application-autoscaling.amazonaws.com' } },
     );
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['iam:CreateServiceLinkedRole'],
-        resources: [
-          `arn:${this.partition}:iam::${this.account}:role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint`,
-        ],
-        conditions: { StringLike: { 'iam:AWSServiceName': 'sagemaker.application-autoscaling.amazonaws.com' } },
-      }),
+    allow(
+      'RollbackAlarms',
+      ['cloudwatch:DescribeAlarms'],
+      this.alarms.map((a) => a.alarmArn),
     );
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['cloudwatch:DescribeAlarms'],
-        resources: this.alarms.map((a) => a.alarmArn),
-      }),
-    );
-    const role = fn.role!;
-    Validations.of(role).acknowledge(
-      {
-        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:model/${prefix}-v*]`,
-        reason: 'Models are named by package version at approval time; scoped to this deployment’s prefix.',
-      },
-      {
-        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:endpoint-config/${prefix}-v*]`,
-        reason: 'Endpoint configs are named by package version at approval time; scoped to this deployment’s prefix.',
-      },
-      {
-        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:model-package/${props.modelPackageGroupName.toLowerCase()}/*]`,
-        reason: 'Any version of this project’s model package group may be approved.',
-      },
-      {
-        id: 'AwsSolutions-IAM5[Resource::*]',
-        reason:
-          'Application Auto Scaling actions have no resource-level permissions; limited to the sagemaker namespace.',
-      },
-    );
+    acknowledgeWildcards(role.node.findChild('DefaultPolicy'), reasons);
   }
 
   /** p90 model latency and 5xx errors on the endpoint variant; both roll a blue/green update back. */
