@@ -41,11 +41,19 @@ def child(n: int, words: int, tmp: Path) -> None:
             }
             fh.write(json.dumps(rec) + "\n")
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    report = run(DedupConfig(input_dir=str(tmp / "in"), output_dir=str(tmp / "out")), logging.getLogger("bench"))
+    report = run(
+        DedupConfig(input_dir=str(tmp / "in"), output_dir=str(tmp / "out")),
+        logging.getLogger("bench"),
+    )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(
         json.dumps(
-            {"n": n, "rss_before_kb": before, "rss_peak_kb": peak, "state_bytes": report["memory"]["state_bytes"]}
+            {
+                "n": n,
+                "rss_before_kb": before,
+                "rss_peak_kb": peak,
+                "state_bytes": report["memory"]["state_bytes"],
+            }
         )
     )
 
@@ -63,13 +71,28 @@ def main() -> None:
     results = []
     for n in args.docs:
         with tempfile.TemporaryDirectory() as tmp:
-            cmd = [sys.executable, __file__, "--child", str(n), "--words", str(args.words), "--tmp", tmp]
-            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--child",
+                str(n),
+                "--words",
+                str(args.words),
+                "--tmp",
+                tmp,
+            ]
+            out = (
+                subprocess.run(cmd, check=True, capture_output=True, text=True)
+                .stdout.strip()
+                .splitlines()[-1]
+            )
             results.append(json.loads(out))
             print(out)
     a, b = results
     slope = (b["rss_peak_kb"] - a["rss_peak_kb"]) * 1024 / (b["n"] - a["n"])
-    print(f"state bytes/doc: {b['state_bytes'] / b['n']:.0f}; peak RSS slope: {slope:.0f} bytes/doc")
+    print(
+        f"state bytes/doc: {b['state_bytes'] / b['n']:.0f}; peak RSS slope: {slope:.0f} bytes/doc"
+    )
 
 
 if __name__ == "__main__":

@@ -28,10 +28,14 @@ from itertools import chain
 from pathlib import Path
 
 import numpy as np
-
 from medllama.resources import find_llama2_tokenizer, repo_root
 from medllama.sagemaker_env import Shard
-from medllama.tokenization import TokenizationConfig, index_split, load_tokenizer, pack_split
+from medllama.tokenization import (
+    TokenizationConfig,
+    index_split,
+    load_tokenizer,
+    pack_split,
+)
 
 
 def corpus_texts(corpus: str | None) -> tuple[list[str], str]:
@@ -51,7 +55,9 @@ def corpus_texts(corpus: str | None) -> tuple[list[str], str]:
         from lxml import etree
 
         texts = []
-        parser = etree.XMLParser(recover=True, resolve_entities=False, no_network=True, huge_tree=False)
+        parser = etree.XMLParser(
+            recover=True, resolve_entities=False, no_network=True, huge_tree=False
+        )
         for p in sorted(sample.glob("*.*xml")):
             try:
                 root = etree.parse(str(p), parser).getroot()
@@ -60,7 +66,9 @@ def corpus_texts(corpus: str | None) -> tuple[list[str], str]:
             if root is None:
                 continue
             bodies = root.findall(".//{*}body") or root.findall(".//body")
-            text = "\n\n".join(" ".join(" ".join(b.itertext()).split(" ")) for b in bodies).strip()
+            text = "\n\n".join(
+                " ".join(" ".join(b.itertext()).split(" ")) for b in bodies
+            ).strip()
             if len(text) > 500:
                 texts.append(text)
         return texts, f"body text of {len(texts)} articles in {sample}"
@@ -77,16 +85,26 @@ def corpus_texts(corpus: str | None) -> tuple[list[str], str]:
         "analysis",
         "clinical",
     ]
-    return [" ".join(rng.choice(vocab) for _ in range(5000)) for _ in range(300)], "generated text"
+    return [
+        " ".join(rng.choice(vocab) for _ in range(5000)) for _ in range(300)
+    ], "generated text"
 
 
-def run_ours(texts: list[str], tokenizer: Path, seq_len: int, workdir: Path) -> tuple[float, float, int]:
+def run_ours(
+    texts: list[str], tokenizer: Path, seq_len: int, workdir: Path
+) -> tuple[float, float, int]:
     split = workdir / "in" / "train"
     split.mkdir(parents=True)
     with open(split / "part-00000.jsonl", "w", encoding="utf-8") as fh:
-        for i, t in enumerate(texts):
-            fh.write(json.dumps({"id": f"D{i:08d}", "text": t}, ensure_ascii=False) + "\n")
-    cfg = TokenizationConfig(input_dir=str(workdir / "in"), output_dir=str(workdir / "out"), tokenizer=str(tokenizer))
+        fh.writelines(
+            json.dumps({"id": f"D{i:08d}", "text": t}, ensure_ascii=False) + "\n"
+            for i, t in enumerate(texts)
+        )
+    cfg = TokenizationConfig(
+        input_dir=str(workdir / "in"),
+        output_dir=str(workdir / "out"),
+        tokenizer=str(tokenizer),
+    )
     cfg.seq_len = seq_len
     tok = load_tokenizer(tokenizer)
     rows: list[np.ndarray] = []
@@ -99,10 +117,14 @@ def run_ours(texts: list[str], tokenizer: Path, seq_len: int, workdir: Path) -> 
     return elapsed, cpu, stats.tokens
 
 
-def run_baseline(texts: list[str], tokenizer: Path, seq_len: int) -> tuple[float, float, int, str]:
+def run_baseline(
+    texts: list[str], tokenizer: Path, seq_len: int
+) -> tuple[float, float, int, str]:
     from transformers import PreTrainedTokenizerFast
 
-    tk = PreTrainedTokenizerFast(tokenizer_file=str(tokenizer), bos_token="<s>", eos_token="</s>")
+    tk = PreTrainedTokenizerFast(
+        tokenizer_file=str(tokenizer), bos_token="<s>", eos_token="</s>"
+    )
 
     def tokenize_function(examples):
         return tk(examples["text"])
@@ -110,14 +132,22 @@ def run_baseline(texts: list[str], tokenizer: Path, seq_len: int) -> tuple[float
     def group_texts(examples):
         concatenated = {k: list(chain(*examples[k])) for k in examples}
         total = len(concatenated["input_ids"]) // seq_len * seq_len
-        return {k: [t[i : i + seq_len] for i in range(0, total, seq_len)] for k, t in concatenated.items()}
+        return {
+            k: [t[i : i + seq_len] for i in range(0, total, seq_len)]
+            for k, t in concatenated.items()
+        }
 
     try:
         import datasets
 
         ds = datasets.Dataset.from_dict({"text": texts})
         start, cpu = time.perf_counter(), time.process_time()
-        tokd = ds.map(tokenize_function, batched=True, remove_columns=["text"], load_from_cache_file=False)
+        tokd = ds.map(
+            tokenize_function,
+            batched=True,
+            remove_columns=["text"],
+            load_from_cache_file=False,
+        )
         grouped = tokd.map(group_texts, batched=True, load_from_cache_file=False)
         elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
         tokens = sum(len(x) for x in tokd["input_ids"])
@@ -140,31 +170,45 @@ def run_baseline(texts: list[str], tokenizer: Path, seq_len: int) -> tuple[float
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--corpus")
     ap.add_argument("--seq_len", type=int, default=4096)
-    ap.add_argument("--repeat", type=int, default=3, help="copies of the corpus (timing stability)")
+    ap.add_argument(
+        "--repeat", type=int, default=3, help="copies of the corpus (timing stability)"
+    )
     args = ap.parse_args()
     tokenizer = find_llama2_tokenizer()
     texts, what = corpus_texts(args.corpus)
     texts = texts * args.repeat
     mb = sum(len(t.encode("utf-8")) for t in texts) / 1e6
-    print(f"corpus: {what} x{args.repeat}: {len(texts)} documents, {mb:.1f} MB; seq_len {args.seq_len}; 1 thread")
+    print(
+        f"corpus: {what} x{args.repeat}: {len(texts)} documents, {mb:.1f} MB; seq_len {args.seq_len}; 1 thread"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         w_ours, c_ours, n_ours = run_ours(texts, tokenizer, args.seq_len, Path(tmp))
     w_base, c_base, n_base, kind = run_baseline(texts, tokenizer, args.seq_len)
     raw = load_tokenizer(tokenizer).tokenizer
     cpu = time.process_time()
-    n_raw = sum(len(e.ids) for e in raw.encode_batch_fast(texts, add_special_tokens=False))
+    n_raw = sum(
+        len(e.ids) for e in raw.encode_batch_fast(texts, add_special_tokens=False)
+    )
     c_raw = time.process_time() - cpu
     # CPU time of this process (one thread) is the per-core cost; wall time is also shown (shared machines)
     ours, base = n_ours / c_ours, n_base / c_base
-    print(f"ours:     {n_ours} tokens, cpu {c_ours:.2f}s (wall {w_ours:.2f}s) = {ours / 1e6:.3f}M tokens/s/core")
+    print(
+        f"ours:     {n_ours} tokens, cpu {c_ours:.2f}s (wall {w_ours:.2f}s) = {ours / 1e6:.3f}M tokens/s/core"
+    )
     print(
         f"baseline: {n_base} tokens, cpu {c_base:.2f}s (wall {w_base:.2f}s) = {base / 1e6:.3f}M tokens/s/core [{kind}]"
     )
-    print(f"ceiling:  tokenizers encode_batch_fast alone: {n_raw / c_raw / 1e6:.3f}M tokens/s/core (cpu {c_raw:.2f}s)")
-    print(f"ratio: {ours / base:.2f}x by cpu time, {(n_ours / w_ours) / (n_base / w_base):.2f}x by wall time")
+    print(
+        f"ceiling:  tokenizers encode_batch_fast alone: {n_raw / c_raw / 1e6:.3f}M tokens/s/core (cpu {c_raw:.2f}s)"
+    )
+    print(
+        f"ratio: {ours / base:.2f}x by cpu time, {(n_ours / w_ours) / (n_base / w_base):.2f}x by wall time"
+    )
     print("bar: >= 1M tokens/s per core and >= 2x the baseline")
 
 

@@ -28,7 +28,7 @@ class TokenizationConfig:
         "", help="optional folder of general text (.txt: one document per file; .jsonl: 'text')"
     )
     seq_len: int = option(4096, help="tokens per packed block; every row has exactly this length")
-    splits: list[str] = option(  # noqa: RUF009
+    splits: list[str] = option(
         default_factory=lambda: ["train", "validation", "test"], help="split folders of the input to tokenize"
     )
     replay_fraction: float = option(0.0, help="target share of replay tokens in train (0 disables replay)")

@@ -36,7 +36,7 @@ class TrainConfig:
     lora_r: int = option(16, help="LoRA rank")
     lora_alpha: int = option(32, help="LoRA scaling numerator (scale = lora_alpha / lora_r)")
     lora_dropout: float = option(0.05, help="dropout on the LoRA input")
-    lora_target: list[str] = option(  # noqa: RUF009
+    lora_target: list[str] = option(
         default_factory=lambda: list(LLAMA_LINEAR_LAYERS), help="module names that get adapters (all linear layers)"
     )
     bf16: bool = option(True, help="bfloat16 compute on GPU (weights bf16 for LoRA, FSDP mixed precision for full)")
