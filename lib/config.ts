@@ -74,7 +74,15 @@ export const DataSelectionSchema = z
     benchmarksS3Uri: s3Uri('folder with ori_pqal.json and test_ground_truth.json').optional(),
     /** General (non-medical) text for the perplexity-regression check; unset: that gate value is not computed. */
     generalTextS3Uri: s3Uri('folder of .txt/.jsonl general text').optional(),
-    /** A text file of PMIDs Ingest drops (benchmark decontamination). */
+    /**
+     * Drop articles whose PMID is in the benchmark list (PubMedQA's 1000 PMIDs by default), so evaluation
+     * never scores text the model trained on.
+     */
+    decontaminate: z.boolean().default(true),
+    /**
+     * The PMID list Ingest drops (default: `benchmarks/pubmedqa/pqal_all_pmids.txt` in the data bucket, staged
+     * with the benchmarks by `medllama stage-benchmarks`).
+     */
     decontamPmidsS3Uri: s3Uri('one text file of PMIDs')
       .refine((u) => !u.endsWith('/'), 'the URI of one file, not a folder')
       .optional(),
@@ -266,9 +274,15 @@ export function tokenizerUri(config: Pick<MedLlamaConfig, 'baseModel' | 'region'
   return baseModelUri(config, dataBucketName);
 }
 
-/** Where the PubMedQA benchmark files are read from (see `medllama stage-benchmarks`, still to be written). */
+/** Where the PubMedQA benchmark files are read from (staged by `medllama stage-benchmarks`). */
 export function benchmarksUri(config: Pick<MedLlamaConfig, 'data'>, dataBucketName: string): string {
   return config.data.benchmarksS3Uri ?? `s3://${dataBucketName}/benchmarks/pubmedqa/`;
+}
+
+/** The PMID list Ingest drops, or undefined when decontamination is off. */
+export function decontamPmidsUri(config: Pick<MedLlamaConfig, 'data'>, dataBucketName: string): string | undefined {
+  if (!config.data.decontaminate) return undefined;
+  return config.data.decontamPmidsS3Uri ?? `s3://${dataBucketName}/benchmarks/pubmedqa/pqal_all_pmids.txt`;
 }
 
 /** Splits `s3://bucket/key` into its bucket and key (key may be empty). */

@@ -4,10 +4,12 @@ import {
   baseModelUri,
   benchmarksUri,
   ConfigError,
+  decontamPmidsUri,
   parseConfig,
   parseS3Uri,
   tokenizerUri,
 } from '../lib/config.ts';
+import { builderOptions } from '../lib/stacks/pipeline-stack.ts';
 
 /** The single error line of an invalid config. */
 function errorOf(raw: unknown): string[] {
@@ -40,7 +42,7 @@ describe('pipeline configuration', () => {
       pubmedqaTolerance: 0.02,
       maxGeneralRegression: 0.05,
     });
-    expect(c.data).toEqual({ usePmcOpenData: false, maxArticles: 0 });
+    expect(c.data).toEqual({ usePmcOpenData: false, maxArticles: 0, decontaminate: true });
   });
 
   test('a partial instances block keeps the other defaults', () => {
@@ -129,5 +131,24 @@ describe('pipeline configuration', () => {
     expect(parseS3Uri('s3://bucket/a/b/')).toEqual({ bucket: 'bucket', key: 'a/b/' });
     expect(parseS3Uri('s3://bucket')).toEqual({ bucket: 'bucket', key: '' });
     expect(() => parseS3Uri('gs://bucket/x')).toThrow(/not an S3 URI: "gs:\/\/bucket\/x"/);
+  });
+});
+
+describe('benchmark decontamination', () => {
+  test('is on by default and reads the list stage-benchmarks writes', () => {
+    expect(decontamPmidsUri(parseConfig({}), 'data-bucket')).toBe(
+      's3://data-bucket/benchmarks/pubmedqa/pqal_all_pmids.txt',
+    );
+  });
+
+  test('a custom list, or none when turned off', () => {
+    const custom = parseConfig({ data: { decontamPmidsS3Uri: 's3://my-lists/pmids.txt' } });
+    expect(decontamPmidsUri(custom, 'data-bucket')).toBe('s3://my-lists/pmids.txt');
+    expect(decontamPmidsUri(parseConfig({ data: { decontaminate: false } }), 'data-bucket')).toBeUndefined();
+  });
+
+  test('the pipeline passes it to Ingest by default', () => {
+    const options = builderOptions(parseConfig({}), 'medllama-dev');
+    expect(options.decontamPmidsUri).toMatch(/benchmarks\/pubmedqa\/pqal_all_pmids\.txt$/);
   });
 });

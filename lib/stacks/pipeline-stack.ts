@@ -10,6 +10,7 @@ import {
   articlesUri,
   baseModelUri,
   benchmarksUri,
+  decontamPmidsUri,
   jumpStartGatedBucket,
   type MedLlamaConfig,
   PMC_OPEN_DATA_URI,
@@ -227,6 +228,7 @@ export function definitionForConfig(
 /** The builder's options for a config, with placeholders where deploy-time values go. */
 export function builderOptions(config: MedLlamaConfig, modelPackageGroupName: string): MedLlamaPipelineOptions {
   const data = PLACEHOLDERS.dataBucket;
+  const decontam = decontamPmidsUri(config, data);
   const codeUri = `s3://${PLACEHOLDERS.codeBucket}/${PLACEHOLDERS.codeKey}`;
   const base = baseModelUri(config, data);
   return {
@@ -249,7 +251,7 @@ export function builderOptions(config: MedLlamaConfig, modelPackageGroupName: st
     serving: config.servingContainer,
     tuning: config.tuning,
     ...(config.data.generalTextS3Uri ? { generalTextUri: config.data.generalTextS3Uri } : {}),
-    ...(config.data.decontamPmidsS3Uri ? { decontamPmidsUri: config.data.decontamPmidsS3Uri } : {}),
+    ...(decontam ? { decontamPmidsUri: decontam } : {}),
   };
 }
 
