@@ -315,7 +315,10 @@ export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): Pipelin
     ...outputKms,
     inputs: [dedupCode.input, { name: 'ingest', source: ingest.output('ingest'), flag: 'input_dir' }],
     outputs: [{ name: 'dedup', destination: executionPrefix(o.dataBucket, 'pipeline', 'Dedup'), flag: 'output_dir' }],
-    arguments: containerArgs(dedupConfig, {}),
+    arguments: containerArgs(dedupConfig, {
+      validation_fraction: params.validationFraction,
+      test_fraction: params.testFraction,
+    }),
     retryPolicies: jobRetries(60, 5),
     cache: CACHE_30_DAYS,
   });
@@ -366,6 +369,8 @@ export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): Pipelin
     max_steps: params.maxSteps,
     seq_len: params.seqLen,
     lora_r: params.loraRank,
+    gradient_accumulation_steps: params.gradientAccumulationSteps,
+    max_eval_blocks: params.maxEvalBlocks,
   };
   const maxRuntime = o.trainMaxRuntimeSeconds ?? 432_000;
   const metricDefinitions = loadMetricDefinitions();
@@ -460,7 +465,13 @@ export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): Pipelin
         flag: 'output_dir',
       },
     ],
-    arguments: containerArgs(evaluateConfig, { seq_len: params.seqLen }),
+    arguments: containerArgs(evaluateConfig, {
+      seq_len: params.seqLen,
+      max_test_documents: params.evalMaxTestDocuments,
+      bootstrap_samples: params.evalBootstrapSamples,
+      pubmedqa_limit: params.pubMedQALimit,
+      max_new_tokens: params.evalMaxNewTokens,
+    }),
     propertyFiles: [{ name: 'EvaluationReport', outputName: 'evaluation', filePath: 'evaluation.json' }],
     retryPolicies: jobRetries(300, 10),
   });

@@ -156,6 +156,7 @@ function training(d: ReportData): Section {
     'Epochs',
     'MaxSteps',
     'LoraRank',
+    'GradientAccumulationSteps',
     'TrainInstanceType',
     'TrainInstanceCount',
   ];

@@ -1,0 +1,169 @@
+// `npm run demo` end to end: scripts/demo.mjs runs the whole pipeline definition locally (Ingest → Dedup →
+// Tokenize → Train → Evaluate → QualityGate → Register | QualityGateFailed) on fixtures/demo-corpus with the
+// tiny Llama model and the real Llama 2 tokenizer, then writes the report and slides. Runs in a temp runs
+// folder (no cache from earlier runs). Takes about 2–4 minutes on 2 cores; no timing is asserted here
+// (the ≤ 5 min bar is printed by the demo itself and recorded in docs/local-runner.md).
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { GATE_PATHS, STEP_NAMES } from '../pipeline-steps/definition.ts';
+import type { RunState } from '../pipeline-steps/local/types.ts';
+
+const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
+const RUN_ID = 'demo-e2e';
+const TIMEOUT_MS = 10 * 60_000;
+
+interface Finished {
+  code: number | null;
+  output: string;
+  runDir: string;
+  seconds: number;
+}
+
+function runDemo(runsDir: string): Promise<Finished> {
+  const started = Date.now();
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(
+      process.execPath,
+      [join(repo, 'scripts', 'demo.mjs'), '--runs-dir', runsDir, '--run-id', RUN_ID],
+      { cwd: repo, env: { ...process.env, FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
+    const timer = setTimeout(() => child.kill('SIGINT'), TIMEOUT_MS - 30_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolvePromise({ code, output, runDir: join(runsDir, RUN_ID), seconds: (Date.now() - started) / 1000 });
+    });
+  });
+}
+
+/** `gate.perplexity_improvement` → evaluation.gate.perplexity_improvement */
+function at(obj: unknown, path: string): unknown {
+  return path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], obj);
+}
+
+const tail = (text: string, lines = 60) => text.split('\n').slice(-lines).join('\n');
+
+describe('npm run demo (whole pipeline, tiny model, real tokenizer)', () => {
+  let result: Finished;
+  let state: RunState;
+  let workDir: string;
+
+  beforeAll(async () => {
+    workDir = mkdtempSync(join(tmpdir(), 'medllama-demo-'));
+    const runsDir = join(workDir, 'runs');
+    result = await runDemo(runsDir);
+    const statePath = join(result.runDir, 'state.json');
+    if (!existsSync(statePath))
+      throw new Error(`the demo wrote no state.json (exit ${result.code}):\n${tail(result.output)}`);
+    state = JSON.parse(readFileSync(statePath, 'utf8')) as RunState;
+    console.log(`demo e2e: exit ${result.code} in ${result.seconds.toFixed(0)} s, status ${state.status}`);
+  }, TIMEOUT_MS);
+
+  // The run folder (≈ 35 MB: models, sandboxes) is removed when the demo succeeded and kept for debugging otherwise.
+  afterAll(() => {
+    if (result?.code === 0) rmSync(workDir, { recursive: true, force: true });
+    else if (workDir) console.log(`demo e2e: run folder kept at ${workDir}`);
+  });
+
+  test('the demo exits 0 and every step ran; the gate took one branch and recorded it', () => {
+    expect(result.code, tail(result.output)).toBe(0);
+    const ran = state.order;
+    expect(ran.slice(0, 6)).toEqual([
+      STEP_NAMES.ingest,
+      STEP_NAMES.dedup,
+      STEP_NAMES.tokenize,
+      STEP_NAMES.train,
+      STEP_NAMES.evaluate,
+      STEP_NAMES.qualityGate,
+    ]);
+    for (const name of ran.slice(0, 6))
+      expect(state.steps[name]?.state, `${name}: ${tail(result.output)}`).toBe('Succeeded');
+    const gate = state.steps[STEP_NAMES.qualityGate]!;
+    expect(typeof gate.outcome).toBe('boolean');
+    if (gate.outcome) {
+      expect(ran).toEqual([...ran.slice(0, 6), STEP_NAMES.register]);
+      expect(state.steps[STEP_NAMES.register]?.state).toBe('Succeeded');
+      expect(state.status).toBe('Succeeded');
+    } else {
+      expect(ran).toEqual([...ran.slice(0, 6), STEP_NAMES.fail]);
+      expect(state.status).toBe('Failed');
+      expect(state.failureReason).toMatch(/^QualityGateFailed: Quality gate failed: perplexity_improvement=/);
+    }
+  });
+
+  test('the registry entry exists (gate passed) or the failure message names every gate value (gate failed)', () => {
+    const registryRoot = join(result.runDir, 'registry');
+    const gate = state.steps[STEP_NAMES.qualityGate]!;
+    if (gate.outcome) {
+      const entry = state.steps[STEP_NAMES.register]?.properties?.RegistryEntry;
+      expect(typeof entry).toBe('string');
+      const registered = JSON.parse(readFileSync(join(result.runDir, entry as string), 'utf8')) as Record<
+        string,
+        unknown
+      >;
+      expect(registered.ModelPackageGroupName).toBe('medllama-local');
+      expect(registered.ModelApprovalStatus).toBe('PendingManualApproval');
+      const modelDir = Object.values(registered.ModelDataLocal as Record<string, string>)[0]!;
+      expect(existsSync(join(result.runDir, modelDir, 'config.json'))).toBe(true);
+      expect(result.output).toContain(`[demo] registry:   ${join(result.runDir, entry as string)}`);
+    } else {
+      expect(existsSync(registryRoot) ? readdirSync(registryRoot) : []).toEqual([]);
+      expect(state.failureReason).toMatch(/pubmedqa_delta=.* general_perplexity_regression=/);
+      expect(result.output).toContain('[demo] registry:   none: Quality gate failed:');
+    }
+  });
+
+  test('evaluation.json: the three gate values are finite and are what the QualityGate compared', () => {
+    const evaluation = state.steps[STEP_NAMES.evaluate]!.outputs!.evaluation!;
+    const report = JSON.parse(readFileSync(join(result.runDir, evaluation, 'evaluation.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    const values = Object.values(GATE_PATHS).map((p) => at(report, p));
+    for (const v of values) {
+      expect(typeof v).toBe('number');
+      expect(Number.isFinite(v)).toBe(true);
+    }
+    // The demo parameters give Evaluate a test split and PubMedQA/general inputs: nothing in the gate is a 0.0
+    // stand-in for a value that could not be computed.
+    expect(at(report, 'gate.not_computed') ?? {}).toEqual({});
+    const conditions = state.steps[STEP_NAMES.qualityGate]!.properties!.Conditions as { left: number; right: number }[];
+    expect(conditions.map((c) => c.left)).toEqual(values);
+    expect(conditions.map((c) => c.right)).toEqual([
+      state.parameters.MinPerplexityImprovement,
+      state.parameters.MinPubMedQADelta,
+      state.parameters.MaxGeneralRegression,
+    ]);
+  });
+
+  test('the model is a loadable Hugging Face folder and the demo printed where it is', () => {
+    const model = join(result.runDir, state.steps[STEP_NAMES.train]!.outputs!.model!);
+    expect(existsSync(join(model, 'config.json'))).toBe(true);
+    expect(readdirSync(model).some((f) => f.endsWith('.safetensors'))).toBe(true);
+    expect(existsSync(join(model, 'tokenizer.json'))).toBe(true);
+    expect(result.output).toContain(`[demo] model:      ${model}`);
+  });
+
+  test('report.md, report.html and slides.html exist, name the run, and the demo printed them', () => {
+    for (const file of ['report.md', 'report.html', 'slides.html']) {
+      const path = join(result.runDir, file);
+      expect(existsSync(path), file).toBe(true);
+      expect(statSync(path).size).toBeGreaterThan(1000);
+      expect(readFileSync(path, 'utf8')).toContain(RUN_ID);
+    }
+    expect(result.output).toContain(`[demo] report:     ${join(result.runDir, 'report.html')}`);
+    expect(result.output).toContain(`[demo] slides:     ${join(result.runDir, 'slides.html')}`);
+    expect(result.output).toMatch(/\[demo\] pipeline (Succeeded|Failed); wall time after set-up \d+ min \d+ s/);
+  });
+});
