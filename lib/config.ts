@@ -97,12 +97,13 @@ export const DataSelectionSchema = z
 /** Defaults of the QualityGate parameters (fractions). */
 export const ThresholdsSchema = z
   .object({
+    // Unset: the pipeline Parameter's own default (pipeline-steps/parameters.ts, from docs/evaluation.md).
     /** (base_ppl - tuned_ppl) / base_ppl on the held-out PMC test split must be at least this. */
-    minPerplexityImprovement: z.number().min(-1).max(1).default(0.02),
+    minPerplexityImprovement: z.number().min(-1).max(1).optional(),
     /** tuned PubMedQA accuracy may be at most this much below base (tuned - base >= -tolerance). */
-    pubmedqaTolerance: z.number().min(0).max(1).default(0.02),
+    pubmedqaTolerance: z.number().min(0).max(1).optional(),
     /** (tuned_gppl - base_gppl) / base_gppl on general text must be at most this. */
-    maxGeneralRegression: z.number().min(0).max(10).default(0.05),
+    maxGeneralRegression: z.number().min(0).max(10).optional(),
   })
   .strict()
   .prefault({});

@@ -119,11 +119,24 @@ describe('PipelineStack (default config)', () => {
     expect(byName).toMatchObject({
       TrainInstanceType: 'ml.g5.12xlarge',
       IngestInstanceCount: 1,
-      MinPerplexityImprovement: 0.02,
-      MinPubMedQADelta: -0.02,
-      MaxGeneralRegression: 0.05,
+      // unset thresholds keep the builder's defaults (docs/evaluation.md)
+      MinPerplexityImprovement: 0.05,
+      MinPubMedQADelta: -0.04,
+      MaxGeneralRegression: 0.03,
       MaxArticles: 0,
       ModelApprovalStatus: 'PendingManualApproval',
+    });
+  });
+
+  test('thresholds given in the deploy config override those defaults', () => {
+    const custom = synthApp({ thresholds: { minPerplexityImprovement: 0.1, pubmedqaTolerance: 0.01 } });
+    const parameters = Object.fromEntries(
+      (custom.stacks.pipeline.definition.Parameters ?? []).map((p) => [p.Name, p.DefaultValue]),
+    );
+    expect(parameters).toMatchObject({
+      MinPerplexityImprovement: 0.1,
+      MinPubMedQADelta: -0.01,
+      MaxGeneralRegression: 0.03,
     });
   });
 

@@ -268,9 +268,9 @@ export function parameterDefaults(config: MedLlamaConfig): Record<string, string
     TrainInstanceType: i.train.type,
     TrainInstanceCount: i.train.count,
     EvaluateInstanceType: i.evaluate.type,
-    MinPerplexityImprovement: t.minPerplexityImprovement,
-    MinPubMedQADelta: -t.pubmedqaTolerance,
-    MaxGeneralRegression: t.maxGeneralRegression,
+    ...(t.minPerplexityImprovement !== undefined ? { MinPerplexityImprovement: t.minPerplexityImprovement } : {}),
+    ...(t.pubmedqaTolerance !== undefined ? { MinPubMedQADelta: -t.pubmedqaTolerance } : {}),
+    ...(t.maxGeneralRegression !== undefined ? { MaxGeneralRegression: t.maxGeneralRegression } : {}),
   };
 }
 
