@@ -212,8 +212,9 @@ def test_torchrun_two_process_ddp_lora_equals_one_process(data_dir: Path, tiny_b
 def test_full_fine_tune_single_process(data_dir: Path, tiny_base_model: Path, tmp_path: Path) -> None:
     from transformers import AutoModelForCausalLM
 
+    # bf16 requested but no GPU: training runs in fp32, and the saved weights are the fp32 ones it trained.
     assert main(args_for(data_dir, tiny_base_model, tmp_path, method="full", learning_rate=1e-3, max_steps=10,
-                         save_steps=5, eval_steps=0, gradient_checkpointing="false")) == 0  # fmt: skip
+                         save_steps=5, eval_steps=0, gradient_checkpointing="false", bf16="true")) == 0  # fmt: skip
     summary = json.loads((tmp_path / "data" / "training_summary.json").read_text())
     assert summary["n_trainable_params"] == summary["n_params"] and summary["final_eval_loss"] is not None
     model = AutoModelForCausalLM.from_pretrained(tmp_path / "model")
@@ -222,6 +223,8 @@ def test_full_fine_tune_single_process(data_dir: Path, tiny_base_model: Path, tm
         model.state_dict()["model.layers.0.mlp.up_proj.weight"], base["model.layers.0.mlp.up_proj.weight"]
     )
     assert not (tmp_path / "model" / "adapter").exists()
+    saved = load_file(str(tmp_path / "model" / "model.safetensors"))
+    assert {t.dtype for t in saved.values()} == {torch.float32}
 
 
 def test_bench_tiny_runs_on_cpu() -> None:

@@ -47,7 +47,9 @@ def copy_tokenizer(base_dir: Path, model_dir: Path) -> list[str]:
 def save_final_model(cfg: TrainConfig, bundle: Any, base_dir: Path, env: DistEnv) -> Path:
     """Called on every rank (FSDP gathers collectively); rank 0 writes."""
     model_dir = Path(cfg.model_dir)
-    out_dtype = torch.bfloat16 if cfg.bf16 else torch.float32
+    # BF16 weights when training ran in BF16 (GPU); fp32 when it ran in fp32 (CPU), so the saved model is
+    # exactly what was trained and compares fairly with an fp32 base.
+    out_dtype = torch.bfloat16 if cfg.bf16 and bundle.device.type == "cuda" else torch.float32
     state_dict = None
     if bundle.fsdp:
         from medllama.train.fsdp import full_state_dict
