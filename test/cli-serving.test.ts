@@ -192,3 +192,25 @@ describe('invoke --local against `medllama local serve` (the real Python server,
     );
   });
 });
+
+describe('local serve picks the newest registered model by default', () => {
+  test('reads ModelDataLocal of the newest registry entry, relative to its run folder', async () => {
+    const { latestRegisteredModel } = await import('../lib/cli/commands/local-serve.ts');
+    const { mkdirSync, writeFileSync, utimesSync } = await import('node:fs');
+    const runs = mkdtempSync(join(tmpdir(), 'medllama-runs-'));
+    expect(latestRegisteredModel(runs)).toBeUndefined();
+    for (const [run, when] of [
+      ['old', 1_000],
+      ['new', 2_000],
+    ] as const) {
+      const model = join(runs, run, 's3', 'artifacts', 'model');
+      mkdirSync(model, { recursive: true });
+      writeFileSync(join(model, 'config.json'), '{}');
+      const entry = join(runs, run, 'registry', 'medllama-local', '1.json');
+      mkdirSync(join(entry, '..'), { recursive: true });
+      writeFileSync(entry, JSON.stringify({ ModelDataLocal: { 'container-0': 's3/artifacts/model' } }));
+      utimesSync(entry, when, when);
+    }
+    expect(latestRegisteredModel(runs)?.model).toBe(join(runs, 'new', 's3', 'artifacts', 'model'));
+  });
+});

@@ -1,18 +1,47 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type CliCommand, UsageError } from '../command.ts';
 
 const root = join(import.meta.dirname, '..', '..', '..');
 
-const usage = `usage: medllama local serve --model DIR [--port N] [--host ADDR] [--max-model-len N]
+/**
+ * The model of the newest local registry entry under `runsDir` (`runs/<id>/registry/<group>/<version>.json`,
+ * written by the local runner's Register step; its `ModelDataLocal` is relative to the run folder).
+ */
+export function latestRegisteredModel(runsDir: string): { model: string; entry: string } | undefined {
+  if (!existsSync(runsDir)) return undefined;
+  const entries: string[] = [];
+  for (const run of readdirSync(runsDir)) {
+    const registry = join(runsDir, run, 'registry');
+    if (!existsSync(registry)) continue;
+    for (const group of readdirSync(registry)) {
+      const dir = join(registry, group);
+      if (!statSync(dir).isDirectory()) continue;
+      for (const f of readdirSync(dir)) if (f.endsWith('.json')) entries.push(join(dir, f));
+    }
+  }
+  entries.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs || b.localeCompare(a));
+  for (const entry of entries) {
+    const data = JSON.parse(readFileSync(entry, 'utf8')) as { ModelDataLocal?: Record<string, string> };
+    const rel = Object.values(data.ModelDataLocal ?? {})[0];
+    if (!rel) continue;
+    const model = join(dirname(dirname(dirname(entry))), rel);
+    if (existsSync(join(model, 'config.json'))) return { model, entry };
+  }
+  return undefined;
+}
+
+const usage = `usage: medllama local serve [--model DIR] [--runs-dir DIR] [--port N] [--host ADDR] [--max-model-len N]
 
 Serves a locally trained model over HTTP with the same request and response schema as the deployed
 container (vLLM's OpenAI-shaped /invocations, and /ping), so \`medllama invoke --local\` behaves like the
 endpoint. Stops with Ctrl-C.
 
-  --model DIR          the model folder (the Train step's output: config.json, safetensors, tokenizer)
+  --model DIR          the model folder (the Train step's output: config.json, safetensors, tokenizer);
+                       default: the model of the newest local registry entry under --runs-dir
+  --runs-dir DIR       where \`medllama local run\` wrote its runs (default runs/)
   --port N             port (default 8080, the SageMaker container port)
   --host ADDR          address (default 127.0.0.1)
   --max-model-len N    prompt + generated tokens limit (default 512)`;
@@ -27,13 +56,24 @@ export const command: CliCommand = {
       strict: true,
       options: {
         model: { type: 'string' },
+        'runs-dir': { type: 'string', default: 'runs' },
         port: { type: 'string', default: '8080' },
         host: { type: 'string', default: '127.0.0.1' },
         'max-model-len': { type: 'string', default: '512' },
       },
     });
-    if (!values.model) throw new UsageError('--model is required (the folder the Train step wrote)');
-    const model = resolve(values.model);
+    let modelArg = values.model;
+    if (!modelArg) {
+      const latest = latestRegisteredModel(resolve(values['runs-dir']));
+      if (!latest) {
+        throw new UsageError(
+          `no --model given and no registered model under ${resolve(values['runs-dir'])}; run \`npm run demo\` first or pass --model`,
+        );
+      }
+      console.log(`serving the newest registered model: ${latest.model} (${latest.entry})`);
+      modelArg = latest.model;
+    }
+    const model = resolve(modelArg);
     if (!existsSync(join(model, 'config.json'))) {
       throw new UsageError(`--model: no model at ${model} (expected a folder with config.json and weights)`);
     }
