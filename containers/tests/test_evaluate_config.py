@@ -35,9 +35,26 @@ def test_parse_sagemaker_style_values_and_opt_ml_defaults(monkeypatch: pytest.Mo
     assert cfg.general_dir == "" and cfg.benchmarks_dir == ""
 
 
+def test_benchmark_limits_cop_and_training_summary_flags() -> None:
+    cfg = parse_config(
+        EvaluateConfig,
+        [*REQUIRED, "--medmcqa_limit", "100", "--medqa_limit", "50", "--medmcqa_cop", '"1-4"',
+         "--training_summary", "/x/training_summary.json"],
+        step=STEP,
+    )  # fmt: skip
+    assert (cfg.medmcqa_limit, cfg.medqa_limit, cfg.medmcqa_cop) == (100, 50, "1-4")
+    assert cfg.training_summary == "/x/training_summary.json"
+    defaults = parse_config(EvaluateConfig, REQUIRED, step=STEP)
+    assert (defaults.medmcqa_limit, defaults.medqa_limit, defaults.medmcqa_cop) == (0, 0, "auto")
+    assert defaults.training_summary == ""  # = <tuned_model_dir>/training_summary.json when present
+    assert "training_summary" not in load_schema(STEP)["properties"]  # a path flag, not configuration
+
+
 @pytest.mark.parametrize(
     "argv,field",
     [
+        (["--medmcqa_cop", "2-5"], "--medmcqa_cop"),
+        (["--medqa_limit", "-1"], "--medqa_limit"),
         (["--seq_len", "8"], "--seq_len"),
         (["--dtype", "int8"], "--dtype"),
         (["--bootstrap_samples", "many"], "--bootstrap_samples"),

@@ -17,6 +17,10 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 MINI = REPO / "fixtures" / "pubmedqa-mini"
+MEDMCQA_MINI = REPO / "fixtures" / "medmcqa-mini"
+MEDQA_MINI = REPO / "fixtures" / "medqa-mini"
+# what medllama.train writes into the model folder (loop.py); only these fields matter here
+TRAINING_SUMMARY = {"method": "lora", "steps": 10, "final_train_loss": 2.5, "final_eval_loss": 2.25, "eval_blocks": 4}
 GENERAL = REPO / "fixtures" / "general-text"
 
 DOCS = [
@@ -69,7 +73,9 @@ def _perturbed_copy(src: Path, dst: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def tuned_model(tiny_base_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _perturbed_copy(tiny_base_model, tmp_path_factory.mktemp("tuned") / "model")
+    model = _perturbed_copy(tiny_base_model, tmp_path_factory.mktemp("tuned") / "model")
+    (model / "training_summary.json").write_text(json.dumps(TRAINING_SUMMARY))
+    return model
 
 
 @pytest.fixture(scope="module")
@@ -93,15 +99,25 @@ def prompts_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _benchmarks() -> tuple[Path, list[str]]:
+@pytest.fixture(scope="module")
+def benchmarks(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    """One benchmarks folder as the pipeline's channel: PubMedQA files at the root (the real split when
+    ../shared has it, else the authored mini fixture), medmcqa/ and medqa/ linked to the authored fixtures."""
     shared = REPO.parent / "shared" / "data" / "pubmedqa"
-    if (shared / "ori_pqal.json").is_file():
-        return shared, ["--pubmedqa_limit", "12"]  # the real split, first 12 items (CPU time)
-    return MINI, []
+    real = (shared / "ori_pqal.json").is_file()
+    folder = tmp_path_factory.mktemp("benchmarks")
+    for name in ("ori_pqal.json", "test_ground_truth.json"):
+        (folder / name).symlink_to((shared if real else MINI) / name)
+    (folder / "medmcqa").symlink_to(MEDMCQA_MINI, target_is_directory=True)
+    (folder / "medqa").symlink_to(MEDQA_MINI, target_is_directory=True)
+    # the real split: first 12 items (CPU time)
+    return folder, ["--pubmedqa_limit", "12"] if real else []
 
 
-def _run(base: Path, tuned: Path, test_dir: Path, out: Path, prompts: Path, *extra: str) -> int:
-    bench, bench_args = _benchmarks()
+def _run(
+    base: Path, tuned: Path, test_dir: Path, out: Path, prompts: Path, benchmarks: tuple[Path, list[str]], *extra: str
+) -> int:
+    bench, bench_args = benchmarks
     return main(
         [
             "--base_model_dir", str(base), "--tuned_model_dir", str(tuned), "--test_dir", str(test_dir),
@@ -118,10 +134,11 @@ def evaluation(
     tuned_model: Path,
     test_split: Path,
     prompts_file: Path,
+    benchmarks: tuple[Path, list[str]],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Path:
     out = tmp_path_factory.mktemp("eval")
-    assert _run(tiny_base_model, tuned_model, test_split, out, prompts_file) == 0
+    assert _run(tiny_base_model, tuned_model, test_split, out, prompts_file, benchmarks) == 0
     return out
 
 
@@ -186,11 +203,17 @@ def test_side_outputs(evaluation: Path) -> None:
 
 
 def test_deterministic_and_optional_inputs(
-    evaluation: Path, tiny_base_model: Path, tuned_model: Path, test_split: Path, prompts_file: Path, tmp_path: Path
+    evaluation: Path,
+    tiny_base_model: Path,
+    tuned_model: Path,
+    test_split: Path,
+    prompts_file: Path,
+    benchmarks: tuple[Path, list[str]],
+    tmp_path: Path,
 ) -> None:
     again = tmp_path / "again"
-    assert _run(tiny_base_model, tuned_model, test_split, again, prompts_file) == 0
-    for name in ("evaluation.json", "qualitative.jsonl", "test-documents.jsonl"):
+    assert _run(tiny_base_model, tuned_model, test_split, again, prompts_file, benchmarks) == 0
+    for name in ("evaluation.json", "qualitative.jsonl", "test-documents.jsonl", "medmcqa-predictions.jsonl"):
         assert (again / name).read_bytes() == (evaluation / name).read_bytes(), name
     # without the optional channels the gate still has three numbers, with reasons
     bare = tmp_path / "bare"
@@ -206,6 +229,58 @@ def test_deterministic_and_optional_inputs(
     assert set(doc["gate"]["not_computed"]) == {"pubmedqa_delta", "general_perplexity_regression"}
     assert doc["gate"]["pubmedqa_delta"] == 0.0
     assert "pubmedqa" not in doc["metrics"] and "metrics.pubmedqa" in doc["not_computed"]
+    for name in ("medmcqa", "medqa"):
+        assert name not in doc["metrics"] and doc["not_computed"][f"metrics.{name}"] == "no --benchmarks_dir given"
+    # the default training summary is <tuned_model_dir>/training_summary.json: present here
+    assert doc["training"]["final_eval_loss"] == 2.25
+
+
+def test_multiple_choice_benchmarks_and_training_loss(evaluation: Path, benchmarks: tuple[Path, list[str]]) -> None:
+    doc = json.loads((evaluation / "evaluation.json").read_text(encoding="utf-8"))
+    for name, items, split in (("medmcqa", 8, "validation"), ("medqa", 6, "test")):
+        sec = doc["metrics"][name]
+        assert (sec["items"], sec["items_available"], sec["split"]) == (items, items, split)
+        assert sec["choices"] == [" A", " B", " C", " D"] and sec["chance_accuracy"] == 0.25
+        for role in ("base", "tuned"):
+            acc = sec[role]["accuracy"]
+            assert acc["ci95"][0] <= acc["value"] <= acc["ci95"][1]
+            assert sum(sec[role]["predicted"].values()) == items
+        assert 0.0 <= sec["accuracy_delta"]["p_value"] <= 1.0
+        assert set(sec["mcnemar"]) >= {"exact_p", "chi2_p"}
+        preds = [json.loads(line) for line in (evaluation / f"{name}-predictions.jsonl").read_text().splitlines()]
+        assert len(preds) == items
+        acc_base = sum(p["label"] == p["base"] for p in preds) / items
+        assert sec["base"]["accuracy"]["value"] == pytest.approx(acc_base)
+    assert doc["metrics"]["medmcqa"]["source"]["cop_index"] == "0-3"
+    assert doc["metrics"]["medqa"]["source"]["format"] == "options/answer_idx"
+    assert doc["inputs"]["medmcqa"]["file"] == str(benchmarks[0] / "medmcqa" / "validation.jsonl")
+    training = doc["training"]
+    assert training["final_eval_loss"] == 2.25
+    assert training["final_eval_perplexity"] == pytest.approx(math.exp(2.25))
+    assert training["source"].endswith("training_summary.json") and training["method"] == "lora"
+
+
+def test_limits_and_explicit_training_summary(
+    tiny_base_model: Path,
+    tuned_model: Path,
+    test_split: Path,
+    prompts_file: Path,
+    benchmarks: tuple[Path, list[str]],
+    tmp_path: Path,
+) -> None:
+    summary = tmp_path / "summary.json"
+    summary.write_text(json.dumps({"final_eval_loss": None, "steps": 3}))
+    out = tmp_path / "out"
+    extra = ("--medmcqa_limit", "3", "--medqa_limit", "2", "--training_summary", str(summary))
+    assert _run(tiny_base_model, tuned_model, test_split, out, prompts_file, benchmarks, *extra) == 0
+    doc = json.loads((out / "evaluation.json").read_text())
+    assert (doc["metrics"]["medmcqa"]["items"], doc["metrics"]["medmcqa"]["items_available"]) == (3, 8)
+    assert doc["metrics"]["medqa"]["items"] == 2
+    assert "final_eval_loss" not in doc["training"] and doc["training"]["steps"] == 3
+    assert "final_eval_loss is None" in doc["not_computed"]["training.final_eval_loss"]
+    missing = tmp_path / "nope.json"
+    assert _run(tiny_base_model, tuned_model, test_split, tmp_path / "o2", prompts_file, benchmarks,
+                "--training_summary", str(missing)) == 1  # fmt: skip
 
 
 def test_vocabulary_mismatch_is_rejected(tiny_base_model: Path, test_split: Path, tmp_path: Path) -> None:
@@ -244,5 +319,39 @@ def test_entry_script_help() -> None:
         "--benchmarks_dir",
         "--seq_len",
         "--pubmedqa_limit",
+        "--medmcqa_limit",
+        "--medqa_limit",
+        "--training_summary",
     ):
         assert flag in proc.stdout
+
+
+def test_tuned_model_as_sagemaker_model_tar_gz(
+    evaluation: Path,
+    tiny_base_model: Path,
+    tuned_model: Path,
+    test_split: Path,
+    prompts_file: Path,
+    benchmarks: tuple[Path, list[str]],
+    tmp_path: Path,
+) -> None:
+    """The pipeline hands Evaluate the Train step's ModelArtifacts: one model.tar.gz of model_dir (files at
+    the archive root, training_summary.json among them). Same numbers as the unpacked folder."""
+    import tarfile
+
+    channel = tmp_path / "tuned_model"
+    channel.mkdir()
+    with tarfile.open(channel / "model.tar.gz", "w:gz") as tar:
+        for f in sorted(tuned_model.iterdir()):
+            tar.add(f, arcname=f.name)
+    out = tmp_path / "out"
+    assert _run(tiny_base_model, channel, test_split, out, prompts_file, benchmarks) == 0
+    doc = json.loads((out / "evaluation.json").read_text())
+    ref = json.loads((evaluation / "evaluation.json").read_text())
+    assert doc["metrics"]["test_perplexity"] == ref["metrics"]["test_perplexity"]
+    assert doc["models"]["tuned"]["path"] == str(channel)
+    assert doc["training"]["final_eval_loss"] == 2.25
+    assert doc["training"]["source"] == str(tmp_path / "tuned_model.extracted" / "training_summary.json")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert _run(tiny_base_model, empty, test_split, tmp_path / "o", prompts_file, benchmarks) == 1

@@ -3,10 +3,11 @@ import { defineStepConfig } from './define.ts';
 
 /**
  * `medllama.evaluate`: base vs tuned Llama 2 on the held-out test split (perplexity, bits per byte),
- * general-text perplexity, PubMedQA (log-likelihood of yes/no/maybe) and a qualitative prompt set.
+ * general-text perplexity, PubMedQA (log-likelihood of yes/no/maybe), optional MedMCQA / MedQA-4 (log-likelihood
+ * of the answer letter) and a qualitative prompt set.
  * Writes `evaluation.json` (the QualityGate's PropertyFile) and `qualitative.jsonl`.
  * Path flags (`--base_model_dir`, `--tuned_model_dir`, `--test_dir`, `--general_dir`, `--benchmarks_dir`,
- * `--prompts`, `--output_dir`) are not part of this schema.
+ * `--training_summary`, `--prompts`, `--output_dir`) are not part of this schema.
  */
 export const config = defineStepConfig(
   'evaluate',
@@ -55,6 +56,24 @@ export const config = defineStepConfig(
       .min(0)
       .default(0)
       .describe('Score only the first N PubMedQA test items (sorted by PMID); 0 = all 500.'),
+    medmcqa_limit: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe('Score only the first N MedMCQA validation items (sorted by id) when given; 0 = all 4,183.'),
+    medmcqa_cop: z
+      .enum(['auto', '0-3', '1-4'])
+      .default('auto')
+      .describe(
+        'Numbering of the MedMCQA answer field cop: 0-3 (Hugging Face openlifescienceai/medmcqa), 1-4 (original release); auto = detected from the values (a 0 means 0-3, a 4 means 1-4).',
+      ),
+    medqa_limit: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe('Score only the first N MedQA-USMLE 4-option test items (file order) when given; 0 = all 1,273.'),
     max_new_tokens: z
       .number()
       .int()

@@ -1,8 +1,8 @@
 """``medllama.evaluate``: the Evaluate step (DESIGN §4.6; docs/evaluation.md).
 
-Submodules: ``config`` (EvaluateConfig), ``perplexity``, ``stats``, ``pubmedqa``, ``general``,
-``qualitative``, ``report`` (evaluation.json, ``json_get``), ``runner`` (``main``). Importing this package
-does not import torch; ``main`` does.
+Submodules: ``config`` (EvaluateConfig), ``perplexity``, ``stats``, ``pubmedqa``, ``mcqa`` (MedMCQA,
+MedQA-4), ``general``, ``qualitative``, ``report`` (evaluation.json, ``json_get``), ``runner`` (``main``).
+Importing this package does not import torch; ``main`` does.
 """
 
 from __future__ import annotations

@@ -13,8 +13,9 @@ STEP = "evaluate"
 
 @dataclass
 class EvaluateConfig:
-    """Evaluate the tuned model against its base: perplexity, bits per byte, PubMedQA, general-text
-    regression and qualitative prompts. Writes evaluation.json and qualitative.jsonl."""
+    """Evaluate the tuned model against its base: perplexity, bits per byte, PubMedQA (and MedMCQA /
+    MedQA-4 when given), general-text regression and qualitative prompts; the tuned model's validation loss
+    from its training summary. Writes evaluation.json and qualitative.jsonl."""
 
     base_model_dir: str = path_option(
         lambda: opt_ml("processing", "input", "base_model"), help="HF folder of the base model (and the tokenizer)"
@@ -29,7 +30,14 @@ class EvaluateConfig:
         "", help="optional folder of general-domain .txt/.jsonl text for the regression check ('' = skip)"
     )
     benchmarks_dir: str = path_option(
-        "", help="optional folder with PubMedQA ori_pqal.json + test_ground_truth.json ('' = skip)"
+        "",
+        help="optional folder with PubMedQA ori_pqal.json + test_ground_truth.json, and optionally medmcqa/ "
+        "(validation.jsonl or dev.json) and medqa/ (test.jsonl) ('' = skip)",
+    )
+    training_summary: str = path_option(
+        "",
+        help="training_summary.json of medllama.train (final_eval_loss); '' = <tuned_model_dir>/training_summary.json "
+        "when present",
     )
     prompts: str = path_option("", help="JSONL of qualitative prompts (id, category, prompt); '' = the packaged set")
     output_dir: str = path_option(
@@ -44,6 +52,11 @@ class EvaluateConfig:
     bootstrap_samples: int = option(1000, help="bootstrap replicates for CIs and paired p-values")
     seed: int = option(1234, help="seed of the bootstrap RNG")
     pubmedqa_limit: int = option(0, help="first N PubMedQA test items by PMID; 0 = all 500")
+    medmcqa_limit: int = option(0, help="first N MedMCQA validation items by id; 0 = all 4,183")
+    medmcqa_cop: Literal["auto", "0-3", "1-4"] = option(
+        "auto", help="MedMCQA cop numbering: 0-3 (Hugging Face), 1-4 (original release), auto = from the values"
+    )
+    medqa_limit: int = option(0, help="first N MedQA 4-option test items in file order; 0 = all 1,273")
     max_new_tokens: int = option(128, help="greedy tokens per qualitative prompt")
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = option(
         "auto", help="weights/forward dtype; auto = bfloat16 on GPU, float32 on CPU"

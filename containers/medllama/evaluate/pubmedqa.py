@@ -85,14 +85,22 @@ class Request:
 
 def build_requests(tokenizer, items: Sequence[Item], max_len: int) -> tuple[list[Request], int]:
     """Three requests per item (yes, no, maybe order), and how many items were truncated on the left."""
+    return build_choice_requests(tokenizer, [i.prompt for i in items], LABELS, max_len)
+
+
+def build_choice_requests(
+    tokenizer, prompts: Sequence[str], choices: Sequence[str], max_len: int
+) -> tuple[list[Request], int]:
+    """``len(choices)`` requests per prompt (choice order), continuation = ``" " + choice``; and how many
+    prompts were truncated on the left. Shared with MedMCQA/MedQA (:mod:`medllama.evaluate.mcqa`)."""
     requests: list[Request] = []
     truncated = 0
-    for item in items:
-        context = tokenizer(item.prompt, add_special_tokens=False)["input_ids"]
+    for prompt in prompts:
+        context = tokenizer(prompt, add_special_tokens=False)["input_ids"]
         was_truncated = False
-        for label in LABELS:
+        for choice in choices:
             # the harness' split: the choice's tokens are those of prompt + choice past the prompt's length
-            whole = tokenizer(item.prompt + " " + label, add_special_tokens=False)["input_ids"]
+            whole = tokenizer(prompt + " " + choice, add_special_tokens=False)["input_ids"]
             cont = whole[len(context) :]
             ctx = [tokenizer.bos_token_id, *whole[: len(context)]]
             if len(ctx) + len(cont) > max_len:
@@ -143,10 +151,15 @@ def continuation_logprobs(
 
 def choose(logprobs: Sequence[float]) -> str:
     """The label with the highest log-likelihood (``LABELS`` order breaks ties)."""
-    if len(logprobs) != len(LABELS) or not all(math.isfinite(x) for x in logprobs):
-        raise ValueError(f"expected {len(LABELS)} finite log-likelihoods, got {list(logprobs)}")
-    best = max(range(len(LABELS)), key=lambda k: (logprobs[k], -k))
-    return LABELS[best]
+    return choose_among(LABELS, logprobs)
+
+
+def choose_among(choices: Sequence[str], logprobs: Sequence[float]) -> str:
+    """The choice with the highest log-likelihood (earlier choices win ties)."""
+    if len(logprobs) != len(choices) or not all(math.isfinite(x) for x in logprobs):
+        raise ValueError(f"expected {len(choices)} finite log-likelihoods, got {list(logprobs)}")
+    best = max(range(len(choices)), key=lambda k: (logprobs[k], -k))
+    return choices[best]
 
 
 def predictions(items: Sequence[Item], logprobs: Sequence[float]) -> list[str]:

@@ -3,7 +3,9 @@
 Top level::
 
     {"schema_version": "1.0.0", "step": "evaluate", "config": {...}, "inputs": {...}, "models": {...},
-     "metrics": {"test_perplexity": {...}, "general_perplexity": {...}, "pubmedqa": {...}},
+     "metrics": {"test_perplexity": {...}, "general_perplexity": {...}, "pubmedqa": {...},
+                 "medmcqa": {...}, "medqa": {...}},
+     "training": {"source", "final_eval_loss", "final_eval_perplexity", ...},
      "not_computed": {"<metric path>": "<reason>"},
      "gate": {"perplexity_improvement": x, "pubmedqa_delta": y, "general_perplexity_regression": z,
               "not_computed": {"<gate key>": "<reason>"}}}
@@ -193,6 +195,83 @@ def pubmedqa_section(
     return section
 
 
+def multiple_choice_section(
+    ids: Sequence[str],
+    gold: Sequence[str],
+    base_pred: Sequence[str],
+    tuned_pred: Sequence[str],
+    *,
+    samples: int,
+    seed: int,
+    truncated: int,
+    total_items: int,
+    split: str,
+    prompt: str,
+    choices: Sequence[str],
+    source: dict,
+) -> dict:
+    """MedMCQA / MedQA-4: accuracy per model (bootstrap CI over items), paired accuracy delta (paired
+    bootstrap p-value), McNemar, and the chance and most-frequent-answer baselines."""
+    if not (len(ids) == len(gold) == len(base_pred) == len(tuned_pred)) or not ids:
+        raise ValueError("a multiple-choice benchmark needs equally long, non-empty id, gold and prediction lists")
+    counts = {c: sum(g == c for g in gold) for c in choices}
+    section: dict[str, Any] = {
+        "items": len(ids),
+        "items_available": total_items,
+        "split": split,
+        "truncated_items": truncated,
+        "prompt": prompt,
+        "choices": [" " + c for c in choices],
+        "source": source,
+        "gold": counts,
+        "chance_accuracy": 1 / len(choices),
+        "most_frequent_answer_accuracy": max(counts.values()) / len(gold),
+    }
+    correct = {}
+    for role, pred in (("base", base_pred), ("tuned", tuned_pred)):
+        correct[role] = np.array([g == p for g, p in zip(gold, pred, strict=True)], dtype=np.float64)
+        section[role] = {
+            "accuracy": stats.bootstrap_mean(correct[role], samples, seed).to_json(),
+            "predicted": {c: sum(p == c for p in pred) for c in choices},
+        }
+    section["accuracy_delta"] = stats.paired_bootstrap_mean_difference(
+        correct["base"], correct["tuned"], samples, seed
+    ).to_json()
+    section["mcnemar"] = stats.mcnemar_from_correct(
+        [bool(x) for x in correct["base"]], [bool(x) for x in correct["tuned"]]
+    ).to_json()
+    return section
+
+
+TRAINING_FIELDS = ("method", "steps", "tokens_seen", "seq_len", "eval_blocks", "final_train_loss")
+
+
+def training_section(summary: Any, source: str, not_computed: dict[str, str]) -> dict:
+    """The tuned model's validation loss from medllama.train's ``training_summary.json``: ``final_eval_loss``
+    (mean token NLL in nats over the packed validation split) and its perplexity, with the source file.
+    A missing or non-finite loss is left out and recorded in ``not_computed``."""
+    if not isinstance(summary, dict):
+        raise ValueError(f"{source}: expected a JSON object")
+    section: dict[str, Any] = {"source": source}
+    for key in TRAINING_FIELDS:
+        value = summary.get(key)
+        if isinstance(value, str) or is_number(value):
+            section[key] = value
+    loss = summary.get("final_eval_loss")
+    if is_number(loss):
+        section["final_eval_loss"] = float(loss)
+        ppl = summary.get("final_eval_perplexity")
+        if not is_number(ppl):
+            ppl = math.exp(loss) if loss < 700 else None
+        if ppl is not None:
+            section["final_eval_perplexity"] = float(ppl)
+    else:
+        not_computed["training.final_eval_loss"] = (
+            f"{source}: final_eval_loss is {loss!r} (no validation split in training, or a non-finite loss)"
+        )
+    return section
+
+
 def build_gate(document: dict, not_computed: dict[str, str]) -> dict:
     """The gate object: each value read from its metric, else 0.0 with the reason."""
     gate: dict[str, Any] = {}
@@ -221,10 +300,12 @@ def assemble(
     models: dict,
     metrics: dict,
     not_computed: dict[str, str],
+    training: dict | None = None,
 ) -> dict:
     """The whole evaluation.json; raises ValueError if anything non-finite slipped through."""
     nc = dict(not_computed)
     pruned = positive_zero(prune_non_finite(metrics, "metrics", nc))
+    extra = {} if training is None else {"training": positive_zero(prune_non_finite(training, "training", nc))}
     document: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "step": "evaluate",
@@ -232,6 +313,7 @@ def assemble(
         "inputs": inputs,
         "models": models,
         "metrics": pruned,
+        **extra,
         "not_computed": dict(sorted(nc.items())),
     }
     document["gate"] = positive_zero(build_gate(document, document["not_computed"]))

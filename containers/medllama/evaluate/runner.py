@@ -1,23 +1,28 @@
 """``python -m medllama.evaluate``: base vs tuned, one model in memory at a time.
 
 Order: read and tokenize every input once (same tokens for both models) → load base → perplexity on the
-test split and general text, PubMedQA, qualitative prompts → free → load tuned → the same → statistics →
-``evaluation.json`` (PropertyFile), ``qualitative.jsonl``, ``test-documents.jsonl`` (per-document NLL),
-``rejected.jsonl`` (unusable input lines, with reasons) and ``runtime.json`` (tokens/s, seconds and the
-expected runtime; kept out of evaluation.json so that file is byte-identical across runs).
+test split and general text, PubMedQA, MedMCQA / MedQA-4 (when given), qualitative prompts → free →
+load tuned → the same → statistics → ``evaluation.json`` (PropertyFile), ``qualitative.jsonl``,
+``test-documents.jsonl`` (per-document NLL), ``<benchmark>-predictions.jsonl``, ``rejected.jsonl``
+(unusable input lines, with reasons) and ``runtime.json`` (tokens/s, seconds and the expected runtime;
+kept out of evaluation.json so that file is byte-identical across runs).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gc
+import json
 import math
+import tarfile
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from medllama.config import config_values, parse_or_exit
-from medllama.evaluate import pubmedqa, qualitative, report
+from medllama.evaluate import mcqa, pubmedqa, qualitative, report
 from medllama.evaluate.config import STEP, EvaluateConfig
 from medllama.evaluate.documents import Loaded, load_general_documents, load_jsonl_documents
 from medllama.evaluate.general import general_section
@@ -46,10 +51,25 @@ class Corpus:
 
 
 @dataclass
+class McTask:
+    """A MedMCQA / MedQA-4 benchmark ready to score: the items used and their requests (A-D per item)."""
+
+    benchmark: mcqa.Benchmark
+    items: list[mcqa.McItem]
+    requests: list[pubmedqa.Request]
+    truncated: int
+
+    @property
+    def name(self) -> str:
+        return self.benchmark.name
+
+
+@dataclass
 class ModelRun:
     test: list[DocumentScore] | None = None
     general: list[DocumentScore] | None = None
     pubmedqa_pred: list[str] | None = None
+    mc_pred: dict[str, list[str]] = field(default_factory=dict)
     answers: list[dict] | None = None
     runtime: dict[str, Any] = field(default_factory=dict)
 
@@ -87,6 +107,55 @@ def check_same_tokenizer(base_dir: str, tuned_dir: str, tokenizer) -> None:
         tuned_tok = AutoTokenizer.from_pretrained(tuned_dir)
         if tuned_tok.get_vocab() != tokenizer.get_vocab():
             raise EvaluationError(f"the tokenizer in {tuned_dir} differs from the base model's ({base_dir})")
+
+
+def resolve_model_dir(path: str, flag: str) -> str:
+    """The folder with the model's ``config.json``. On SageMaker the tuned model arrives as the Train step's
+    ``model.tar.gz`` (``ModelArtifacts``) and a JumpStart base model may too: a folder without config.json
+    holding exactly one ``*.tar.gz`` is extracted safely (``medllama.train.model.safe_extract``) next to it
+    (``<folder>.extracted``; a temporary folder if that is not writable) and the folder with config.json
+    inside (at most two levels deep) is used."""
+    from medllama.train.model import ModelError, safe_extract
+
+    root = Path(path)
+    if not root.is_dir():
+        raise EvaluationError(f"--{flag} {root} is not a folder")
+    if (root / "config.json").is_file():
+        return str(root)
+    archives = sorted(root.glob("*.tar.gz"))
+    if len(archives) != 1:
+        raise EvaluationError(
+            f"--{flag} {root} has no config.json and {len(archives)} *.tar.gz files; expected an HF model "
+            "folder or exactly one model archive"
+        )
+    dest = root.parent / f"{root.name}.extracted"
+    try:
+        dest.mkdir(exist_ok=True)
+    except OSError:
+        dest = Path(tempfile.mkdtemp(prefix=f"medllama-{flag}-"))
+    found = _config_dir(dest)
+    if found is None:
+        log.info(f"extracting {archives[0]} into {dest}")
+        try:
+            safe_extract(archives[0], dest)
+        except (ModelError, tarfile.TarError, OSError) as err:
+            raise EvaluationError(f"--{flag}: cannot extract {archives[0]}: {err}") from None
+        found = _config_dir(dest)
+    if found is None:
+        raise EvaluationError(f"--{flag}: {archives[0]} holds no config.json (looked two folders deep)")
+    return str(found)
+
+
+def _config_dir(root: Path, depth: int = 2) -> Path | None:
+    if (root / "config.json").is_file():
+        return root
+    if depth == 0:
+        return None
+    for child in sorted(p for p in root.iterdir() if p.is_dir()):
+        found = _config_dir(child, depth - 1)
+        if found is not None:
+            return found
+    return None
 
 
 def model_max_len(model_dir: str) -> int | None:
@@ -173,6 +242,7 @@ def evaluate_model(
     qa_items: list[pubmedqa.Item],
     qa_requests: list[pubmedqa.Request],
     prompts: list[qualitative.Prompt],
+    mc_tasks: list[McTask] | None = None,
 ) -> ModelRun:
     run = ModelRun()
     started = time.monotonic()
@@ -197,6 +267,23 @@ def evaluate_model(
         )
         run.pubmedqa_pred = pubmedqa.predictions(qa_items, logprobs)
         run.runtime["pubmedqa"] = {
+            "tokens": meter.tokens,
+            "seconds": meter.seconds,
+            "tokens_per_second": meter.tokens_per_second,
+        }
+    for task in mc_tasks or []:
+        meter = Throughput()
+        total = sum(len(r.context) + len(r.continuation) for r in task.requests)
+        logprobs = mcqa.continuation_logprobs(
+            model,
+            task.requests,
+            batch_size=cfg.qa_batch_size,
+            device=device,
+            pad_id=pad_id,
+            on_batch=_eta_logger(f"{role} {task.name}", total, meter),
+        )
+        run.mc_pred[task.name] = mcqa.predictions(task.items, logprobs)
+        run.runtime[task.name] = {
             "tokens": meter.tokens,
             "seconds": meter.seconds,
             "tokens_per_second": meter.tokens_per_second,
@@ -235,9 +322,68 @@ def _frame(corpus_name: str, loaded: Loaded, tokenizer) -> Corpus:
     return corpus
 
 
+def load_mc_tasks(
+    cfg: EvaluateConfig, tokenizer, max_len: int, inputs: dict[str, Any], not_computed: dict[str, str]
+) -> list[McTask]:
+    """MedMCQA and MedQA-4 from ``<benchmarks_dir>/medmcqa`` and ``<benchmarks_dir>/medqa`` when present;
+    an absent benchmark is listed in ``not_computed`` with the reason."""
+    tasks: list[McTask] = []
+    root = Path(cfg.benchmarks_dir) if cfg.benchmarks_dir else None
+    for name, limit in (("medmcqa", cfg.medmcqa_limit), ("medqa", cfg.medqa_limit)):
+        if root is None:
+            not_computed[f"metrics.{name}"] = "no --benchmarks_dir given"
+            continue
+        folder = root / name
+        bench = mcqa.load_medmcqa(folder, cfg.medmcqa_cop) if name == "medmcqa" else mcqa.load_medqa(folder)
+        if bench is None:
+            not_computed[f"metrics.{name}"] = f"no {name}/ folder in --benchmarks_dir {cfg.benchmarks_dir}"
+            continue
+        items = bench.limited(limit)
+        requests, truncated = mcqa.build_requests(tokenizer, items, max_len)
+        inputs[name] = {
+            "file": str(bench.path),
+            "format": bench.source_format,
+            "items": len(items),
+            "items_available": len(bench.items),
+            "truncated_items": truncated,
+            **bench.detail,
+        }
+        log.info(
+            f"{name}: {len(items)} of {len(bench.items)} {mcqa.SPLITS[name]} items ({bench.source_format}), "
+            f"{truncated} truncated to {max_len} tokens"
+        )
+        tasks.append(McTask(bench, items, requests, truncated))
+    return tasks
+
+
+def read_training_summary(cfg: EvaluateConfig) -> tuple[tuple[str, Any] | None, str | None]:
+    """((path, parsed training_summary.json), None), or (None, why it is absent). ``--training_summary``
+    given but missing or unreadable is an error; the default ``<tuned_model_dir>/training_summary.json``
+    (medllama.train writes it into the model folder) is optional."""
+    explicit = bool(cfg.training_summary)
+    path = Path(cfg.training_summary) if explicit else Path(cfg.tuned_model_dir) / "training_summary.json"
+    if not path.is_file():
+        if explicit:
+            raise FileNotFoundError(f"--training_summary {path}: no such file")
+        return None, f"no --training_summary given and {path} is absent"
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise EvaluationError(f"{path}: not valid JSON ({err})") from None
+    if not isinstance(summary, dict):
+        raise EvaluationError(f"{path}: expected a JSON object (medllama.train's training_summary.json)")
+    return (str(path), summary), None
+
+
 def run(cfg: EvaluateConfig) -> dict:
     from transformers import AutoTokenizer
 
+    given = {"base": cfg.base_model_dir, "tuned": cfg.tuned_model_dir}
+    cfg = dataclasses.replace(
+        cfg,
+        base_model_dir=resolve_model_dir(cfg.base_model_dir, "base_model_dir"),
+        tuned_model_dir=resolve_model_dir(cfg.tuned_model_dir, "tuned_model_dir"),
+    )
     device = resolve_device(cfg.device)
     dtype = resolve_dtype(cfg.dtype, device)
     out_dir = Path(cfg.output_dir)
@@ -289,6 +435,10 @@ def run(cfg: EvaluateConfig) -> dict:
         log.info(f"pubmedqa: {len(qa_items)} of {qa_total} test items, {qa_truncated} truncated to {max_len} tokens")
     else:
         not_computed["metrics.pubmedqa"] = "no --benchmarks_dir given"
+    mc_tasks = load_mc_tasks(cfg, tokenizer, max_len, inputs, not_computed)
+    training, training_missing = read_training_summary(cfg)
+    if training_missing:
+        not_computed["training"] = training_missing
 
     prompts = qualitative.load_prompts(cfg.prompts or None)
     inputs["prompts"] = {"count": len(prompts), "source": cfg.prompts or "medllama/data/prompts.jsonl"}
@@ -316,6 +466,7 @@ def run(cfg: EvaluateConfig) -> dict:
             qa_items=qa_items,
             qa_requests=qa_requests,
             prompts=prompts,
+            mc_tasks=mc_tasks,
         )
         if role == "base" and test is not None:
             rate = runs[role].runtime["test_perplexity"]["tokens_per_second"]
@@ -365,19 +516,53 @@ def run(cfg: EvaluateConfig) -> dict:
                 for i, b, t in zip(qa_items, base.pubmedqa_pred, tuned.pubmedqa_pred, strict=True)
             ),
         )
+    for task in mc_tasks:
+        if task.name not in base.mc_pred or task.name not in tuned.mc_pred:
+            continue
+        metrics[task.name] = report.multiple_choice_section(
+            [i.id for i in task.items],
+            [i.label for i in task.items],
+            base.mc_pred[task.name],
+            tuned.mc_pred[task.name],
+            samples=samples,
+            seed=seed,
+            truncated=task.truncated,
+            total_items=len(task.benchmark.items),
+            split=mcqa.SPLITS[task.name],
+            prompt=mcqa.PROMPTS[task.name],
+            choices=mcqa.LETTERS,
+            source={"file": str(task.benchmark.path), "format": task.benchmark.source_format, **task.benchmark.detail},
+        )
+        write_jsonl(
+            out_dir / f"{task.name}-predictions.jsonl",
+            (
+                {"id": i.id, "label": i.label, "base": b, "tuned": t}
+                for i, b, t in zip(task.items, base.mc_pred[task.name], tuned.mc_pred[task.name], strict=True)
+            ),
+        )
+    training_doc = None
+    if training is not None:
+        training_doc = report.training_section(training[1], training[0], not_computed)
     records = qualitative.merge_answers(prompts, base.answers or [], tuned.answers or [])
     write_jsonl(out_dir / "qualitative.jsonl", records)
     write_jsonl(out_dir / "rejected.jsonl", rejected)
 
     config = {**config_values(cfg), "seq_len_effective": seq_len, "max_len": max_len}
     models = {
-        "base": {"path": cfg.base_model_dir, "parameters": base.runtime["parameters"]},
-        "tuned": {"path": cfg.tuned_model_dir, "parameters": tuned.runtime["parameters"]},
+        "base": {"path": given["base"], "parameters": base.runtime["parameters"]},
+        "tuned": {"path": given["tuned"], "parameters": tuned.runtime["parameters"]},
         "dtype": str(dtype).removeprefix("torch."),
         "device": device,
         "vocab_size": len(tokenizer),
     }
-    document = report.assemble(config=config, inputs=inputs, models=models, metrics=metrics, not_computed=not_computed)
+    document = report.assemble(
+        config=config,
+        inputs=inputs,
+        models=models,
+        metrics=metrics,
+        not_computed=not_computed,
+        training=training_doc,
+    )
     write_json(out_dir / "evaluation.json", document)
 
     runtime = {role: r.runtime for role, r in runs.items()}

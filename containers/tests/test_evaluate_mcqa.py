@@ -1,0 +1,230 @@
+"""MedMCQA / MedQA-4: file formats and their detection, harness prompts, scoring on synthetic
+log-likelihoods, the report section and the training-summary section."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from test_evaluate_helpers import BigramLM
+
+from medllama.evaluate import mcqa, report
+from medllama.evaluate.mcqa import BenchmarkError, McItem
+from medllama.evaluate.pubmedqa import Request
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+
+
+def _mcqa_row(i: int, cop, **extra) -> dict:
+    return {"id": f"q{i}", "question": f"Question {i}?", "opa": "a", "opb": "b", "opc": "c", "opd": "d", "cop": cop}
+
+
+def _write(folder: Path, name: str, rows: list[dict]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_medmcqa_fixture_uses_the_harness_prompt() -> None:
+    bench = mcqa.load_medmcqa(FIXTURES / "medmcqa-mini")
+    assert bench is not None and len(bench.items) == 8
+    assert [i.id for i in bench.items] == sorted(i.id for i in bench.items)
+    assert bench.detail["cop_index"] == "0-3"
+    first = json.loads((FIXTURES / "medmcqa-mini" / "validation.jsonl").read_text().splitlines()[0])
+    item = next(i for i in bench.items if i.id == first["id"])
+    assert item.prompt == (
+        f"Question: {first['question']}\nChoices:\nA. {first['opa']}\nB. {first['opb']}\n"
+        f"C. {first['opc']}\nD. {first['opd']}\nAnswer:"
+    )
+    assert item.label == "ABCD"[first["cop"]]
+    assert sorted(i.label for i in bench.items) == list("AABBCCDD")
+    assert len(bench.limited(3)) == 3 and len(bench.limited(0)) == 8
+
+
+def test_medqa_fixture_uses_the_harness_prompt() -> None:
+    bench = mcqa.load_medqa(FIXTURES / "medqa-mini")
+    assert bench is not None and bench.source_format == "options/answer_idx"
+    first = json.loads((FIXTURES / "medqa-mini" / "test.jsonl").read_text().splitlines()[0])
+    o = first["options"]
+    assert bench.items[0].prompt == (
+        f"Question: {first['question']}\nA. {o['A']}\nB. {o['B']}\nC. {o['C']}\nD. {o['D']}\nAnswer:"
+    )
+    assert "Choices:" not in bench.items[0].prompt  # medqa_4options has no "Choices:" line
+    assert [i.id for i in bench.items][:2] == ["test-000001", "test-000002"]
+    assert [i.label for i in bench.items] == [
+        json.loads(x)["answer_idx"] for x in (FIXTURES / "medqa-mini" / "test.jsonl").read_text().splitlines()
+    ]
+
+
+def test_medqa_hf_format_is_detected(tmp_path: Path) -> None:
+    rows = [
+        {"id": 7, "sent1": "Which?", "ending0": "w", "ending1": "x", "ending2": "y", "ending3": "z", "label": 2},
+        {"id": 8, "sent1": "Other?", "ending0": "w", "ending1": "x", "ending2": "y", "ending3": "z", "label": 0},
+    ]
+    _write(tmp_path / "medqa", "test.json", rows)
+    bench = mcqa.load_medqa(tmp_path / "medqa")
+    assert bench.source_format == "sent1/ending0-3/label"
+    assert [(i.id, i.label) for i in bench.items] == [("7", "C"), ("8", "A")]
+    assert bench.items[0].prompt == "Question: Which?\nA. w\nB. x\nC. y\nD. z\nAnswer:"
+
+
+@pytest.mark.parametrize(
+    "cops,setting,expected",
+    [
+        ([0, 1, 2, 3], "auto", "ABCD"),
+        ([1, 2, 3, 4], "auto", "ABCD"),
+        ([0, 0, 2, 2], "auto", "AACC"),
+        (["4", "1", "2", "3"], "auto", "DABC"),  # digit strings as some exports write them
+        ([1, 2, 3, 1], "1-4", "ABCA"),
+        ([1, 2, 3, 1], "0-3", "BCDB"),
+    ],
+)
+def test_medmcqa_cop_numbering(tmp_path: Path, cops: list, setting: str, expected: str) -> None:
+    _write(tmp_path / "medmcqa", "dev.json", [_mcqa_row(i, c) for i, c in enumerate(cops)])
+    bench = mcqa.load_medmcqa(tmp_path / "medmcqa", setting)
+    assert "".join(i.label for i in sorted(bench.items, key=lambda x: int(x.id[1:]))) == expected
+
+
+@pytest.mark.parametrize(
+    "cops,setting,match",
+    [
+        ([1, 2, 3, 2], "auto", "fit both 0-3 and 1-4"),
+        ([0, 4, 1, 2], "auto", "both 0 and 4"),
+        ([0, 1, -1, 2], "auto", "hidden answer"),
+        ([1, 2, 3, 4], "0-3", r"outside 0-3"),
+        ([1, "b", 3, 4], "auto", "'cop' must be an integer"),
+    ],
+)
+def test_medmcqa_bad_cop_is_a_clear_error(tmp_path: Path, cops: list, setting: str, match: str) -> None:
+    _write(tmp_path / "medmcqa", "validation.jsonl", [_mcqa_row(i, c) for i, c in enumerate(cops)])
+    with pytest.raises(BenchmarkError, match=match):
+        mcqa.load_medmcqa(tmp_path / "medmcqa", setting)
+
+
+def test_bad_files_are_clear_errors(tmp_path: Path) -> None:
+    assert mcqa.load_medmcqa(tmp_path / "absent") is None
+    assert mcqa.load_medqa(tmp_path / "absent") is None
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(BenchmarkError, match="none of"):
+        mcqa.load_medqa(tmp_path / "empty")
+    two = tmp_path / "two"
+    _write(two, "dev.json", [_mcqa_row(1, 0)])
+    _write(two, "validation.jsonl", [_mcqa_row(1, 0)])
+    with pytest.raises(BenchmarkError, match="several candidate files"):
+        mcqa.load_medmcqa(two)
+    _write(tmp_path / "dup", "dev.json", [_mcqa_row(1, 0), _mcqa_row(1, 3)])
+    with pytest.raises(BenchmarkError, match="duplicate ids"):
+        mcqa.load_medmcqa(tmp_path / "dup")
+    bad = _write(tmp_path / "badline", "dev.json", [_mcqa_row(1, 0)])
+    bad.write_text(bad.read_text() + "{oops\n")
+    with pytest.raises(BenchmarkError, match=r"dev.json:2: not valid JSON"):
+        mcqa.load_medmcqa(tmp_path / "badline")
+    row = {"question": "q", "options": {"A": "a", "B": "b", "C": "c", "D": "d", "E": "e"}, "answer_idx": "E"}
+    _write(tmp_path / "five", "test.jsonl", [row])
+    with pytest.raises(BenchmarkError, match="exactly the keys A-D"):
+        mcqa.load_medqa(tmp_path / "five")
+    row = {"question": "q", "options": {"A": "a", "B": "b", "C": "c", "D": "d"}, "answer_idx": "d"}
+    _write(tmp_path / "lower", "test.jsonl", [row])
+    with pytest.raises(BenchmarkError, match="answer_idx 'd'"):
+        mcqa.load_medqa(tmp_path / "lower")
+    hf = {"sent1": "q", "ending0": "a", "ending1": "b", "ending2": "c", "ending3": "d", "label": 1}
+    _write(tmp_path / "mixed", "test.jsonl", [{**row, "answer_idx": "A"}, hf])
+    with pytest.raises(BenchmarkError, match=r"test\.jsonl:2: record format differs"):
+        mcqa.load_medqa(tmp_path / "mixed")
+    _write(tmp_path / "unknown", "test.jsonl", [{"q": "?"}])
+    with pytest.raises(BenchmarkError, match="unknown MedQA format"):
+        mcqa.load_medqa(tmp_path / "unknown")
+
+
+def test_json_array_is_accepted(tmp_path: Path) -> None:
+    (tmp_path / "medmcqa").mkdir()
+    (tmp_path / "medmcqa" / "dev.json").write_text(json.dumps([_mcqa_row(1, 4), _mcqa_row(2, 1)]))
+    bench = mcqa.load_medmcqa(tmp_path / "medmcqa")
+    assert [i.label for i in bench.items] == ["D", "A"] and bench.detail["cop_index"] == "1-4"
+
+
+def test_choose_and_predictions_on_synthetic_log_likelihoods() -> None:
+    assert mcqa.choose([-1.0, -2.0, -3.0, -4.0]) == "A"
+    assert mcqa.choose([-4.0, -3.0, -2.0, -1.0]) == "D"
+    assert mcqa.choose([-2.0, -1.0, -1.0, -3.0]) == "B"  # ties: A, B, C, D order
+    with pytest.raises(ValueError):
+        mcqa.choose([-1.0, -2.0, -3.0])
+    with pytest.raises(ValueError):
+        mcqa.choose([-1.0, math.inf, -3.0, -4.0])
+    items = [McItem(str(k), "p", label) for k, label in enumerate("ABCD")]
+    flat = [*(-1, -2, -3, -4), *(-3, -1, -2, -9), *(-1, -3, -2, -5), *(-4, -1, -9, -0.5)]
+    pred = mcqa.predictions(items, [float(x) for x in flat])
+    assert pred == ["A", "B", "A", "D"]
+    with pytest.raises(ValueError):
+        mcqa.predictions(items, [0.0] * 15)
+
+
+def test_letter_scoring_with_a_known_answer_model() -> None:
+    # vocabulary 0..3 = the four letters; P(next | prev) from the table; context ends in token 3
+    table = [[0.25] * 4, [0.25] * 4, [0.25] * 4, [0.1, 0.2, 0.6, 0.1]]
+    reqs = [Request([3], [k]) for k in range(4)]
+    lp = mcqa.continuation_logprobs(BigramLM(table), reqs, batch_size=3)
+    assert lp == pytest.approx([math.log(p) for p in table[3]], rel=1e-6)
+    assert mcqa.predictions([McItem("x", "p", "C")], lp) == ["C"]
+
+
+def test_build_requests_with_the_llama_tokenizer(tiny_base_model: Path) -> None:
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_base_model)
+    bench = mcqa.load_medqa(FIXTURES / "medqa-mini")
+    reqs, truncated = mcqa.build_requests(tok, bench.items[:2], max_len=4096)
+    assert truncated == 0 and len(reqs) == 8
+    assert [tok.convert_ids_to_tokens(r.continuation) for r in reqs[:4]] == [["▁A"], ["▁B"], ["▁C"], ["▁D"]]
+    assert reqs[0].context[0] == tok.bos_token_id
+    assert tok.decode(reqs[0].context[1:]) == bench.items[0].prompt
+    short, truncated = mcqa.build_requests(tok, bench.items[:2], max_len=16)
+    assert truncated == 2 and all(len(r.context) + len(r.continuation) <= 16 for r in short)
+
+
+def test_multiple_choice_section_known_values() -> None:
+    gold = list("AABBCCDDAA")
+    base = list("AABBCCDDBB")  # 8 / 10
+    tuned = list("AABBCCDDAB")  # 9 / 10: one tuned-only correct, none base-only
+    sec = report.multiple_choice_section(
+        [str(i) for i in range(10)], gold, base, tuned, samples=200, seed=1, truncated=0, total_items=12,
+        split="validation", prompt=mcqa.PROMPTS["medmcqa"], choices=mcqa.LETTERS, source={"file": "f"},
+    )  # fmt: skip
+    assert sec["base"]["accuracy"]["value"] == pytest.approx(0.8)
+    assert sec["tuned"]["accuracy"]["value"] == pytest.approx(0.9)
+    assert sec["accuracy_delta"]["value"] == pytest.approx(0.1)
+    assert (sec["mcnemar"]["base_only_correct"], sec["mcnemar"]["tuned_only_correct"]) == (0, 1)
+    assert sec["mcnemar"]["exact_p"] == 1.0
+    assert sec["gold"] == {"A": 4, "B": 2, "C": 2, "D": 2}
+    assert sec["most_frequent_answer_accuracy"] == pytest.approx(0.4) and sec["chance_accuracy"] == 0.25
+    assert sec["base"]["predicted"] == {"A": 2, "B": 4, "C": 2, "D": 2}
+    assert sec["items_available"] == 12 and sec["choices"] == [" A", " B", " C", " D"]
+    with pytest.raises(ValueError):
+        report.multiple_choice_section(
+            [], [], [], [], samples=10, seed=1, truncated=0, total_items=0, split="test", prompt="",
+            choices=mcqa.LETTERS, source={},
+        )  # fmt: skip
+
+
+def test_training_section_from_a_training_summary() -> None:
+    nc: dict[str, str] = {}
+    summary = {"final_eval_loss": 2.0, "final_eval_perplexity": math.exp(2.0), "steps": 5, "versions": {"x": 1}}
+    sec = report.training_section(summary, "/m/training_summary.json", nc)
+    assert sec == {
+        "source": "/m/training_summary.json",
+        "steps": 5,
+        "final_eval_loss": 2.0,
+        "final_eval_perplexity": pytest.approx(math.exp(2.0)),
+    }
+    assert nc == {}
+    # perplexity derived when the summary lacks it; a null loss is reported as not computed
+    assert report.training_section({"final_eval_loss": 1.0}, "s", nc)["final_eval_perplexity"] == pytest.approx(math.e)
+    sec = report.training_section({"final_eval_loss": None, "final_eval_perplexity": None}, "s", nc)
+    assert "final_eval_loss" not in sec and "final_eval_perplexity" not in sec
+    assert "final_eval_loss is None" in nc["training.final_eval_loss"]
+    doc = report.assemble(config={}, inputs={}, models={}, metrics={}, not_computed=nc, training=sec)
+    assert doc["training"] == {"source": "s"} and "training.final_eval_loss" in doc["not_computed"]
+    assert "training" not in report.assemble(config={}, inputs={}, models={}, metrics={}, not_computed={})
