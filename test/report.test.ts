@@ -7,8 +7,11 @@ import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { writeReport } from '../lib/cli/commands/report.ts';
 import { collectRun, mergeReports, parseMetricLines } from '../lib/report/collect.ts';
-import { estimateRows, renderHtml, renderMarkdown } from '../lib/report/render.ts';
+import { estimateRows, renderHtml, renderMarkdown, renderSlides } from '../lib/report/render.ts';
 import { niceTicks } from '../lib/report/svg.ts';
+import { AXIS_KEYS } from '../lib/review/axes.ts';
+import { ReviewDb, type Scores } from '../lib/review/db.ts';
+import { readQualitative, resolveReviewPaths } from '../lib/review/import.ts';
 import type { RunState } from '../pipeline-steps/local/types.ts';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -110,7 +113,17 @@ function syntheticRun(opts: { evaluation?: boolean } = {}): string {
     });
     write(
       join(dir, 's3/art/eval/qualitative.jsonl'),
-      `${JSON.stringify({ id: 'q1', prompt: 'What is <HFpEF>?', base_answer: 'the the the', tuned_answer: 'Heart failure with preserved EF.' })}\n`,
+      [
+        {
+          id: 'q1',
+          prompt: 'What is <HFpEF>?',
+          base_answer: 'the the the',
+          tuned_answer: 'Heart failure with preserved EF.',
+        },
+        { id: 'q2', prompt: 'Metformin is', base_answer: 'a a a', tuned_answer: 'a biguanide.' },
+      ]
+        .map((r) => `${JSON.stringify(r)}\n`)
+        .join(''),
     );
   }
   write(join(dir, 'registry/medllama-local/1.json'), {
@@ -175,11 +188,82 @@ describe('report data', () => {
   });
 });
 
+/**
+ * Rates the run's two qualitative items through lib/review's own API (import, reviewers, judgements).
+ * Per item over reviewers: q1 base 2 / tuned 4 (diff 2), q2 base 3 / tuned 4 (diff 1) on every axis.
+ */
+function addReview(dir: string): void {
+  const db = ReviewDb.open(resolveReviewPaths(dir).defaultDb, { now: () => '2026-01-02T00:00:00.000Z' });
+  try {
+    db.importItems(readQualitative(join(dir, 's3/art/eval/qualitative.jsonl')), 'qualitative.jsonl');
+    const all = (v: number) => Object.fromEntries(AXIS_KEYS.map((k) => [k, v])) as Scores;
+    const rate = (name: string, itemId: string, base: number, tuned: number, preference: 'base' | 'tuned' | 'tie') =>
+      db.saveJudgement({
+        reviewerId: db.ensureReviewer(name).id,
+        itemId,
+        answerA: 'tuned',
+        preference,
+        comment: '',
+        scores: { base: all(base), tuned: all(tuned) },
+      });
+    rate('Dr A', 'q1', 2, 4, 'tuned');
+    rate('Dr A', 'q2', 3, 3, 'tie');
+    rate('Dr B', 'q1', 2, 4, 'tuned');
+    rate('Dr B', 'q2', 3, 5, 'tuned');
+  } finally {
+    db.close();
+  }
+}
+
+describe('expert review in the report', () => {
+  it('shows per-axis means, paired differences and the preference rate with CIs from the ratings database', () => {
+    const dir = syntheticRun();
+    addReview(dir);
+    const data = collectRun(dir);
+    expect(data.review).toMatchObject({ items: 2, totalItems: 2, reviewers: 2, judgements: 4 });
+    const md = renderMarkdown(data);
+    expect(md).toContain('## Expert review');
+    expect(md).toContain('2 of 2 items rated by 2 reviewer(s), 4 judgement(s)');
+    // two items: bootstrap means of base are 2, 2.5 or 3; tuned is always 4; the paired difference 1, 1.5 or 2
+    expect(md).toContain(
+      '| Agreement with scientific consensus | 2.50 [2.00, 3.00] | 4.00 [4.00, 4.00] | +1.50 [1.00, 2.00] |',
+    );
+    expect(md).toContain('| Possibility of bias | 2.50 [2.00, 3.00] | 4.00 [4.00, 4.00] | +1.50 [1.00, 2.00] |');
+    expect(md).toContain('| tuned preferred | 3 | 75% |');
+    expect(md).toContain('| tie | 1 | 25% |');
+    expect(md).toContain('| base preferred | 0 | 0% |');
+    // item win scores 1 and ¾ → 0.875 with CI [0.75, 1]
+    expect(md).toContain('| tuned win rate (tie = ½) [95% CI] | 4 | 0.88 [0.75, 1.00] |');
+    expect(md).not.toContain('No expert review yet');
+    const html = renderHtml(data);
+    expect(html).toContain('<section id="review"><h2>Expert review</h2>');
+    expect(html).toContain('<td>+1.50 [1.00, 2.00]</td>');
+    const slides = renderSlides(data);
+    const slide = slides.split('<section class="slide">').find((x) => x.startsWith('<h2>Expert review</h2>'));
+    expect(slide).toContain('Tuned win rate (tie = ½): 0.88 [0.75, 1.00]');
+    expect(slide).toContain('Agreement with scientific consensus: tuned − base +1.50 [1.00, 2.00]');
+  });
+
+  it('says how to start a review when there is none, and names an unreadable database', () => {
+    const dir = syntheticRun();
+    const md = renderMarkdown(collectRun(dir));
+    expect(md).toContain(`No expert review yet — run \`medllama review --run ${dir}\`.`);
+    const slides = renderSlides(collectRun(dir));
+    expect(slides).toContain('<h2>Expert review</h2><ul><li>No expert review yet</li>');
+    mkdirSync(join(dir, 'review'));
+    writeFileSync(join(dir, 'review/ratings.sqlite'), 'not a database');
+    const broken = collectRun(dir);
+    expect(broken.review).toBeUndefined();
+    expect(renderMarkdown(broken)).toMatch(/The ratings database could not be read: .*ratings\.sqlite/);
+  });
+});
+
 const CHROMIUM = '/usr/bin/chromium';
 
 describe.skipIf(!existsSync(CHROMIUM))(`report in headless Chromium (needs ${CHROMIUM})`, () => {
   it('loads report.html and slides.html without console errors; every figure has a size; saves screenshots', async () => {
     const dir = syntheticRun();
+    addReview(dir);
     const files = writeReport(dir);
     const shots = join(repo, 'test', '__screenshots__');
     mkdirSync(shots, { recursive: true });

@@ -7,6 +7,8 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Json, JsonObject, RunState } from '../../pipeline-steps/local/types.ts';
+import { resolveReviewPaths } from '../review/import.ts';
+import { type ReviewSummary, reviewSummary } from '../review/summary.ts';
 
 export interface MetricPoint {
   readonly step: number;
@@ -20,6 +22,20 @@ export interface QualitativeExample {
   readonly tuned: string;
 }
 
+export interface AwsSourceEntry {
+  readonly step: string;
+  readonly artifact: string;
+  readonly uri?: string;
+  readonly file?: string;
+  readonly missing?: string;
+}
+
+export interface AwsSources {
+  readonly executionArn: string;
+  readonly executionStatus: string;
+  readonly entries: AwsSourceEntry[];
+}
+
 export interface ReportData {
   readonly runDir: string;
   readonly state: RunState;
@@ -27,11 +43,22 @@ export interface ReportData {
   readonly dedup?: JsonObject;
   readonly tokenize?: JsonObject;
   readonly trainingSummary?: JsonObject;
-  /** Metric name → points, from `metric name=<n> value=<v> step=<s>` lines in the Train log. */
+  /**
+   * Metric name → points, from `metric name=<n> value=<v> step=<s>` lines in the Train log, or (a report of an
+   * AWS execution) from metrics/Train.json, fetched from CloudWatch.
+   */
   readonly metrics: Record<string, MetricPoint[]>;
+  /** Where the metrics came from and what their x axis is. */
+  readonly metricsSource: { readonly source: string; readonly xLabel: string };
+  /** sources.json of a report fetched from AWS: each artifact's S3 URI or why it is missing. */
+  readonly sources?: AwsSources;
   readonly evaluation?: JsonObject;
   readonly qualitative: QualitativeExample[];
   readonly registry?: JsonObject;
+  /** The expert review summary (`<run>/review/ratings.sqlite`), when the run has one. */
+  readonly review?: ReviewSummary;
+  /** Why an existing ratings database could not be summarised. */
+  readonly reviewError?: string;
 }
 
 const METRIC_LINE = /metric name=([A-Za-z0-9_:.-]+) value=([-+0-9.eE]+|nan|inf) step=(\d+)/;
@@ -76,6 +103,8 @@ export function mergeReports(reports: JsonObject[]): JsonObject | undefined {
   return reports.reduce<JsonObject>((acc, r) => merge(acc, r) as JsonObject, {});
 }
 
+const isRecord = (v: Json | undefined): v is JsonObject => !!v && typeof v === 'object' && !Array.isArray(v);
+
 function str(v: Json | undefined): string {
   return typeof v === 'string' ? v : v === undefined || v === null ? '' : JSON.stringify(v);
 }
@@ -109,7 +138,36 @@ export function collectRun(runDir: string): ReportData {
   const evalDir = firstOutput('Evaluate');
 
   const trainLog = join(runDir, 'logs', 'Train.log');
-  const metrics = existsSync(trainLog) ? parseMetricLines(readFileSync(trainLog, 'utf8')) : {};
+  const metricsJson = readJson(join(runDir, 'metrics', 'Train.json'));
+  let metrics: Record<string, MetricPoint[]> = {};
+  let metricsSource = { source: 'the metric lines of the Train log', xLabel: 'step' };
+  if (metricsJson && isRecord(metricsJson.metrics)) {
+    for (const [name, pts] of Object.entries(metricsJson.metrics)) {
+      if (!Array.isArray(pts)) continue;
+      metrics[name] = pts
+        .filter(isRecord)
+        .filter((p) => typeof p.step === 'number' && typeof p.value === 'number' && Number.isFinite(p.value))
+        .map((p) => ({ step: p.step as number, value: p.value as number }));
+    }
+    metricsSource = { source: str(metricsJson.source), xLabel: str(metricsJson.xLabel) || 'step' };
+  } else if (existsSync(trainLog)) {
+    metrics = parseMetricLines(readFileSync(trainLog, 'utf8'));
+  }
+  const sourcesJson = readJson(join(runDir, 'sources.json'));
+  const sources: AwsSources | undefined =
+    sourcesJson && Array.isArray(sourcesJson.entries)
+      ? {
+          executionArn: str(sourcesJson.executionArn),
+          executionStatus: str(sourcesJson.executionStatus),
+          entries: sourcesJson.entries.filter(isRecord).map((e) => ({
+            step: str(e.step),
+            artifact: str(e.artifact),
+            ...(typeof e.uri === 'string' ? { uri: e.uri } : {}),
+            ...(typeof e.file === 'string' ? { file: e.file } : {}),
+            ...(typeof e.missing === 'string' ? { missing: e.missing } : {}),
+          })),
+        }
+      : undefined;
 
   const qualitative: QualitativeExample[] = [];
   const qpath = evalDir ? join(evalDir, 'qualitative.jsonl') : undefined;
@@ -134,6 +192,16 @@ export function collectRun(runDir: string): ReportData {
   const regRel = state.steps.Register?.properties?.RegistryEntry;
   if (typeof regRel === 'string') registry = readJson(join(runDir, regRel));
 
+  let review: ReviewSummary | undefined;
+  let reviewError: string | undefined;
+  try {
+    review = reviewSummary(runDir);
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    const db = resolveReviewPaths(runDir).defaultDb;
+    reviewError = msg.includes(db) ? msg : `${db}: ${msg}`;
+  }
+
   return {
     runDir,
     state,
@@ -142,8 +210,12 @@ export function collectRun(runDir: string): ReportData {
     tokenize: tokenizeDir ? readJson(join(tokenizeDir, 'tokenize-report.json')) : undefined,
     trainingSummary: trainOut ? readJson(join(trainOut, 'training_summary.json')) : undefined,
     metrics,
+    metricsSource,
+    ...(sources ? { sources } : {}),
     evaluation: evalDir ? readJson(join(evalDir, 'evaluation.json')) : undefined,
     qualitative,
     registry,
+    ...(review ? { review } : {}),
+    ...(reviewError ? { reviewError } : {}),
   };
 }

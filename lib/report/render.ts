@@ -5,8 +5,10 @@
  */
 import { formatSeconds } from '../../pipeline-steps/local/display.ts';
 import type { Json, JsonObject } from '../../pipeline-steps/local/types.ts';
+import { formatDifference, formatEstimate } from '../review/summary.ts';
 import type { ReportData } from './collect.ts';
 import { type Bar, barChart, escapeXml as esc, lineChart } from './svg.ts';
+import { PRICES } from './throughputs.ts';
 
 type Cell = string | number;
 
@@ -62,7 +64,8 @@ function overview(d: ReportData): Section {
         ? 'passed the quality gate'
         : 'failed the quality gate';
   s.paragraphs.push(
-    `Run \`${st.runId}\` of pipeline ${st.pipelineName}: **${st.status}**; the model ${outcome}.` +
+    `Run \`${st.runId}\` of pipeline ${st.pipelineName}: **${st.status}**; ` +
+      `${gate?.outcome === undefined ? outcome : `the model ${outcome}`}.` +
       (st.failureReason && st.status !== 'Succeeded' ? ` Reason: ${st.failureReason}.` : ''),
   );
   if (d.registry) {
@@ -71,7 +74,37 @@ function overview(d: ReportData): Section {
         `with status ${String(d.registry.ModelApprovalStatus)}.`,
     );
   }
-  s.bullets.push(`Run ${st.runId}: ${st.status}`, `Model ${outcome}`);
+  const src = d.sources;
+  if (src) {
+    s.paragraphs.push(
+      `Fetched from SageMaker pipeline execution \`${src.executionArn}\` (status ${src.executionStatus}): step ` +
+        'states and times from the SageMaker API, artifacts from S3, training curves from CloudWatch.',
+    );
+    if (st.status === 'Executing') {
+      s.paragraphs.push(
+        '**The execution is still running**: this report shows what existed when it was made; run ' +
+          `\`medllama report --execution ${src.executionArn}\` again when it has finished.`,
+      );
+      s.bullets.push('Execution still running: partial report');
+    }
+    const missing = src.entries.filter((e) => e.missing);
+    if (missing.length) {
+      s.paragraphs.push(`${missing.length} artifact(s) could not be fetched; the sections below say which.`);
+      s.tables.push({
+        head: ['step', 'missing artifact', 'why'],
+        rows: missing.map((e) => [
+          e.step,
+          e.artifact,
+          `${e.missing}${e.uri && !e.missing!.includes(e.uri) ? ` (${e.uri})` : ''}`,
+        ]),
+      });
+      s.bullets.push(`Missing: ${missing.map((e) => `${e.step} ${e.artifact}`).join(', ')}`);
+    }
+  }
+  s.bullets.push(
+    `Run ${st.runId}: ${st.status}`,
+    gate?.outcome === undefined ? 'The quality gate did not run' : `Model ${outcome}`,
+  );
   if (d.registry)
     s.bullets.push(
       `Registered: ${String(d.registry.ModelPackageGroupName)} v${String(d.registry.ModelPackageVersion)}`,
@@ -176,9 +209,9 @@ function training(d: ReportData): Section {
     s.figures.push({
       svg: lineChart(
         loss.map(([name, pts]) => ({ name, points: pts.map((p) => [p.step, p.value] as const) })),
-        { title: 'Loss', xLabel: 'step', yLabel: 'loss' },
+        { title: 'Loss', xLabel: d.metricsSource.xLabel, yLabel: 'loss' },
       ),
-      caption: 'Loss curves from the metric lines of the Train log.',
+      caption: `Loss curves from ${d.metricsSource.source}.`,
     });
     const train = loss.find(([n]) => n === 'train_loss') ?? loss[0]!;
     const pts = train[1];
@@ -186,16 +219,20 @@ function training(d: ReportData): Section {
       `${train[0]}: ${fmtNumber(pts[0]!.value)} → ${fmtNumber(pts[pts.length - 1]!.value)} over ${pts.length} points`,
     );
   } else {
-    s.paragraphs.push('No loss metric lines were found in the Train log.');
+    s.paragraphs.push(
+      d.sources
+        ? 'No loss curve is available for this execution (see the missing artifacts above).'
+        : 'No loss metric lines were found in the Train log.',
+    );
   }
   const speed = Object.entries(d.metrics).filter(([n]) => /tokens_per_s|throughput|mfu/i.test(n));
   if (speed.length) {
     s.figures.push({
       svg: lineChart(
         speed.map(([name, pts]) => ({ name, points: pts.map((p) => [p.step, p.value] as const) })),
-        { title: 'Throughput', xLabel: 'step', yLabel: 'value' },
+        { title: 'Throughput', xLabel: d.metricsSource.xLabel, yLabel: 'value' },
       ),
-      caption: 'Throughput metric lines from the Train log.',
+      caption: `Throughput from ${d.metricsSource.source}.`,
     });
   }
   return s;
@@ -275,6 +312,62 @@ function examples(d: ReportData): Section {
   return s;
 }
 
+function expertReview(d: ReportData): Section {
+  const s = section('review', 'Expert review');
+  const r = d.review;
+  if (!r) {
+    if (d.reviewError) {
+      s.paragraphs.push(`The ratings database could not be read: ${d.reviewError}.`);
+      s.bullets.push('Ratings database unreadable (see report)');
+    } else {
+      const cmd = `medllama review --run ${d.runDir}`;
+      s.paragraphs.push(`No expert review yet — run \`${cmd}\`.`);
+      s.bullets.push('No expert review yet', `Run: ${cmd}`);
+    }
+    return s;
+  }
+  const level = Math.round(r.level * 100);
+  s.paragraphs.push(
+    `${r.items} of ${r.totalItems} items rated by ${r.reviewers} reviewer(s), ${r.judgements} judgement(s), ` +
+      'blinded side by side (docs/review.md). Scale 1–5, 5 = best on every axis. Means over items (each item ' +
+      `averaged over its reviewers) with ${level}% percentile-bootstrap CIs over items ` +
+      `(${r.reps} replicates, seed ${r.seed}); the difference is tuned − base, paired by item.`,
+  );
+  if (r.items === 0) {
+    s.paragraphs.push('The ratings database exists but no item has been rated yet.');
+    s.bullets.push(`Expert review started: 0 of ${r.totalItems} items rated`);
+    return s;
+  }
+  s.tables.push({
+    head: ['axis', `base mean [${level}% CI]`, `tuned mean [${level}% CI]`, `tuned − base [${level}% CI]`],
+    rows: r.axes.map((a) => [
+      r.axisLabels[a.axis] ?? a.axis,
+      formatEstimate(a.base),
+      formatEstimate(a.tuned),
+      formatDifference(a.difference),
+    ]),
+  });
+  const p = r.preference;
+  const pct = (v: number | null) => (v === null ? '–' : `${Math.round(v * 100)}%`);
+  s.tables.push({
+    head: ['preference', 'judgements', 'share'],
+    rows: [
+      ['tuned preferred', p.tunedWins, pct(p.tunedWinShare)],
+      ['tie', p.ties, pct(p.tieShare)],
+      ['base preferred', p.baseWins, pct(p.baseWinShare)],
+      [`tuned win rate (tie = ½) [${level}% CI]`, p.judgements, formatEstimate(p.winRate)],
+    ],
+  });
+  s.bullets.push(
+    `${r.items} items, ${r.reviewers} reviewer(s), ${r.judgements} judgement(s)`,
+    `Tuned win rate (tie = ½): ${formatEstimate(p.winRate)}`,
+  );
+  for (const a of r.axes) {
+    s.bullets.push(`${r.axisLabels[a.axis] ?? a.axis}: tuned − base ${formatDifference(a.difference)}`);
+  }
+  return s;
+}
+
 function costAndTime(d: ReportData): Section {
   const s = section('cost', 'Time and cost');
   const rows = d.state.order.map((name) => {
@@ -283,6 +376,29 @@ function costAndTime(d: ReportData): Section {
   });
   s.tables.push({ head: ['step', 'type', 'state', 'time', 'reused'], rows });
   const total = d.state.order.reduce((a, n) => a + (d.state.steps[n]!.elapsedSeconds ?? 0), 0);
+  if (d.sources) {
+    s.paragraphs.push(
+      `Steps took ${formatSeconds(total)} in total on SageMaker (step start to end, including instance start-up).`,
+    );
+    const tp = d.state.steps.Train?.properties;
+    const billable = num(tp?.BillableTimeInSeconds);
+    const type = typeof tp?.InstanceType === 'string' ? tp.InstanceType : undefined;
+    const count = num(tp?.InstanceCount) ?? 1;
+    const price = type ? PRICES[type] : undefined;
+    if (billable !== undefined && type) {
+      // BillableTimeInSeconds is per instance (SageMaker API reference): × InstanceCount for the total.
+      const usd = price ? `≈ $${((billable * count * price.usdPerHour) / 3600).toFixed(2)}` : '';
+      const rate = price ? ` at the on-demand $${price.usdPerHour}/h (${price.asOf}, ${price.source})` : '';
+      s.paragraphs.push(
+        `Training: ${formatSeconds(billable)} billable per instance on ${count} × ${type}` +
+          `${usd ? ` ${usd}${rate}` : ' (no price for this type in lib/report/throughputs.ts)'}. ` +
+          "Other steps' costs: see `medllama plan`.",
+      );
+      s.bullets.push(`Training ${formatSeconds(billable)} billable on ${count} × ${type}${usd ? ` ${usd}` : ''}`);
+    }
+    s.bullets.push(`${formatSeconds(total)} of step time on SageMaker`);
+    return s;
+  }
   s.paragraphs.push(
     `Steps took ${formatSeconds(total)} in total on this machine (a local run costs no AWS money). ` +
       'For the AWS cost of a full run, see `medllama plan`.',
@@ -293,9 +409,12 @@ function costAndTime(d: ReportData): Section {
 
 function limitations(d: ReportData): Section {
   const s = section('limitations', 'Limitations and recommendations');
-  const local = d.state.parameters.TrainInstanceType !== undefined;
+  const local = d.state.parameters.TrainInstanceType !== undefined && !d.sources;
+  if (!d.sources)
+    s.bullets.push(
+      'A local run trains a tiny, randomly initialised Llama-architecture model: its numbers prove the pipeline, not medical quality.',
+    );
   s.bullets.push(
-    'A local run trains a tiny, randomly initialised Llama-architecture model: its numbers prove the pipeline, not medical quality.',
     'Confidence intervals come from bootstrap over documents/items; small test splits give wide intervals.',
     'Perplexity gains on PMC text do not imply safer or more correct clinical answers; qualitative answers need expert review.',
     'Recommendation: run the same definition on SageMaker with Llama 2 7B and the full PMC OA subset; keep the gate thresholds.',
@@ -306,7 +425,16 @@ function limitations(d: ReportData): Section {
 }
 
 export function buildSections(d: ReportData): Section[] {
-  return [overview(d), data(d), training(d), evaluation(d), examples(d), costAndTime(d), limitations(d)];
+  return [
+    overview(d),
+    data(d),
+    training(d),
+    evaluation(d),
+    examples(d),
+    expertReview(d),
+    costAndTime(d),
+    limitations(d),
+  ];
 }
 
 // ---------------------------------------------------------------------------------------------------
