@@ -1,9 +1,8 @@
 // The report and slides rendered from a synthetic run folder, checked as text and in headless Chromium.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { writeReport } from '../lib/cli/commands/report.ts';
 import { collectRun, mergeReports, parseMetricLines } from '../lib/report/collect.ts';
@@ -13,6 +12,7 @@ import { AXIS_KEYS } from '../lib/review/axes.ts';
 import { ReviewDb, type Scores } from '../lib/review/db.ts';
 import { readQualitative, resolveReviewPaths } from '../lib/review/import.ts';
 import type { RunState } from '../pipeline-steps/local/types.ts';
+import { CHROMIUM, hasChromium, launchChromium } from './support/chromium.ts';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -258,30 +258,14 @@ describe('expert review in the report', () => {
   });
 });
 
-const CHROMIUM = '/usr/bin/chromium';
-
-describe.skipIf(!existsSync(CHROMIUM))(`report in headless Chromium (needs ${CHROMIUM})`, () => {
+describe.skipIf(!hasChromium)(`report in headless Chromium (needs ${CHROMIUM})`, () => {
   it('loads report.html and slides.html without console errors; every figure has a size; saves screenshots', async () => {
     const dir = syntheticRun();
     addReview(dir);
     const files = writeReport(dir);
     const shots = join(repo, 'test', '__screenshots__');
     mkdirSync(shots, { recursive: true });
-    const browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'medllama-chromium-')), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      viewport: { width: 1280, height: 800 },
-    });
+    const browser = await launchChromium({ width: 1280, height: 800 });
     try {
       const page = await browser.newPage();
       const errors: string[] = [];

@@ -1,20 +1,19 @@
 // A full rating session in headless Chromium: name, keyboard rating, validation, mouse rating, resume, summary.
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { modelForAnswerA } from '../lib/review/blind.ts';
 import { ReviewDb } from '../lib/review/db.ts';
 import { readQualitative } from '../lib/review/import.ts';
 import { startReviewServer } from '../lib/review/server.ts';
+import { CHROMIUM, hasChromium, launchChromium } from './support/chromium.ts';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
-const CHROMIUM = '/usr/bin/chromium';
 const FIXTURE = join(repo, 'test', 'fixtures', 'review', 'qualitative.jsonl');
 
-describe.skipIf(!existsSync(CHROMIUM))(`review app in headless Chromium (needs ${CHROMIUM})`, () => {
+describe.skipIf(!hasChromium)(`review app in headless Chromium (needs ${CHROMIUM})`, () => {
   it('rates every item (one by keyboard), validates, resumes and shows the summary', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'medllama-review-browser-'));
     const db = ReviewDb.open(join(dir, 'ratings.sqlite'));
@@ -22,21 +21,7 @@ describe.skipIf(!existsSync(CHROMIUM))(`review app in headless Chromium (needs $
     const server = await startReviewServer({ db, port: 0, summary: { reps: 300 } });
     const shots = join(repo, 'test', '__screenshots__');
     mkdirSync(shots, { recursive: true });
-    const browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'medllama-chromium-')), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      viewport: { width: 1366, height: 800 },
-    });
+    const browser = await launchChromium({ width: 1366, height: 800 });
     const name = 'Dr Ada';
     try {
       const page = await browser.newPage();
