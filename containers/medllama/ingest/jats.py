@@ -132,21 +132,33 @@ class _Walker:
     # ---- preparation (C-level flattening of a kept subtree) ----
     def prepare(self, el: etree._Element) -> None:
         d = self.dropped
-        # One pass counts what is dropped and notes which rare tags occur at all: the passes for absent ones are
-        # skipped (the tree is walked once instead of four times more).
+        # One pass counts what is dropped, notes which rare tags occur at all (the passes for absent ones are skipped)
+        # and collects the xrefs and sups (each pass over the tree costs about as much as the work done on them).
         seen: set[str] = set()
-        for e in el.iter(*DROP_ELEMENTS, *_RARE_TAGS):
+        xrefs: list[etree._Element] = []
+        sups: list[etree._Element] = []
+        for e in el.iter(*DROP_ELEMENTS, *_RARE_TAGS, "xref", "sup"):
             tag = e.tag
-            seen.add(tag)
-            key = DROP_COUNT_KEYS.get(tag)
-            if key:
-                d[key] += 1
-        if not seen.isdisjoint(DROP_ELEMENTS):
+            if tag == "xref":
+                xrefs.append(e)
+            elif tag == "sup":
+                sups.append(e)
+            else:
+                seen.add(tag)
+                key = DROP_COUNT_KEYS.get(tag)
+                if key:
+                    d[key] += 1
+        stripped = not seen.isdisjoint(DROP_ELEMENTS)
+        if stripped:
             etree.strip_elements(el, *DROP_ELEMENTS, with_tail=False)
         if "break" in seen:
             for b in el.iter("break"):
                 b.tail = " " + (b.tail or "")
-        for x in list(el.iter("xref")):
+        # xrefs and sups inside the dropped elements are in the lists too: rewriting them is harmless (they are no
+        # longer in the tree); only footnote marks are counted, so the dropped ones are found first (before any xref
+        # below is cleared, which would detach an xref nested in it too).
+        gone = {x for x in xrefs if x.get("ref-type") in DROP_XREF_TYPES and not _inside(x, el)} if stripped else ()
+        for x in xrefs:
             kind = x.get("ref-type")
             if kind == "bibr":
                 if len(x):  # markup inside the xref: its text, then the children go (the tail stays)
@@ -159,6 +171,8 @@ class _Walker:
                 else:
                     x.text = AY_OPEN + label + AY_CLOSE if _AUTHOR_YEAR_TEXT.search(label) else CITE
             elif kind in DROP_XREF_TYPES:  # footnote/affiliation marks: removed like citations ("[1]" too)
+                if x in gone:
+                    continue
                 if len(x):
                     x.clear(keep_tail=True)
                 x.text = CITE
@@ -178,10 +192,16 @@ class _Walker:
             tex = " ".join(_math_text(m).split())
             m.clear(keep_tail=True)
             m.text = f"${tex}$" if tex else ""
-        for s in el.iter("sup"):
+        for s in sups:  # (those removed with a formula or an xref above are rewritten harmlessly, like the xrefs)
             if len(s) == 0 and s.text and _EXPONENT.fullmatch(s.text):
                 prev = s.getprevious()
-                before = (prev.tail or _itertext(prev)) if prev is not None else (s.getparent().text or "")
+                if prev is not None:
+                    before = prev.tail or _itertext(prev)
+                else:
+                    parent = s.getparent()
+                    if parent is None:  # the sup was a child of a cleared element: no longer in the tree
+                        continue
+                    before = parent.text or ""
                 if before and (before[-1].isalnum() or before[-1] in ")]"):
                     s.text = "^" + s.text
         etree.strip_tags(el, *INLINE_TAGS, MML + "math")
@@ -405,6 +425,11 @@ class _Walker:
                     self.blocks.append("\n".join(rows))
             else:
                 self.dropped["table_bodies"] += 1
+
+
+def _inside(e: etree._Element, root: etree._Element) -> bool:
+    """Whether ``e`` is still under ``root`` (not in a subtree removed from it)."""
+    return any(a is root for a in e.iterancestors())
 
 
 def _math_text(m: etree._Element) -> str:

@@ -27,7 +27,9 @@ _RIGHT_CLOSE = re.compile(r"\s*[,;]?\s*[\])]")
 _RIGHT_SEP = re.compile(r"\s*[;,]\s*")
 _AUTHOR_YEAR = re.compile(r"\ue001([^\ue001\ue002]*)\ue002")
 _EMPTY_BRACKETS = re.compile(r"\s*(?:\(\s*[,;–-]*\s*\)|\[\s*[,;–-]*\s*\])")
-_EMPTY_BRACKETS_FAST = re.compile(r"[(\[][\s,;–-]*[)\]]")
+# Two patterns with a literal first character (sre then scans for that character) instead of one starting with a class
+_EMPTY_PAREN = re.compile(r"\([\s,;–-]*[)\]]")
+_EMPTY_SQUARE = re.compile(r"\[[\s,;–-]*[)\]]")
 _STRAY_MARKERS = re.compile(r"[\ue000-\ue002]")
 _ZERO_WIDTH = re.compile("[\u200b\ufeff\u00ad\u2060]")
 _CONTEXT = 60
@@ -149,7 +151,7 @@ def remove_citations(text: str) -> tuple[str, int]:
         pos = e
     out.append(text[pos:])
     text = "".join(out)
-    if _EMPTY_BRACKETS_FAST.search(text):
+    if _EMPTY_PAREN.search(text) or _EMPTY_SQUARE.search(text):
         text = _EMPTY_BRACKETS.sub("", text)
     if CITE in text or AY_OPEN in text or AY_CLOSE in text:
         text = _STRAY_MARKERS.sub("", text)
