@@ -1,8 +1,8 @@
 /**
  * The numbers `medllama plan` estimates from: SageMaker on-demand prices and per-step throughputs.
- * Every value names its source; all come from ../shared/research/performance.md (written 2026-11-27 from
- * public sources; nothing here was measured by this project yet). Measured numbers replace these when
- * docs/performance.md has them; update `asOf` and `source` with each change.
+ * Every value names its source: docs/performance.md for what this project measured (bench/ scripts, one
+ * vCPU of the 2-vCPU development VM, 2026-11-27), ../shared/research/performance.md for the rest (public
+ * sources). Replace an estimate with a measurement when docs/performance.md gets one.
  */
 
 export interface InstancePrice {
@@ -80,11 +80,14 @@ export interface Throughput {
 }
 
 export const THROUGHPUTS = {
-  /** Parse (150 articles/s/core) plus MinHash (0.78 MB/s/core at 31 KB/article): 1/(1/150 + 0.031/0.78). */
+  /**
+   * Extraction 458 articles/s, MinHash + exact hash 228/s, language ID 768/s, one vCPU, on the sample (122 KB of
+   * XML per article, about twice PMC's average): 1 / (1/458 + 1/228 + 1/768) ≈ 127 articles/s per vCPU.
+   */
   ingestArticlesPerCoreSecond: {
-    value: 21.6,
+    value: 127,
     unit: 'articles/s per vCPU',
-    source: 'derived from performance.md §4.2 (pubmed_parser 9 MB/s/core; datatrove MinHash 0.78 MB/s/task)',
+    source: 'measured: docs/performance.md (bench/ingest_throughput.py, 2026-11-27)',
   },
   /** text-dedup clustered 88,803 documents in 2.2 s (one process). */
   dedupDocumentsPerSecond: {
@@ -92,11 +95,11 @@ export const THROUGHPUTS = {
     unit: 'documents/s (one instance)',
     source: 'derived from performance.md §4.2 (text-dedup)',
   },
-  /** HF tokenizers single thread 2.6–4.3 MB/s at 3.63 B/token: 0.7–1.2M tokens/s; the low end. */
+  /** Tokenize + pack, one thread, 22.9 MB of sample body text. */
   tokenizeTokensPerCoreSecond: {
-    value: 700_000,
+    value: 994_000,
     unit: 'tokens/s per vCPU',
-    source: 'derived from performance.md §4.2 (tokenizers CI benches)',
+    source: 'measured: docs/performance.md (bench/tokenize_throughput.py, 2026-11-27)',
   },
   /** Training tokens/s per GPU by instance type (LoRA on A10G, full fine-tune on A100; §7 cost table). */
   trainTokensPerGpuSecond: {

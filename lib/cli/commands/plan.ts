@@ -149,7 +149,7 @@ export function formatPlan(rows: PlanRow[]): string {
     '',
     'prices:',
     ...sources.map((s) => `  ${s}`),
-    'throughputs: lib/report/throughputs.ts (from ../shared/research/performance.md; not yet measured by this project)',
+    'throughputs: lib/report/throughputs.ts (ingest and tokenize measured by bench/, see docs/performance.md; dedup, training and evaluation from published anchors)',
   ].join('\n');
 }
 
