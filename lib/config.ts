@@ -29,11 +29,15 @@ const singleInstance = (type: string) =>
     .prefault({});
 
 /**
- * The base model the Train and Evaluate steps start from.
+ * The base model Tokenize (its tokenizer), Train and Evaluate start from.
  * - `jumpstart`: Meta's gated Llama 2 weights from the region's JumpStart private cache
  *   (`s3://jumpstart-private-cache-prod-<region>/<gatedKey>`, research/sagemaker.md §9.4). Using them means accepting
- *   the Llama 2 community license, so `acceptLlama2Eula: true` must be written explicitly.
+ *   the Llama 2 community license, so `acceptLlama2Eula: true` must be written explicitly. The weights are one
+ *   `.tar.gz` that only a Training channel with `ModelAccessConfig: {AcceptEula: true}` may read, so the pipeline
+ *   gains a `StageBaseModel` step (cached 30 days) that unpacks it into an HF model folder in the artifact bucket;
+ *   Tokenize, Train and Evaluate read that folder. Nothing needs staging by hand (docs/training.md).
  * - `s3`: Hugging Face format weights you staged yourself; without `s3Uri`, the data bucket's `base-model/` prefix.
+ *   The definition then has no StageBaseModel step.
  */
 export const BaseModelSchema = z.discriminatedUnion('source', [
   z
@@ -45,8 +49,8 @@ export const BaseModelSchema = z.discriminatedUnion('source', [
       ),
       modelId: z.string().default('meta-textgeneration-llama-2-7b'),
       /**
-       * The Llama 2 tokenizer (tokenizer.json, or a folder with one) for Tokenize: the gated weights are one archive.
-       * Default: the data bucket's `tokenizer/llama-2-7b/` prefix.
+       * Override of the tokenizer Tokenize reads (tokenizer.json, or a folder with one). Default: the
+       * `tokenizer.json` of the StageBaseModel output, i.e. the one shipped with the weights.
        */
       tokenizerS3Uri: s3Uri('tokenizer.json or a folder holding one').optional(),
       gatedKey: z
@@ -251,7 +255,8 @@ export function jumpStartGatedBucket(region: string): string {
 
 /**
  * Where the base model's weights are read from, as an S3 URI. `dataBucketName` may be a CDK token; the default for
- * `source: 's3'` is `s3://<data bucket>/base-model/`.
+ * `source: 's3'` is `s3://<data bucket>/base-model/`. For `jumpstart` it is the gated archive, which only the
+ * StageBaseModel step's training channel reads.
  */
 export function baseModelUri(config: Pick<MedLlamaConfig, 'baseModel' | 'region'>, dataBucketName: string): string {
   const model = config.baseModel;
@@ -268,10 +273,16 @@ export function articlesUri(config: Pick<MedLlamaConfig, 'data'>, dataBucketName
   return config.data.inputS3Uri ?? `s3://${dataBucketName}/raw/pmc-oa/`;
 }
 
-/** Where Tokenize reads the Llama 2 tokenizer (the base model folder unless the weights come from JumpStart). */
-export function tokenizerUri(config: Pick<MedLlamaConfig, 'baseModel' | 'region'>, dataBucketName: string): string {
+/**
+ * Where Tokenize reads the Llama 2 tokenizer: the base model folder (`s3`), or for JumpStart `tokenizerS3Uri` when
+ * set and otherwise undefined (the definition then reads the StageBaseModel output's tokenizer.json).
+ */
+export function tokenizerUri(
+  config: Pick<MedLlamaConfig, 'baseModel' | 'region'>,
+  dataBucketName: string,
+): string | undefined {
   const model = config.baseModel;
-  if (model.source === 'jumpstart') return model.tokenizerS3Uri ?? `s3://${dataBucketName}/tokenizer/llama-2-7b/`;
+  if (model.source === 'jumpstart') return model.tokenizerS3Uri;
   return baseModelUri(config, dataBucketName);
 }
 

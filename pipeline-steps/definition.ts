@@ -7,6 +7,7 @@ import {
 } from './configs/define.ts';
 import { config as evaluateConfig } from './configs/evaluate.ts';
 import { config as ingestConfig } from './configs/ingest.ts';
+import { config as stageBaseModelConfig } from './configs/stage_base_model.ts';
 import { config as tokenizationConfig } from './configs/tokenization.ts';
 import { config as trainConfig } from './configs/train.ts';
 import { type AnyParameter, ExecutionVariables, Join, type Json, type StringValue, toJson } from './expressions.ts';
@@ -22,6 +23,8 @@ import { type ChannelProps, type TrainingJobProps, TrainingStep, TuningStep } fr
 
 /** Step names: one name for one thing across the definition, the console, the local runner and the docs. */
 export const STEP_NAMES = {
+  /** Only with a JumpStart base model: the gated archive → an HF model folder (see {@link stageBaseModelStep}). */
+  stageBaseModel: 'StageBaseModel',
   ingest: 'Ingest',
   dedup: 'Dedup',
   tokenize: 'Tokenize',
@@ -40,7 +43,11 @@ export const GATE_PATHS = {
 } as const;
 
 export type BaseModelSource =
-  /** The gated JumpStart Llama 2 weights; the EULA must be accepted explicitly. */
+  /**
+   * The gated JumpStart Llama 2 weights (one .tar.gz); the EULA must be accepted explicitly. Only a Training
+   * channel with `ModelAccessConfig.AcceptEula` can read them, so the definition gains a `StageBaseModel` step
+   * that turns the archive into an HF model folder for Tokenize, Train and Evaluate.
+   */
   | { readonly kind: 'jumpstart'; readonly acceptEula: true; readonly s3Uri: string }
   /** A user-staged Hugging Face model folder (config.json, tokenizer, safetensors). */
   | { readonly kind: 's3'; readonly s3Uri: string };
@@ -85,7 +92,7 @@ export interface MedLlamaPipelineOptions {
   readonly baseModel: BaseModelSource;
   /**
    * S3 URI of the Llama 2 tokenizer (a tokenizer.json or a folder holding one) for Tokenize.
-   * @default - the base model folder when `baseModel.kind` is 's3'; required for JumpStart
+   * @default - the base model folder (`s3`), or the `tokenizer.json` of the StageBaseModel output (JumpStart)
    */
   readonly tokenizerUri?: string;
   /** S3 prefix with PubMedQA (ori_pqal.json + test_ground_truth.json) for Evaluate. */
@@ -214,9 +221,6 @@ function checkOptions(o: MedLlamaPipelineOptions): void {
   if (o.baseModel.kind === 'jumpstart' && o.baseModel.acceptEula !== true) {
     problems.push('baseModel.acceptEula: the JumpStart Llama 2 weights need the EULA accepted explicitly (true)');
   }
-  if (o.baseModel.kind === 'jumpstart' && !o.tokenizerUri) {
-    problems.push('tokenizerUri: required with a JumpStart base model (its weights are one gated archive)');
-  }
   if (!/^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/.test(o.modelPackageGroupName)) {
     problems.push(`modelPackageGroupName: got "${o.modelPackageGroupName}", expected 1-63 letters, digits and '-'`);
   }
@@ -245,13 +249,70 @@ function codeSpec(codeUri: string, step: string): { entrypoint: string[]; input:
   };
 }
 
+/** Instance of StageBaseModel: CPU only; 32 GiB of memory, 8 vCPUs for the gzip stream. */
+export const STAGE_BASE_MODEL_INSTANCE_TYPE = 'ml.m5.2xlarge';
+/** Archive (~13 GB) + extracted folder (~13 GB, moved into the model dir on the same volume) + headroom. */
+export const STAGE_BASE_MODEL_VOLUME_GB = 100;
+
+export interface StageBaseModelProps {
+  readonly roleArn: string;
+  readonly region: string;
+  /** The gated archive (or prefix) in the JumpStart private cache. */
+  readonly gatedUri: string;
+  /** `sourcedir.tar.gz` (or code prefix) holding `stage_base_model.py` and the `medllama` package. */
+  readonly trainingCodeUri: string;
+  readonly artifactBucket: string;
+  /** @default - AWS-managed volume key and the bucket's default encryption */
+  readonly kmsKeyArn?: string;
+}
+
+/**
+ * The StageBaseModel Training step: its only channel carries `ModelAccessConfig: {AcceptEula: true}` (the one way
+ * to read the gated JumpStart weights), `medllama.stage_base_model` extracts and checks the archive and writes an
+ * HF model folder uncompressed (`ModelArtifacts.S3ModelArtifacts`). Its arguments do not depend on the execution,
+ * so the 30-day cache makes it run once.
+ */
+export function stageBaseModelStep(p: StageBaseModelProps): TrainingStep {
+  return new TrainingStep({
+    name: STEP_NAMES.stageBaseModel,
+    roleArn: p.roleArn,
+    imageUri: imageUri('training', p.region),
+    instanceType: STAGE_BASE_MODEL_INSTANCE_TYPE,
+    instanceCount: 1,
+    volumeSizeInGB: STAGE_BASE_MODEL_VOLUME_GB,
+    ...(p.kmsKeyArn ? { volumeKmsKeyId: p.kmsKeyArn, outputKmsKeyId: p.kmsKeyArn } : {}),
+    // Under training/ (a write prefix of the role); the job name generated per run keeps it apart from Train.
+    outputPath: `s3://${p.artifactBucket}/training`,
+    channels: [
+      {
+        name: 'base_model',
+        s3Uri: p.gatedUri,
+        contentType: 'application/x-sagemaker-model',
+        acceptEula: true,
+        s3DataType: 'S3Prefix',
+      },
+    ],
+    hyperParameters: {
+      ...renderHyperParameters(stageBaseModelConfig, {}),
+      sagemaker_program: JSON.stringify('stage_base_model.py'),
+      sagemaker_submit_directory: JSON.stringify(p.trainingCodeUri),
+      sagemaker_container_log_level: '20',
+      sagemaker_region: JSON.stringify(p.region),
+    },
+    maxRuntimeInSeconds: 4 * 3600,
+    retryPolicies: jobRetries(60, 5),
+    cache: CACHE_30_DAYS,
+  });
+}
+
 function containerArgs<S extends StepConfig['schema']>(config: StepConfig<S>, values: ConfigValues<S>): StringValue[] {
   return renderContainerArguments(config, values);
 }
 
 /**
  * Builds the MedLlama pipeline: Ingest → Dedup → Tokenize → Train (or a Tuning step) → Evaluate →
- * QualityGate → Register | QualityGateFailed. Pure: same options ⇒ the same JSON.
+ * QualityGate → Register | QualityGateFailed, plus StageBaseModel (in parallel with Ingest/Dedup, feeding
+ * Tokenize, Train and Evaluate) when the base model comes from JumpStart. Pure: same options ⇒ the same JSON.
  */
 export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): PipelineDefinition {
   checkOptions(options);
@@ -268,6 +329,21 @@ export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): Pipelin
   const cpuVolumeKms = o.kmsKeyArn ? { volumeKmsKeyId: o.kmsKeyArn } : {};
 
   const processing = (step: string) => codeSpec(o.codeUri, step);
+
+  // JumpStart: the gated archive is readable only through a Training channel with AcceptEula, so one cached
+  // step stages it as an HF folder, and every later step reads that folder like a user-staged base model.
+  const stage =
+    o.baseModel.kind === 'jumpstart'
+      ? stageBaseModelStep({
+          roleArn: o.roleArn,
+          region: o.region,
+          gatedUri: o.baseModel.s3Uri,
+          trainingCodeUri: o.trainingCodeUri,
+          artifactBucket: o.artifactBucket,
+          kmsKeyArn: o.kmsKeyArn,
+        })
+      : undefined;
+  const baseModelFolder: StringValue = stage ? stage.modelArtifacts : o.baseModel.s3Uri;
 
   // Ingest: sharded by the instance's position in resourceconfig.json (shard flags left unset).
   const ingestCode = processing('ingest');
@@ -324,7 +400,9 @@ export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): Pipelin
   });
 
   const tokenizeCode = processing('tokenization');
-  const tokenizerUri = o.tokenizerUri ?? o.baseModel.s3Uri;
+  // From the staged folder only its tokenizer.json (one object), not the 13 GB of weights.
+  const tokenizerUri: StringValue =
+    o.tokenizerUri ?? (stage ? new Join('/', [stage.modelArtifacts, 'tokenizer.json']) : o.baseModel.s3Uri);
   const tokenize = new ProcessingStep({
     name: STEP_NAMES.tokenize,
     roleArn: o.roleArn,
@@ -352,15 +430,7 @@ export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): Pipelin
   const channels: ChannelProps[] = [
     { name: 'train', s3Uri: new Join('/', [tokens, 'train']) },
     { name: 'validation', s3Uri: new Join('/', [tokens, 'validation']) },
-    o.baseModel.kind === 'jumpstart'
-      ? {
-          name: 'base_model',
-          s3Uri: o.baseModel.s3Uri,
-          contentType: 'application/x-sagemaker-model',
-          acceptEula: true,
-          s3DataType: 'S3Prefix',
-        }
-      : { name: 'base_model', s3Uri: o.baseModel.s3Uri },
+    { name: 'base_model', s3Uri: baseModelFolder },
   ];
   const trainValues: ConfigValues<typeof trainConfig.schema> = {
     method: params.method,
@@ -442,7 +512,7 @@ export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): Pipelin
   const evaluateCode = processing('evaluate');
   const evaluateInputs: ProcessingInputProps[] = [
     evaluateCode.input,
-    { name: 'base_model', source: o.baseModel.s3Uri, flag: 'base_model_dir' },
+    { name: 'base_model', source: baseModelFolder, flag: 'base_model_dir' },
     { name: 'tuned_model', source: train.modelArtifacts, flag: 'tuned_model_dir' },
     { name: 'test', source: new Join('/', [dedup.output('dedup'), 'test']), flag: 'test_dir' },
     { name: 'benchmarks', source: o.benchmarksUri, flag: 'benchmarks_dir' },
@@ -551,5 +621,6 @@ export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): Pipelin
   // With tuning, the learning rate and LoRA rank are searched, so their parameters would do nothing.
   const tunedAway = tuning ? new Set<AnyParameter>([params.learningRate, params.loraRank]) : new Set<AnyParameter>();
   const parameters = parameterList(params).filter((p) => !tunedAway.has(p));
-  return new PipelineDefinition(parameters, [ingest, dedup, tokenize, train, evaluate, gate]);
+  const steps: Step[] = [ingest, dedup, tokenize, train, evaluate, gate];
+  return new PipelineDefinition(parameters, stage ? [stage, ...steps] : steps);
 }

@@ -48,6 +48,16 @@ describe.skipIf(!existsSync(cfnLint))('cfn-lint on the synthesized templates', (
         servingContainer: 'tgi',
       },
     ],
+    [
+      'JumpStart with a tokenizer override (StageBaseModel step), no tuning',
+      {
+        baseModel: {
+          source: 'jumpstart',
+          acceptLlama2Eula: true,
+          tokenizerS3Uri: 's3://shared-tokenizers/llama-2/tokenizer.json',
+        },
+      },
+    ],
   ])('%s: zero errors', (_name, raw) => {
     const { templates, matches } = lint(raw);
     expect(templates.map((t) => t.split('/').pop())).toEqual([

@@ -59,7 +59,16 @@ describe('pipeline configuration', () => {
     expect(baseModelUri(c, 'data')).toBe(
       's3://jumpstart-private-cache-prod-eu-west-1/meta-training/train-meta-textgeneration-llama-2-7b.tar.gz',
     );
-    expect(tokenizerUri(c, 'data')).toBe('s3://data/tokenizer/llama-2-7b/');
+    // No tokenizer to stage by hand: the definition reads the StageBaseModel output's tokenizer.json …
+    expect(tokenizerUri(c, 'data')).toBeUndefined();
+    // … unless one is given.
+    const own = parseConfig({
+      baseModel: { source: 'jumpstart', acceptLlama2Eula: true, tokenizerS3Uri: 's3://tok/llama-2/tokenizer.json' },
+    });
+    expect(tokenizerUri(own, 'data')).toBe('s3://tok/llama-2/tokenizer.json');
+    expect(errorOf({ baseModel: { source: 'jumpstart', acceptLlama2Eula: true, tokenizerS3Uri: 'tok/' } })[0]).toMatch(
+      /^medllama\.baseModel\.tokenizerS3Uri: got "tok\/", expected an s3:\/\/bucket\/key URI/,
+    );
   });
 
   test('an unknown base model source names the allowed ones', () => {

@@ -20,6 +20,16 @@ describe('cdk-nag AwsSolutions over the whole app', () => {
         notificationEmail: 'ml@example.org',
       },
     ],
+    [
+      'JumpStart weights with a tokenizer override (StageBaseModel step)',
+      {
+        baseModel: {
+          source: 'jumpstart',
+          acceptLlama2Eula: true,
+          tokenizerS3Uri: 's3://shared-tokenizers/llama-2/tokenizer.json',
+        },
+      },
+    ],
     ['throw-away stage (retainData: false)', { stage: 'scratch', retainData: false }],
     ['explicit account and another region', { account: '111122223333', region: 'eu-west-1' }],
   ])('%s: every stack has zero unacknowledged findings', (_name, raw) => {

@@ -7,6 +7,12 @@ import {
   StepConfigError,
 } from '../pipeline-steps/configs/define.ts';
 import {
+  PipelineDefinition,
+  STAGE_BASE_MODEL_INSTANCE_TYPE,
+  STAGE_BASE_MODEL_VOLUME_GB,
+  stageBaseModelStep,
+} from '../pipeline-steps/definition.ts';
+import {
   asString,
   ExecutionVariables,
   Get,
@@ -26,6 +32,7 @@ import { ProcessingStep } from '../pipeline-steps/steps/processing.ts';
 import { RegisterModelStep } from '../pipeline-steps/steps/register.ts';
 import { CacheConfig, RetryPolicy } from '../pipeline-steps/steps/step.ts';
 import { TrainingStep } from '../pipeline-steps/steps/training.ts';
+import { formatIssues, validateDefinition } from '../pipeline-steps/validate.ts';
 
 const ROLE = 'arn:aws:iam::111122223333:role/R';
 
@@ -255,6 +262,64 @@ describe('training step', () => {
           spot: { maxWaitTimeInSeconds: 50, checkpointS3Uri: 's3://b/c' },
         }),
     ).toThrow(/maxWaitTimeInSeconds/);
+  });
+});
+
+describe('StageBaseModel step (JumpStart gated weights → HF folder)', () => {
+  const props = {
+    roleArn: ROLE,
+    region: 'eu-west-1',
+    gatedUri: 's3://jumpstart-private-cache-prod-eu-west-1/meta-training/train-meta-textgeneration-llama-2-7b.tar.gz',
+    trainingCodeUri: 's3://b-code/sourcedir.tar.gz',
+    artifactBucket: 'b-artifacts',
+  };
+
+  test('a Training step with the EULA on its only channel, uncompressed output, cached 30 days', () => {
+    const stage = stageBaseModelStep(props);
+    expect(stage.modelArtifacts.toJSON()).toEqual({ Get: 'Steps.StageBaseModel.ModelArtifacts.S3ModelArtifacts' });
+    const def = stage.toDefinition() as { Arguments: Record<string, unknown>; CacheConfig: unknown };
+    expect(def.CacheConfig).toEqual({ Enabled: true, ExpireAfter: 'P30D' });
+    expect(def.Arguments).toMatchObject({
+      AlgorithmSpecification: { TrainingImage: imageUri('training', 'eu-west-1') },
+      ResourceConfig: {
+        InstanceType: STAGE_BASE_MODEL_INSTANCE_TYPE,
+        InstanceCount: 1,
+        VolumeSizeInGB: STAGE_BASE_MODEL_VOLUME_GB,
+      },
+      OutputDataConfig: { S3OutputPath: 's3://b-artifacts/training', CompressionType: 'NONE' },
+      HyperParameters: { sagemaker_program: '"stage_base_model.py"', model_type: '"llama"' },
+    });
+    expect(STAGE_BASE_MODEL_INSTANCE_TYPE).toMatch(/^ml\.m5\./); // CPU: no GPU is needed to unpack an archive
+    expect(def.Arguments.InputDataConfig).toEqual([
+      {
+        ChannelName: 'base_model',
+        DataSource: {
+          S3DataSource: {
+            S3DataType: 'S3Prefix',
+            S3Uri: props.gatedUri,
+            S3DataDistributionType: 'FullyReplicated',
+            ModelAccessConfig: { AcceptEula: true },
+          },
+        },
+        ContentType: 'application/x-sagemaker-model',
+        CompressionType: 'None',
+        InputMode: 'File',
+      },
+    ]);
+  });
+
+  test('its Arguments pass the SageMaker API model validator (with and without a KMS key)', () => {
+    for (const kmsKeyArn of [
+      undefined,
+      'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+    ]) {
+      const def = new PipelineDefinition([], [stageBaseModelStep({ ...props, kmsKeyArn })]);
+      expect(formatIssues(validateDefinition(def.toJSON()))).toBe('');
+    }
+    // The validator does check this step: a wrong member is reported.
+    const broken = JSON.parse(JSON.stringify(new PipelineDefinition([], [stageBaseModelStep(props)]).toJSON()));
+    broken.Steps[0].Arguments.InputDataConfig[0].DataSource.S3DataSource.ModelAccessConfig = { AcceptEULA: true };
+    expect(formatIssues(validateDefinition(broken))).toMatch(/AcceptEULA/);
   });
 });
 

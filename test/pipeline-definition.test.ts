@@ -174,24 +174,111 @@ describe('MedLlama pipeline definition', () => {
     expect(JSON.stringify(json())).not.toContain('MaxWaitTimeInSeconds');
   });
 
-  test('JumpStart base model: EULA on the channel, tokenizer required', () => {
+  describe('JumpStart base model', () => {
     const js = {
       kind: 'jumpstart',
       acceptEula: true,
       s3Uri: 's3://jumpstart-private-cache-prod-us-east-1/meta-training/x.tar.gz',
     } as const;
-    expect(() => buildMedLlamaPipeline({ ...PLACEHOLDER_OPTIONS, baseModel: js })).toThrow(/tokenizerUri: required/);
-    const def = buildMedLlamaPipeline({
-      ...PLACEHOLDER_OPTIONS,
-      baseModel: js,
-      tokenizerUri: 's3://medllama-artifacts-111122223333/tokenizer/',
-    }).toJSON() as { Steps: Obj[] };
-    const channel = (step(def, 'Train').Arguments.InputDataConfig as Obj[]).find((c) => c.ChannelName === 'base_model');
-    expect(channel).toMatchObject({
-      ContentType: 'application/x-sagemaker-model',
-      DataSource: { S3DataSource: { S3Uri: js.s3Uri, ModelAccessConfig: { AcceptEula: true } } },
+    const staged = { Get: 'Steps.StageBaseModel.ModelArtifacts.S3ModelArtifacts' };
+    const jsDef = (extra: Partial<typeof PLACEHOLDER_OPTIONS> = {}) =>
+      buildMedLlamaPipeline({ ...PLACEHOLDER_OPTIONS, baseModel: js, ...extra }).toJSON() as {
+        Steps: Obj[];
+        Parameters: Obj[];
+      };
+    const input = (def: { Steps: Obj[] }, stepName: string, name: string) =>
+      (step(def, stepName).Arguments.ProcessingInputs as Obj[]).find((i) => i.InputName === name) as unknown as {
+        S3Input: { S3Uri: unknown; LocalPath: string };
+      };
+
+    test('StageBaseModel: a cached CPU Training step, the only one reading the gated archive (with the EULA)', () => {
+      const def = jsDef();
+      expect(def.Steps.map((s) => s.Name)).toEqual([STEP_NAMES.stageBaseModel, ...json().Steps.map((s) => s.Name)]);
+      const stage = step(def, STEP_NAMES.stageBaseModel);
+      expect(stage.Type).toBe('Training');
+      expect(stage.CacheConfig).toEqual({ Enabled: true, ExpireAfter: 'P30D' });
+      expect(stage.Arguments).toMatchObject({
+        AlgorithmSpecification: { TrainingInputMode: 'File' },
+        HyperParameters: {
+          model_type: '"llama"',
+          sagemaker_program: '"stage_base_model.py"',
+          sagemaker_submit_directory: `"${PLACEHOLDER_OPTIONS.trainingCodeUri}"`,
+          sagemaker_region: '"us-east-1"',
+        },
+        InputDataConfig: [
+          {
+            ChannelName: 'base_model',
+            ContentType: 'application/x-sagemaker-model',
+            CompressionType: 'None',
+            InputMode: 'File',
+            DataSource: {
+              S3DataSource: { S3Uri: js.s3Uri, S3DataType: 'S3Prefix', ModelAccessConfig: { AcceptEula: true } },
+            },
+          },
+        ],
+        OutputDataConfig: {
+          S3OutputPath: `s3://${PLACEHOLDER_OPTIONS.artifactBucket}/training`,
+          CompressionType: 'NONE',
+          KmsKeyId: PLACEHOLDER_OPTIONS.kmsKeyArn,
+        },
+        ResourceConfig: {
+          InstanceType: 'ml.m5.2xlarge',
+          InstanceCount: 1,
+          VolumeSizeInGB: 100,
+          VolumeKmsKeyId: PLACEHOLDER_OPTIONS.kmsKeyArn,
+        },
+      });
+      expect(stage.Arguments.HyperParameters).not.toHaveProperty('sagemaker_torch_distributed_enabled');
+      // Nothing varies per execution, so the cache hits on every later run.
+      expect(JSON.stringify(stage.Arguments)).not.toContain('Execution.');
+      // The gated URI and the EULA appear in StageBaseModel only.
+      const others = def.Steps.filter((s) => s.Name !== STEP_NAMES.stageBaseModel);
+      expect(JSON.stringify(others)).not.toContain('jumpstart-private-cache');
+      expect(JSON.stringify(others)).not.toContain('ModelAccessConfig');
     });
-    expect(validateDefinition(def as unknown as Json)).toEqual([]);
+
+    test('Tokenize, Train and Evaluate read the staged folder (Tokenize only its tokenizer.json)', () => {
+      const def = jsDef();
+      expect(input(def, 'Tokenize', 'tokenizer').S3Input.S3Uri).toEqual({
+        'Std:Join': { On: '/', Values: [staged, 'tokenizer.json'] },
+      });
+      const channel = (step(def, 'Train').Arguments.InputDataConfig as Obj[]).find(
+        (c) => c.ChannelName === 'base_model',
+      );
+      expect(channel).toEqual({
+        ChannelName: 'base_model',
+        DataSource: {
+          S3DataSource: { S3DataType: 'S3Prefix', S3Uri: staged, S3DataDistributionType: 'FullyReplicated' },
+        },
+        CompressionType: 'None',
+        InputMode: 'File',
+      });
+      expect(input(def, 'Evaluate', 'base_model').S3Input.S3Uri).toEqual(staged);
+      // A tokenizer given explicitly wins (and is not the staged folder).
+      const own = jsDef({ tokenizerUri: 's3://medllama-data-111122223333/tokenizer/' });
+      expect(input(own, 'Tokenize', 'tokenizer').S3Input.S3Uri).toBe('s3://medllama-data-111122223333/tokenizer/');
+      // Tuning: the staged folder is the tuning jobs' channel too.
+      const tuned = jsDef({ tuning: true, spot: true });
+      const tuningChannels = (
+        step(tuned, 'Train').Arguments.TrainingJobDefinition as { InputDataConfig: { DataSource: unknown }[] }
+      ).InputDataConfig;
+      expect(JSON.stringify(tuningChannels)).toContain('Steps.StageBaseModel.ModelArtifacts.S3ModelArtifacts');
+    });
+
+    test('the definition validates against the SageMaker API model (plain, spot + tuning, no KMS key)', () => {
+      for (const extra of [{}, { tuning: true, spot: true }, { kmsKeyArn: undefined }]) {
+        expect(formatIssues(validateDefinition(jsDef(extra) as unknown as Json))).toBe('');
+      }
+      const noKms = step(jsDef({ kmsKeyArn: undefined }), STEP_NAMES.stageBaseModel).Arguments;
+      expect(JSON.stringify(noKms)).not.toContain('KmsKeyId');
+    });
+
+    test('an S3 base model keeps the definition without StageBaseModel', () => {
+      const names = json().Steps.map((s) => s.Name);
+      expect(names).toEqual(['Ingest', 'Dedup', 'Tokenize', 'Train', 'Evaluate', 'QualityGate']);
+      expect(JSON.stringify(json())).not.toContain('StageBaseModel');
+      expect(input(json(), 'Tokenize', 'tokenizer').S3Input.S3Uri).toBe(PLACEHOLDER_OPTIONS.baseModel.s3Uri);
+    });
   });
 
   test('evaluate: GPU default, EvaluationReport property file', () => {

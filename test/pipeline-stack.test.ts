@@ -282,27 +282,76 @@ describe('PipelineStack (default config)', () => {
 });
 
 describe('PipelineStack (config variants)', () => {
-  test('JumpStart base model: read access to the gated key only, EULA channel in Train', () => {
+  test('JumpStart base model: the gated key is read only by StageBaseModel, whose folder feeds the later steps', () => {
     const { templates } = synthApp({
       region: 'us-west-2',
       baseModel: { source: 'jumpstart', acceptLlama2Eula: true },
       notificationEmail: 'ml@example.org',
     });
+    const gated =
+      'arn:aws:s3:::jumpstart-private-cache-prod-us-west-2/meta-training/train-meta-textgeneration-llama-2-7b.tar.gz';
     const reads = statements(templates.pipeline).filter((s) => list(s.Action).includes('s3:GetObject'));
-    expect(reads.flatMap((s) => list(s.Resource).map(flat))).toContain(
-      'arn:aws:s3:::jumpstart-private-cache-prod-us-west-2/meta-training/train-meta-textgeneration-llama-2-7b.tar.gz',
-    );
+    const readResources = reads.flatMap((s) => list(s.Resource).map(flat));
+    expect(readResources).toContain(gated);
+    // The one object, nothing else of the private cache; and no hand-staged tokenizer location any more.
+    expect(readResources.filter((r) => r.includes('jumpstart-private-cache'))).toEqual([gated]);
     const def = deployedDefinition(templates.pipeline);
-    const channels = (def.Steps.find((s) => s.Name === 'Train')!.Arguments as { InputDataConfig: unknown[] })
-      .InputDataConfig;
-    expect(JSON.stringify(channels)).toContain('"AcceptEula":true');
-    expect(JSON.stringify(channels)).toContain(
+    expect(def.Steps.map((s) => s.Name)).toEqual([
+      'StageBaseModel',
+      'Ingest',
+      'Dedup',
+      'Tokenize',
+      'Train',
+      'Evaluate',
+      'QualityGate',
+    ]);
+    const stage = def.Steps.find((s) => s.Name === 'StageBaseModel')!;
+    expect(JSON.stringify(stage)).toContain('"AcceptEula":true');
+    expect(JSON.stringify(stage)).toContain(
       's3://jumpstart-private-cache-prod-us-west-2/meta-training/train-meta-textgeneration-llama-2-7b.tar.gz',
     );
+    const rest = JSON.stringify(def.Steps.filter((s) => s.Name !== 'StageBaseModel'));
+    expect(rest).not.toContain('jumpstart-private-cache');
+    expect(rest).not.toContain('AcceptEula');
+    expect(rest).not.toContain('tokenizer/llama-2-7b');
+    for (const name of ['Tokenize', 'Train', 'Evaluate']) {
+      expect(JSON.stringify(def.Steps.find((s) => s.Name === name)), name).toContain(
+        'Steps.StageBaseModel.ModelArtifacts.S3ModelArtifacts',
+      );
+    }
+    // Its output goes under a write prefix of the role like every other step's.
+    for (const uri of writtenUris(def)) {
+      const key = `${/^s3:\/\/<cfn>\/(.*)$/.exec(uri)![1]}/`;
+      expect(
+        WRITE_PREFIXES.artifacts.some((p) => key.startsWith(p)) || WRITE_PREFIXES.data.some((p) => key.startsWith(p)),
+        uri,
+      ).toBe(true);
+    }
     templates.pipeline.hasResourceProperties('AWS::SNS::Subscription', {
       Protocol: 'email',
       Endpoint: 'ml@example.org',
     });
+  });
+
+  test('JumpStart with a tokenizer override: Tokenize reads it, and the role may read it', () => {
+    const { templates } = synthApp({
+      baseModel: {
+        source: 'jumpstart',
+        acceptLlama2Eula: true,
+        tokenizerS3Uri: 's3://shared-tokenizers/llama-2/tokenizer.json',
+      },
+    });
+    const reads = statements(templates.pipeline).filter((s) => list(s.Action).includes('s3:GetObject'));
+    expect(reads.flatMap((s) => list(s.Resource).map(flat))).toEqual(
+      expect.arrayContaining([
+        'arn:aws:s3:::shared-tokenizers/llama-2/tokenizer.json',
+        'arn:aws:s3:::shared-tokenizers/llama-2/tokenizer.json/*',
+      ]),
+    );
+    const def = deployedDefinition(templates.pipeline);
+    const tokenize = JSON.stringify(def.Steps.find((s) => s.Name === 'Tokenize'));
+    expect(tokenize).toContain('s3://shared-tokenizers/llama-2/tokenizer.json');
+    expect(tokenize).not.toContain('StageBaseModel');
   });
 
   test('PMC Open Data input, spot training, tuning, TGI serving, custom instance defaults', () => {

@@ -231,6 +231,7 @@ export function builderOptions(config: MedLlamaConfig, modelPackageGroupName: st
   const decontam = decontamPmidsUri(config, data);
   const codeUri = `s3://${PLACEHOLDERS.codeBucket}/${PLACEHOLDERS.codeKey}`;
   const base = baseModelUri(config, data);
+  const tokenizer = tokenizerUri(config, data);
   return {
     roleArn: PLACEHOLDERS.roleArn,
     dataBucket: data,
@@ -245,7 +246,8 @@ export function builderOptions(config: MedLlamaConfig, modelPackageGroupName: st
       config.baseModel.source === 'jumpstart'
         ? { kind: 'jumpstart', acceptEula: config.baseModel.acceptLlama2Eula, s3Uri: base }
         : { kind: 's3', s3Uri: base },
-    tokenizerUri: tokenizerUri(config, data),
+    // JumpStart without an override: the definition reads the StageBaseModel output's tokenizer.json.
+    ...(tokenizer ? { tokenizerUri: tokenizer } : {}),
     benchmarksUri: benchmarksUri(config, data),
     inputDataUri: articlesUri(config, data),
     serving: config.servingContainer,
@@ -286,7 +288,8 @@ function externalReads(config: MedLlamaConfig, uris: { articles: string; baseMod
     out.push({
       bucketName: jumpStartGatedBucket(config.region),
       keyPrefix: config.baseModel.gatedKey,
-      purpose: 'the Llama 2 weights in the JumpStart gated cache',
+      // Read by one job only: StageBaseModel, through its training channel with ModelAccessConfig.AcceptEula.
+      purpose: 'the Llama 2 weights in the JumpStart gated cache (the StageBaseModel training channel, EULA accepted)',
       singleObject: !config.baseModel.gatedKey.endsWith('/'),
     });
   } else if (config.baseModel.s3Uri) {

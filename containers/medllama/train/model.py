@@ -30,13 +30,13 @@ class ModelError(ValueError):
     """The base model folder is missing or unusable, or the LoRA targets match nothing."""
 
 
-def _find_config_dir(root: Path, depth: int = 2) -> Path | None:
+def find_config_dir(root: Path, depth: int = 2) -> Path | None:
     if (root / "config.json").is_file():
         return root
     if depth == 0:
         return None
     for child in sorted(p for p in root.iterdir() if p.is_dir()):
-        found = _find_config_dir(child, depth - 1)
+        found = find_config_dir(child, depth - 1)
         if found:
             return found
     return None
@@ -73,7 +73,7 @@ def resolve_base_model_dir(path: str | Path, env: DistEnv) -> Path:
     root = Path(path)
     if not root.is_dir():
         raise ModelError(f"--base_model_dir {root} is not a folder")
-    found = _find_config_dir(root, depth=0)
+    found = find_config_dir(root, depth=0)
     if found:
         return found
     archives = sorted(root.glob("*.tar.gz"))
@@ -88,11 +88,11 @@ def resolve_base_model_dir(path: str | Path, env: DistEnv) -> Path:
     except OSError:
         dest = Path(tempfile.gettempdir()) / "medllama-base-model"
         dest.mkdir(exist_ok=True)
-    if env.local_rank == 0 and not _find_config_dir(dest):
+    if env.local_rank == 0 and not find_config_dir(dest):
         log.info(f"extracting {archives[0]} into {dest}")
         safe_extract(archives[0], dest)
     barrier(env)
-    found = _find_config_dir(dest)
+    found = find_config_dir(dest)
     if not found:
         raise ModelError(f"{archives[0]} holds no config.json (looked two folders deep)")
     return found
