@@ -191,7 +191,19 @@ export class ParameterBoolean extends Parameter<boolean> {
 
 export type AnyParameter = ParameterString | ParameterInteger | ParameterFloat | ParameterBoolean;
 
-/** Execution variables (SDKv2 workflow/execution_variables.py). */
+/** The names of the execution variables (`{"Get": "Execution.<name>"}`; SDKv2 workflow/execution_variables.py). */
+export const EXECUTION_VARIABLE_NAMES = [
+  'StartDateTime',
+  'CurrentDateTime',
+  'PipelineName',
+  'PipelineArn',
+  'PipelineExecutionId',
+  'PipelineExecutionArn',
+  'TrainingJobName',
+  'ProcessingJobName',
+] as const;
+
+/** Execution variables as expressions. */
 export const ExecutionVariables = {
   START_DATETIME: new Get('Execution.StartDateTime', 'String'),
   CURRENT_DATETIME: new Get('Execution.CurrentDateTime', 'String'),

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
-import type { Json } from './expressions.ts';
+import { EXECUTION_VARIABLE_NAMES, type Json } from './expressions.ts';
 
 /**
  * Offline validation of a pipeline definition against the SageMaker API model (botocore `service-2.json`),
@@ -128,16 +128,7 @@ const STEP_MEMBERS: Record<string, readonly string[]> = {
 };
 const COMMON_STEP_MEMBERS = ['Name', 'Type', 'Arguments', 'DependsOn', 'DisplayName', 'Description'];
 const NAME = /^[A-Za-z0-9\-_]{1,64}$/;
-const EXECUTION_VARIABLES = new Set([
-  'StartDateTime',
-  'CurrentDateTime',
-  'PipelineName',
-  'PipelineArn',
-  'PipelineExecutionId',
-  'PipelineExecutionArn',
-  'TrainingJobName',
-  'ProcessingJobName',
-]);
+const EXECUTION_VARIABLES: ReadonlySet<string> = new Set(EXECUTION_VARIABLE_NAMES);
 const RETRY_TYPES = new Set([
   'Step.SERVICE_FAULT',
   'Step.THROTTLING',

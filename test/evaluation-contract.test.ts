@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
 import { buildMedLlamaPipeline } from '../pipeline-steps/definition.ts';
 import { PLACEHOLDER_OPTIONS } from './pipeline-options.ts';
+import { jsonGetPaths } from './support/definition.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const python = join(root, '.venv', 'bin', 'python');
@@ -28,17 +29,6 @@ const definition = buildMedLlamaPipeline(PLACEHOLDER_OPTIONS).toJSON() as unknow
   Parameters: { Name: string; DefaultValue: string | number | boolean }[];
   Steps: Step[];
 };
-
-function jsonGetPaths(value: unknown, out: string[] = []): string[] {
-  if (Array.isArray(value)) for (const v of value) jsonGetPaths(v, out);
-  else if (value && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) {
-      if (k === 'Std:JsonGet') out.push((v as { Path: string }).Path);
-      jsonGetPaths(v, out);
-    }
-  }
-  return out;
-}
 
 /** Resolves parameters (defaults, or overrides as an execution would pass them) and Std:Join. */
 function resolve(value: JsonValue, overrides: Record<string, string | number>): string {

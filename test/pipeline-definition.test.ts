@@ -3,6 +3,7 @@ import { buildMedLlamaPipeline, GATE_PATHS, STEP_NAMES } from '../pipeline-steps
 import type { Json } from '../pipeline-steps/expressions.ts';
 import { formatIssues, loadServiceModel, type ServiceModel, validateDefinition } from '../pipeline-steps/validate.ts';
 import { PLACEHOLDER_OPTIONS } from './pipeline-options.ts';
+import { jsonGetPaths } from './support/definition.ts';
 
 type Obj = Record<string, unknown> & { Arguments: Record<string, unknown> };
 
@@ -21,17 +22,6 @@ const step = (def: { Steps: Obj[] }, name: string): Obj => {
   if (!found) throw new Error(`no step ${name}`);
   return found;
 };
-
-function jsonGetPaths(value: unknown, out: string[] = []): string[] {
-  if (Array.isArray(value)) for (const v of value) jsonGetPaths(v, out);
-  else if (value && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) {
-      if (k === 'Std:JsonGet') out.push((v as { Path: string }).Path);
-      jsonGetPaths(v, out);
-    }
-  }
-  return out;
-}
 
 describe('MedLlama pipeline definition', () => {
   test('matches the committed file snapshot', async () => {

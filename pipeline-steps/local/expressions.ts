@@ -4,6 +4,7 @@
  * `{"Std:JsonGet": {PropertyFile | S3Uri, Path}}` (shapes: research notes sagemaker.md §1.3), and the
  * Condition step's conditions (§2.3).
  */
+import { EXECUTION_VARIABLE_NAMES } from '../expressions.ts';
 import type { Json, JsonObject, ParameterDefinition, ParameterValue, StepProperties } from './types.ts';
 
 export class ExpressionError extends Error {
@@ -25,16 +26,7 @@ export interface ResolveContext {
   readS3Json(uri: string): Json;
 }
 
-export const EXECUTION_VARIABLES = [
-  'StartDateTime',
-  'CurrentDateTime',
-  'PipelineName',
-  'PipelineArn',
-  'PipelineExecutionId',
-  'PipelineExecutionArn',
-  'TrainingJobName',
-  'ProcessingJobName',
-] as const;
+export const EXECUTION_VARIABLES = EXECUTION_VARIABLE_NAMES;
 
 function isObject(v: Json | undefined): v is JsonObject {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
