@@ -218,17 +218,7 @@ export class ServingStack extends Stack {
       assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com'),
       description: 'MedLlama endpoint: reads model weights, pulls the serving image, writes logs',
     });
-    const reasons: Record<string, string> = {};
-    const allow = (
-      sid: string,
-      actions: string[],
-      resources: string[],
-      reason?: string,
-      conditions?: iam.Conditions,
-    ) => {
-      role.addToPrincipalPolicy(new iam.PolicyStatement({ sid, actions, resources, conditions }));
-      if (reason) reasons[sid] = reason;
-    };
+    const { allow, reasons } = statementsOf(role);
     allow(
       'ReadModelWeights',
       ['s3:GetObject'],
@@ -268,17 +258,7 @@ export class ServingStack extends Stack {
 
   private grantDeploy(role: iam.Role, props: ServingStackProps, endpointArn: string): void {
     const prefix = props.namePrefix;
-    const reasons: Record<string, string> = {};
-    const allow = (
-      sid: string,
-      actions: string[],
-      resources: string[],
-      reason?: string,
-      conditions?: iam.Conditions,
-    ) => {
-      role.addToPrincipalPolicy(new iam.PolicyStatement({ sid, actions, resources, conditions }));
-      if (reason) reasons[sid] = reason;
-    };
+    const { allow, reasons } = statementsOf(role);
     const versioned = 'Named by package version at approval time; scoped to this deployment’s prefix.';
     allow(
       'Models',
@@ -371,4 +351,17 @@ export class ServingStack extends Stack {
     for (const alarm of [latency, errors]) alarm.addAlarmAction(new cwActions.SnsAction(this.topic));
     return [latency, errors];
   }
+}
+
+/**
+ * Adds Sid-named statements to `role`; a statement given a reason has its wildcards acknowledged for cdk-nag
+ * (`acknowledgeWildcards(role's DefaultPolicy, reasons)` once all are added).
+ */
+function statementsOf(role: iam.Role) {
+  const reasons: Record<string, string> = {};
+  const allow = (sid: string, actions: string[], resources: string[], reason?: string, conditions?: iam.Conditions) => {
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ sid, actions, resources, conditions }));
+    if (reason) reasons[sid] = reason;
+  };
+  return { allow, reasons };
 }

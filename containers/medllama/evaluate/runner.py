@@ -15,7 +15,6 @@ import gc
 import json
 import math
 import tarfile
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,47 +114,26 @@ def resolve_model_dir(path: str, flag: str) -> str:
     holding exactly one ``*.tar.gz`` is extracted safely (``medllama.train.model.safe_extract``) next to it
     (``<folder>.extracted``; a temporary folder if that is not writable) and the folder with config.json
     inside (at most two levels deep) is used."""
-    from medllama.train.model import ModelError, safe_extract
+    from medllama.train.model import ModelError, find_config_dir, model_archive, safe_extract
 
-    root = Path(path)
-    if not root.is_dir():
-        raise EvaluationError(f"--{flag} {root} is not a folder")
-    if (root / "config.json").is_file():
-        return str(root)
-    archives = sorted(root.glob("*.tar.gz"))
-    if len(archives) != 1:
-        raise EvaluationError(
-            f"--{flag} {root} has no config.json and {len(archives)} *.tar.gz files; expected an HF model "
-            "folder or exactly one model archive"
-        )
-    dest = root.parent / f"{root.name}.extracted"
     try:
-        dest.mkdir(exist_ok=True)
-    except OSError:
-        dest = Path(tempfile.mkdtemp(prefix=f"medllama-{flag}-"))
-    found = _config_dir(dest)
+        located = model_archive(Path(path), flag)
+    except ModelError as err:
+        raise EvaluationError(str(err)) from None
+    if located is None:
+        return str(path)
+    archive, dest = located
+    found = find_config_dir(dest)
     if found is None:
-        log.info(f"extracting {archives[0]} into {dest}")
+        log.info(f"extracting {archive} into {dest}")
         try:
-            safe_extract(archives[0], dest)
+            safe_extract(archive, dest)
         except (ModelError, tarfile.TarError, OSError) as err:
-            raise EvaluationError(f"--{flag}: cannot extract {archives[0]}: {err}") from None
-        found = _config_dir(dest)
+            raise EvaluationError(f"--{flag}: cannot extract {archive}: {err}") from None
+        found = find_config_dir(dest)
     if found is None:
-        raise EvaluationError(f"--{flag}: {archives[0]} holds no config.json (looked two folders deep)")
+        raise EvaluationError(f"--{flag}: {archive} holds no config.json (looked two folders deep)")
     return str(found)
-
-
-def _config_dir(root: Path, depth: int = 2) -> Path | None:
-    if (root / "config.json").is_file():
-        return root
-    if depth == 0:
-        return None
-    for child in sorted(p for p in root.iterdir() if p.is_dir()):
-        found = _config_dir(child, depth - 1)
-        if found is not None:
-            return found
-    return None
 
 
 def model_max_len(model_dir: str) -> int | None:

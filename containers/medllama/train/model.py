@@ -63,38 +63,46 @@ def safe_extract(archive: Path, dest: Path) -> None:
         tar.extractall(dest, filter="data")
 
 
-def resolve_base_model_dir(path: str | Path, env: DistEnv) -> Path:
-    """The folder holding the base model's ``config.json``.
-
-    The ``base_model`` channel is either an HF model folder or (JumpStart, user-staged) a folder holding a
-    single ``*.tar.gz`` of one; that archive is extracted next to the channel (``<channel>.extracted``;
-    a temp folder if that is not writable) by local rank 0 of each node while the other ranks wait.
-    """
-    root = Path(path)
+def model_archive(root: Path, flag: str) -> tuple[Path, Path] | None:
+    """Where a model folder flag points: ``None`` when ``root`` holds the model (``config.json``), else the one
+    ``*.tar.gz`` it holds (JumpStart, user-staged, or a Train step's ``model.tar.gz``) and where to extract it:
+    ``<root>.extracted``, or a fixed temporary folder when that is not writable (the same on every rank).
+    Raises ModelError for anything else."""
     if not root.is_dir():
-        raise ModelError(f"--base_model_dir {root} is not a folder")
-    found = find_config_dir(root, depth=0)
-    if found:
-        return found
+        raise ModelError(f"--{flag} {root} is not a folder")
+    if (root / "config.json").is_file():
+        return None
     archives = sorted(root.glob("*.tar.gz"))
     if len(archives) != 1:
         raise ModelError(
-            f"--base_model_dir {root} has no config.json and {len(archives)} *.tar.gz files; expected an HF "
-            "model folder or exactly one model archive"
+            f"--{flag} {root} has no config.json and {len(archives)} *.tar.gz files; expected an HF model "
+            "folder or exactly one model archive"
         )
     dest = root.parent / f"{root.name}.extracted"
     try:
         dest.mkdir(exist_ok=True)
     except OSError:
-        dest = Path(tempfile.gettempdir()) / "medllama-base-model"
+        dest = Path(tempfile.gettempdir()) / f"medllama-{flag}"
         dest.mkdir(exist_ok=True)
+    return archives[0], dest
+
+
+def resolve_base_model_dir(path: str | Path, env: DistEnv) -> Path:
+    """The folder holding the base model's ``config.json``: the ``base_model`` channel itself, or the model in
+    its single ``*.tar.gz`` (see :func:`model_archive`), extracted by local rank 0 of each node while the
+    other ranks wait."""
+    root = Path(path)
+    located = model_archive(root, "base_model_dir")
+    if located is None:
+        return root
+    archive, dest = located
     if env.local_rank == 0 and not find_config_dir(dest):
-        log.info(f"extracting {archives[0]} into {dest}")
-        safe_extract(archives[0], dest)
+        log.info(f"extracting {archive} into {dest}")
+        safe_extract(archive, dest)
     barrier(env)
     found = find_config_dir(dest)
     if not found:
-        raise ModelError(f"{archives[0]} holds no config.json (looked two folders deep)")
+        raise ModelError(f"{archive} holds no config.json (looked two folders deep)")
     return found
 
 
