@@ -274,31 +274,15 @@ def make_handler(generator: Generator, served_name: str) -> type[BaseHTTPRequest
                 self.wfile.flush()
 
             created = int(time.time())
+
+            def chunk(text: str, finish_reason: str | None) -> str:
+                choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": finish_reason}
+                body = {"id": cid, "object": "text_completion", "created": created, "model": served_name}
+                return json.dumps(body | {"choices": [choice]})
+
             for piece in itertools.chain([first] if first is not None else [], pieces):
-                chunk = {"index": 0, "text": piece, "logprobs": None, "finish_reason": None}
-                event(
-                    json.dumps(
-                        {
-                            "id": cid,
-                            "object": "text_completion",
-                            "created": created,
-                            "model": served_name,
-                            "choices": [chunk],
-                        }
-                    )
-                )
-            done = {"index": 0, "text": "", "logprobs": None, "finish_reason": "stop"}
-            event(
-                json.dumps(
-                    {
-                        "id": cid,
-                        "object": "text_completion",
-                        "created": created,
-                        "model": served_name,
-                        "choices": [done],
-                    }
-                )
-            )
+                event(chunk(piece, None))
+            event(chunk("", "stop"))
             event("[DONE]")
 
     return Handler

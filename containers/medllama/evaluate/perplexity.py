@@ -57,6 +57,24 @@ def frame_document(tokenizer, text: str) -> list[int]:
     return [tokenizer.bos_token_id, *ids, tokenizer.eos_token_id]
 
 
+def padded_batches(sequences: Sequence[Sequence[int]], batch_size: int, pad_id: int):
+    """Right-padded batches of ``sequences`` as CPU tensors ``(indices, input_ids, attention_mask)``, longest
+    first so each batch wastes little padding; ``indices`` map rows back to input positions."""
+    import torch
+
+    order = sorted(range(len(sequences)), key=lambda i: (-len(sequences[i]), i))
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        width = len(sequences[chunk[0]])
+        ids = torch.full((len(chunk), width), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(chunk), width), dtype=torch.long)
+        for row, i in enumerate(chunk):
+            seq = sequences[i]
+            ids[row, : len(seq)] = torch.as_tensor(list(seq), dtype=torch.long)
+            mask[row, : len(seq)] = 1
+        yield chunk, ids, mask
+
+
 def score_sequences(
     model,
     sequences: Sequence[Sequence[int]],
@@ -71,20 +89,11 @@ def score_sequences(
     back in input order. ``on_batch(tokens_in_batch)`` is called after each forward pass."""
     import torch
 
-    order = sorted(range(len(sequences)), key=lambda i: (-len(sequences[i]), i))
     out = [0.0] * len(sequences)
     with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
-            width = len(sequences[chunk[0]])
-            if width < 2:
+        for chunk, ids, mask in padded_batches(sequences, batch_size, pad_id):
+            if ids.shape[1] < 2:
                 continue  # one-token windows have nothing to score (out stays 0.0)
-            ids = torch.full((len(chunk), width), pad_id, dtype=torch.long)
-            mask = torch.zeros((len(chunk), width), dtype=torch.long)
-            for row, i in enumerate(chunk):
-                seq = sequences[i]
-                ids[row, : len(seq)] = torch.as_tensor(list(seq), dtype=torch.long)
-                mask[row, : len(seq)] = 1
             ids, mask = ids.to(device), mask.to(device)
             logits = model(input_ids=ids, attention_mask=mask).logits
             for row, i in enumerate(chunk):

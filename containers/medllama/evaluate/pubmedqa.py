@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from medllama.evaluate.perplexity import padded_batches
+
 LABELS = ("yes", "no", "maybe")
 ORI_FILE = "ori_pqal.json"
 TEST_FILE = "test_ground_truth.json"
@@ -124,17 +126,9 @@ def continuation_logprobs(
     import torch
 
     seqs = [r.context + r.continuation for r in requests]
-    order = sorted(range(len(seqs)), key=lambda i: (-len(seqs[i]), i))
     out = [0.0] * len(seqs)
     with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
-            width = len(seqs[chunk[0]])
-            ids = torch.full((len(chunk), width), pad_id, dtype=torch.long)
-            mask = torch.zeros((len(chunk), width), dtype=torch.long)
-            for row, i in enumerate(chunk):
-                ids[row, : len(seqs[i])] = torch.as_tensor(seqs[i], dtype=torch.long)
-                mask[row, : len(seqs[i])] = 1
+        for chunk, ids, mask in padded_batches(seqs, batch_size, pad_id):
             logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
             for row, i in enumerate(chunk):
                 n_ctx, n_cont = len(requests[i].context), len(requests[i].continuation)

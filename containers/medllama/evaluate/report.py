@@ -153,6 +153,34 @@ def perplexity_comparison(
     return section
 
 
+def paired_accuracy(
+    gold: Sequence[str],
+    base_pred: Sequence[str],
+    tuned_pred: Sequence[str],
+    labels: Sequence[str],
+    *,
+    samples: int,
+    seed: int,
+) -> dict:
+    """Per model: accuracy (bootstrap CI over items) and predicted-label counts; then the paired accuracy
+    delta (tuned − base, paired bootstrap) and McNemar on the per-item correctness."""
+    out: dict[str, Any] = {}
+    correct = {}
+    for role, pred in (("base", base_pred), ("tuned", tuned_pred)):
+        correct[role] = np.array([g == p for g, p in zip(gold, pred, strict=True)], dtype=np.float64)
+        out[role] = {
+            "accuracy": stats.bootstrap_mean(correct[role], samples, seed).to_json(),
+            "predicted": {label: sum(p == label for p in pred) for label in labels},
+        }
+    out["accuracy_delta"] = stats.paired_bootstrap_mean_difference(
+        correct["base"], correct["tuned"], samples, seed
+    ).to_json()
+    out["mcnemar"] = stats.mcnemar_from_correct(
+        [bool(x) for x in correct["base"]], [bool(x) for x in correct["tuned"]]
+    ).to_json()
+    return out
+
+
 def pubmedqa_section(
     ids: Sequence[str],
     gold: Sequence[str],
@@ -175,22 +203,11 @@ def pubmedqa_section(
         "choices": [" yes", " no", " maybe"],
         "always_yes_accuracy": sum(g == "yes" for g in gold) / len(gold),
     }
-    correct = {}
+    section.update(paired_accuracy(gold, base_pred, tuned_pred, ("yes", "no", "maybe"), samples=samples, seed=seed))
     for role, pred in (("base", base_pred), ("tuned", tuned_pred)):
-        correct[role] = np.array([g == p for g, p in zip(gold, pred, strict=True)], dtype=np.float64)
-        section[role] = {
-            "accuracy": stats.bootstrap_mean(correct[role], samples, seed).to_json(),
-            "macro_f1": stats.bootstrap_macro_f1(gold, pred, samples, seed).to_json(),
-            "predicted": {label: sum(p == label for p in pred) for label in ("yes", "no", "maybe")},
-        }
-    section["accuracy_delta"] = stats.paired_bootstrap_mean_difference(
-        correct["base"], correct["tuned"], samples, seed
-    ).to_json()
+        section[role]["macro_f1"] = stats.bootstrap_macro_f1(gold, pred, samples, seed).to_json()
     section["macro_f1_delta"] = stats.paired_bootstrap_macro_f1_difference(
         gold, base_pred, tuned_pred, samples, seed
-    ).to_json()
-    section["mcnemar"] = stats.mcnemar_from_correct(
-        [bool(x) for x in correct["base"]], [bool(x) for x in correct["tuned"]]
     ).to_json()
     return section
 
@@ -227,19 +244,7 @@ def multiple_choice_section(
         "chance_accuracy": 1 / len(choices),
         "most_frequent_answer_accuracy": max(counts.values()) / len(gold),
     }
-    correct = {}
-    for role, pred in (("base", base_pred), ("tuned", tuned_pred)):
-        correct[role] = np.array([g == p for g, p in zip(gold, pred, strict=True)], dtype=np.float64)
-        section[role] = {
-            "accuracy": stats.bootstrap_mean(correct[role], samples, seed).to_json(),
-            "predicted": {c: sum(p == c for p in pred) for c in choices},
-        }
-    section["accuracy_delta"] = stats.paired_bootstrap_mean_difference(
-        correct["base"], correct["tuned"], samples, seed
-    ).to_json()
-    section["mcnemar"] = stats.mcnemar_from_correct(
-        [bool(x) for x in correct["base"]], [bool(x) for x in correct["tuned"]]
-    ).to_json()
+    section.update(paired_accuracy(gold, base_pred, tuned_pred, choices, samples=samples, seed=seed))
     return section
 
 
