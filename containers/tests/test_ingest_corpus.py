@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from medllama.ingest import main
-from medllama.ingest.jats import extract
+from medllama.ingest.jats import BLOCK_SEP, extract
 from medllama.ingest.safety import Rejected, parse
+from medllama.ingest.text import MARKERS
 from medllama.jsonl import read_jsonl
 from medllama.minhash import estimate_jaccard, exact_hash, signature
 
@@ -66,7 +67,7 @@ def test_no_markup_or_entity_residue_and_no_markers(pmc_sample, run_output):
         for m in TAG.finditer(prose):  # markup quoted as text in the article ("&lt;back&gt;") is content
             assert "&lt;" + m.group(0)[1:-1].lstrip("/").split()[0] in source, (d["source"], m.group(0))
         assert not ENTITY.search(prose), (d["source"], ENTITY.search(prose).group(0))
-        assert not re.search("[\ue000-\ue002]", d["text"]), d["source"]
+        assert not re.search(f"[{MARKERS}{BLOCK_SEP}]", d["text"]), d["source"]
         assert "[]" not in d["text"] and "()" not in d["text"] and "[, ]" not in d["text"], d["source"]
         assert d["text_hash"] == exact_hash(d["text"]) and len(d["minhash"]) == 112
 

@@ -20,7 +20,7 @@ from .mathml import MML, formula_tex
 from .safety import Rejected
 from .text import AY_CLOSE, AY_OPEN, CITE, clean_inline, nfc, remove_citations, squash
 
-BLOCK_SEP = "\ue003"
+BLOCK_SEP = "\ue008"  # private use, like the citation markers of .text (and found as fast)
 
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
@@ -49,7 +49,8 @@ INLINE_TAGS = (
     "related-article",
 )  # fmt: skip
 _RARE_TAGS = ("break", "inline-formula", "disp-formula", MML + "math")  # most subtrees have none of these
-FLOATS = {"fig", "fig-group", "table-wrap", "table-wrap-group", "boxed-text", "chem-struct-wrap", "array"}
+# A bare <table> (outside table-wrap/array) is a float too: its cells are never glued into the text around it.
+FLOATS = {"fig", "fig-group", "table-wrap", "table-wrap-group", "boxed-text", "chem-struct-wrap", "array", "table"}
 FLOW_BLOCKS = {"list", "def-list", "disp-formula", "disp-formula-group", "disp-quote", "statement", "verse-group",
                "preformat", "code", "speech", "p", "alternatives"}  # fmt: skip
 DROP_XREF_TYPES = {"fn", "table-fn", "author-notes", "aff", "corresp", "contrib", "collab"}
@@ -157,9 +158,13 @@ class _Walker:
         # xrefs and sups inside the dropped elements are in the lists too: rewriting them is harmless (they are no
         # longer in the tree); only footnote marks are counted, so the dropped ones are found first (before any xref
         # below is cleared, which would detach an xref nested in it too).
-        gone = {x for x in xrefs if x.get("ref-type") in DROP_XREF_TYPES and not _inside(x, el)} if stripped else ()
-        for x in xrefs:
-            kind = x.get("ref-type")
+        kinds = [x.get("ref-type") for x in xrefs]
+        gone = (
+            {x for x, kind in zip(xrefs, kinds, strict=True) if kind in DROP_XREF_TYPES and not _inside(x, el)}
+            if stripped
+            else ()
+        )
+        for x, kind in zip(xrefs, kinds, strict=True):
             if kind == "bibr":
                 if len(x):  # markup inside the xref: its text, then the children go (the tail stays)
                     label = _itertext(x)
@@ -272,12 +277,21 @@ class _Walker:
         return " ".join(p for p in parts if p)
 
     def section(self, sec: etree._Element, depth: int) -> None:
-        title_el = sec.find("title")
+        label = title_el = None
+        for c in sec:  # a section starts with its label and title (sec-meta was dropped): no search of the rest
+            tag = c.tag
+            if tag == "label" and label is None:
+                label = c
+            elif tag == "title":
+                title_el = c
+                break
+            elif isinstance(tag, str):
+                break
         title = clean_inline(_itertext(title_el))[0] if title_el is not None else ""
         if (sec.get("sec-type") or "").lower() in DROP_SEC_TYPES or (title and DROP_SEC_TITLES.match(title)):
             self.dropped["sections"] += 1
             return
-        label = sec.find("label")  # the heading is title_of(sec), with the title cleaned once
+        # the heading is title_of(sec), with the title cleaned once
         self.heading(depth, f"{squash(_itertext(label))} {title}".strip() if label is not None else title)
         self.container(sec, depth)
 
@@ -408,6 +422,9 @@ class _Walker:
                 self.blocks.append(head)
             self.container(el, depth)
             return
+        if tag == "table":
+            self.table_body(el)
+            return
         key = "tables" if tag in ("table-wrap", "array") else "figures"
         cap = self.caption(el) if self.keep_captions else ""
         if cap:
@@ -415,16 +432,26 @@ class _Walker:
         else:
             self.dropped[f"{key}_without_caption" if self.keep_captions else f"{key}_captions"] += 1
         if key == "tables":
-            if self.keep_tables:
-                rows = []
-                for tr in el.iter("tr"):
-                    cells = [squash(_itertext(td)) for td in tr if td.tag in ("td", "th")]
-                    if any(cells):
-                        rows.append(" | ".join(cells))
-                if rows:
-                    self.blocks.append("\n".join(rows))
-            else:
-                self.dropped["table_bodies"] += 1
+            self.table_body(el)
+
+    def table_body(self, el: etree._Element) -> None:
+        """The rows of a table (or of each table in a table-wrap) when tables are kept; else it is counted.
+        (With ``parse(cut_tables=True)`` the cells were removed before parsing and each table is an empty stub.)"""
+        if not self.keep_tables:
+            self.dropped["table_bodies"] += 1
+            return
+        rows = []
+        for tr in el.iter("tr"):
+            cells = []
+            for td in tr:
+                if td.tag in ("td", "th"):
+                    text, n = clean_inline(_itertext(td))  # a cell's citations go like a paragraph's
+                    self.dropped["citations"] += n
+                    cells.append(text)
+            if any(cells):
+                rows.append(" | ".join(cells))
+        if rows:
+            self.blocks.append("\n".join(rows))
 
 
 def _inside(e: etree._Element, root: etree._Element) -> bool:

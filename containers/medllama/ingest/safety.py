@@ -22,7 +22,7 @@ _ENTITY_REF = re.compile(rb"&([A-Za-z][A-Za-z0-9.]*);")
 _NAMED_ENTITY = re.compile(rb"&(?!(?:amp|lt|gt|quot|apos);)[A-Za-z]")
 _DOCTYPE_SUBSET = re.compile(rb"<!DOCTYPE[^\[>]*\[(.*?)\]\s*>", re.S)
 _BAD_COMMENT = re.compile(rb"<!--(.*?)-->", re.S)
-_DEFAULT_NS = re.compile(rb"\sxmlns=(\"[^\"]*\"|'[^']*')")
+_DEFAULT_NS = re.compile(rb"xmlns=(?:\"[^\"]*\"|'[^']*')")  # starts with a literal: sre scans for it fast
 _DEFAULT_NS_HINT = re.compile(rb"xmlns=[\"']")
 _CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _DECL_ENCODING = re.compile(rb"<\?xml[^>]*encoding=[\"']([A-Za-z0-9._-]+)[\"']")
@@ -57,33 +57,72 @@ class Parsed:
     precut: dict[str, int] = field(default_factory=dict)
 
 
-def cut_ref_lists(data: bytes) -> tuple[bytes, int]:
-    """Removes every ``<ref-list>…</ref-list>`` span (nesting handled) before parsing: bibliographies are
-    dropped anyway and are ~40% of the bytes of a typical article. Returns (bytes, references removed).
-    The caller re-parses the original bytes if the cut ones do not parse."""
-    start = data.find(b"<ref-list")
-    if start < 0:
-        return data, 0
-    parts: list[bytes] = []
-    refs = 0
-    pos = 0
-    while start >= 0:
-        depth, scan = 1, start + 9
+_TAG_END = frozenset(b" \t\r\n>/")
+
+
+def _find_open(data: bytes, open_tag: bytes, start: int, end: int) -> int:
+    """Index of the next ``<name`` start tag in ``data[start:end]`` (``<name-wrap`` and the like do not count)."""
+    n, size = len(open_tag), len(data)
+    at = data.find(open_tag, start, end)
+    while at >= 0 and (at + n >= size or data[at + n] not in _TAG_END):
+        at = data.find(open_tag, at + n, end)
+    return at
+
+
+def element_spans(data: bytes, name: bytes, start: int = 0, end: int | None = None) -> list[tuple[int, int]] | None:
+    """Byte spans of every outermost ``<name …>…</name>`` element that starts in ``data[start:end]`` (nesting
+    handled, empty ``<name/>`` skipped), found with ``bytes.find`` (C speed). ``None`` when the tags do not
+    balance: then nothing is cut."""
+    open_tag, close_tag = b"<" + name, b"</" + name + b">"
+    spans: list[tuple[int, int]] = []
+    size = len(data)
+    end = size if end is None else end
+    at = _find_open(data, open_tag, start, end)
+    while at >= 0:
+        gt = data.find(b">", at)
+        if gt < 0:
+            return None
+        if data[gt - 1] == 0x2F:  # <name .../>: nothing inside
+            at = _find_open(data, open_tag, gt, end)
+            continue
+        depth, scan = 1, gt + 1
         while depth:
-            nxt_close = data.find(b"</ref-list>", scan)
-            if nxt_close < 0:
-                return data, 0
-            nxt_open = data.find(b"<ref-list", scan, nxt_close)  # only a nested list before the close counts
-            if nxt_open >= 0:
-                depth, scan = depth + 1, nxt_open + 9
+            close = data.find(close_tag, scan)
+            if close < 0:
+                return None
+            nested = _find_open(data, open_tag, scan, close)  # only an element opened before this close nests
+            if nested >= 0:
+                depth, scan = depth + 1, nested + len(open_tag)
             else:
-                depth, scan = depth - 1, nxt_close + 11
-        parts.append(data[pos:start])
-        refs += data.count(b"<ref ", start, scan) + data.count(b"<ref>", start, scan)
-        pos = scan
-        start = data.find(b"<ref-list", pos)
-    parts.append(data[pos:])
-    return b"".join(parts), refs
+                depth, scan = depth - 1, close + len(close_tag)
+        spans.append((at, scan))
+        at = _find_open(data, open_tag, scan, end)
+    return spans
+
+
+def cut_elements(data: bytes, *, tables: bool) -> tuple[bytes, dict[str, int]]:
+    """Removes, before parsing, what the walker would only drop: every ``<ref-list>`` (bibliographies, ~40% of
+    the bytes of a typical article) and, when ``tables`` is set, the body of every ``<table>`` (many small
+    cell elements, about a third of libxml2's time), which leaves an empty ``<table/>`` so that the walker
+    still sees and counts it. Returns (bytes, counts of what was cut). The caller re-parses the original
+    bytes if the cut ones do not parse; a balanced cut can only differ from the walk for tags written inside
+    comments or CDATA sections, which PMC articles do not have around these elements."""
+    refs = element_spans(data, b"ref-list") or []
+    counts = {"references": sum(data.count(b"</ref>", a, b) for a, b in refs)} if refs else {}
+    parts: list[bytes] = []
+    pos = 0
+    for ref_start, ref_end in [*refs, (len(data), len(data))]:
+        # tables are looked for between the reference lists only (a reference holds no table)
+        for start, end in (element_spans(data, b"table", pos, ref_start) or ()) if tables else ():
+            parts.append(data[pos:start])
+            parts.append(b"<table/>")
+            pos = end
+        if pos <= ref_start:  # (else the list lay inside a table just cut)
+            parts.append(data[pos:ref_start])
+            pos = ref_end
+    if len(parts) == 1:
+        return data, counts
+    return b"".join(parts), counts
 
 
 def _parser() -> etree.XMLParser:
@@ -110,6 +149,12 @@ def _entity_sub(match: re.Match[bytes]) -> bytes:
     if value is None:
         return b""
     return "".join(f"&#{ord(c)};" for c in value).encode("ascii")
+
+
+def _drop_default_ns(m: re.Match[bytes]) -> bytes:
+    """A default-namespace attribute (``xmlns="…"`` after whitespace) goes; the whitespace stays (harmless in a tag)."""
+    at = m.start()
+    return b"" if at and m.string[at - 1] in b" \t\r\n" else m.group(0)
 
 
 def check_bytes(data: bytes, max_bytes: int) -> None:
@@ -162,7 +207,7 @@ def repair(data: bytes) -> tuple[bytes, dict[str, int]]:
         repairs["stray_leading_bytes"] = repairs.get("stray_leading_bytes", 0) + late
         data = data[late:]
     if _DEFAULT_NS_HINT.search(data):  # == b'xmlns="' in data or b"xmlns='" in data (a regex scans faster here)
-        data = _DEFAULT_NS.sub(b"", data)
+        data = _DEFAULT_NS.sub(_drop_default_ns, data)
     if _NAMED_ENTITY.search(data):
         count = 0
 
@@ -224,34 +269,40 @@ def deep_repair(data: bytes) -> tuple[bytes, dict[str, int]]:
     return data, repairs
 
 
-def _try_parse(data: bytes) -> tuple[etree._Element | None, int, etree.XMLSyntaxError | None]:
-    """Parses with bibliographies cut out first (falls back to the whole bytes). (root, refs cut, error)."""
-    cut, refs = cut_ref_lists(data)
-    if refs:
+def _try_parse(
+    data: bytes, cut_tables: bool
+) -> tuple[etree._Element | None, dict[str, int], etree.XMLSyntaxError | None]:
+    """Parses with the dropped elements cut out first (falls back to the whole bytes). (root, counts of what
+    was cut, error)."""
+    cut, counts = cut_elements(data, tables=cut_tables)
+    if cut is not data:
         try:
-            return etree.fromstring(cut, _PARSER), refs, None
+            return etree.fromstring(cut, _PARSER), counts, None
         except etree.XMLSyntaxError:
             pass  # the uncut bytes below give the error message to report
     try:
-        return etree.fromstring(data, _PARSER), 0, None
+        return etree.fromstring(data, _PARSER), {}, None
     except etree.XMLSyntaxError as err:
-        return None, 0, err
+        return None, {}, err
 
 
-def parse(data: bytes, max_bytes: int) -> Parsed:
-    """Parses one article. Raises :class:`Rejected` (never anything else for bad input)."""
+def parse(data: bytes, max_bytes: int, *, cut_tables: bool = False) -> Parsed:
+    """Parses one article. Raises :class:`Rejected` (never anything else for bad input).
+
+    ``cut_tables``: table bodies are removed before parsing (set it when the walker drops them anyway,
+    i.e. ``extract(keep_tables=False)``)."""
     check_bytes(data, max_bytes)
     # PMC writes these processing instructions before or at the top of <article>
     is_manuscript = data.find(MANUSCRIPT_PI, 0, _PI_WINDOW) >= 0
     is_ocr = data.find(OCR_PI, 0, _PI_WINDOW) >= 0
     data, repairs = repair(data)
     try:
-        root, refs, err = _try_parse(data)
+        root, precut, err = _try_parse(data, cut_tables)
         if err is not None:
             fixed, more = deep_repair(data)
             if not more:
                 raise _classify(data, err)
-            root, refs, err2 = _try_parse(fixed)
+            root, precut, err2 = _try_parse(fixed, cut_tables)
             if err2 is not None:
                 raise _classify(fixed, err2)
             repairs.update(more)
@@ -259,7 +310,7 @@ def parse(data: bytes, max_bytes: int) -> Parsed:
         raise Rejected("parse-error", f"{type(err).__name__}: {err}"[:300]) from None
     if root is None:
         raise Rejected("parse-error", "no root element")
-    return Parsed(root, repairs, is_manuscript, is_ocr, {"references": refs} if refs else {})
+    return Parsed(root, repairs, is_manuscript, is_ocr, precut)
 
 
 def _classify(data: bytes, err: etree.XMLSyntaxError) -> Rejected:

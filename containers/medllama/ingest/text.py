@@ -12,11 +12,14 @@ import re
 import unicodedata
 from collections.abc import Iterator
 
-CITE = "\ue000"
-AY_OPEN = "\ue001"
-AY_CLOSE = "\ue002"
+# Private-use characters whose low byte is rare in text: CPython finds such a character with memchr, while for one
+# like U+E000 (low byte 0, the high byte of every ASCII character in a UCS-2 string) it compares one by one.
+CITE = "\ue005"
+AY_OPEN = "\ue006"
+AY_CLOSE = "\ue007"
+MARKERS = CITE + AY_OPEN + AY_CLOSE
 
-_UNIT = r"(?:\ue000|\ue001[^\ue001\ue002]*\ue002)"
+_UNIT = f"(?:{CITE}|{AY_OPEN}[^{AY_OPEN}{AY_CLOSE}]*{AY_CLOSE})"
 _SEP = r"\s*(?:[,;–—‒−-]|and|&)?\s*"
 _RUN = re.compile(_UNIT + r"(?:" + _SEP + _UNIT + r")*")
 _LEAD = r"(?:(?:see(?: also)?|e\.g\.|cf\.|i\.e\.|refs?\.|reviewed in|for (?:a )?review,? see)[,:]?\s*)?"
@@ -25,12 +28,12 @@ _LEFT_SEP = re.compile(r"\s*[;,]\s*" + _LEAD + r"\Z", re.I)
 _LEFT_BARE = re.compile(r"\s*(?:\b[Rr]efs?\.\s*)?\Z")
 _RIGHT_CLOSE = re.compile(r"\s*[,;]?\s*[\])]")
 _RIGHT_SEP = re.compile(r"\s*[;,]\s*")
-_AUTHOR_YEAR = re.compile(r"\ue001([^\ue001\ue002]*)\ue002")
+_AUTHOR_YEAR = re.compile(f"{AY_OPEN}([^{AY_OPEN}{AY_CLOSE}]*){AY_CLOSE}")
 _EMPTY_BRACKETS = re.compile(r"\s*(?:\(\s*[,;–-]*\s*\)|\[\s*[,;–-]*\s*\])")
 # Two patterns with a literal first character (sre then scans for that character) instead of one starting with a class
 _EMPTY_PAREN = re.compile(r"\([\s,;–-]*[)\]]")
 _EMPTY_SQUARE = re.compile(r"\[[\s,;–-]*[)\]]")
-_STRAY_MARKERS = re.compile(r"[\ue000-\ue002]")
+_STRAY_MARKERS = re.compile(f"[{MARKERS}]")
 _ZERO_WIDTH = re.compile("[\u200b\ufeff\u00ad\u2060]")
 _CONTEXT = 60
 # Every character that str.split() treats as whitespace (str.isspace() over all code points), except " ".
@@ -40,6 +43,7 @@ _OTHER_WHITESPACE = (
     + ("\u2028\u2029\u202f\u205f\u3000")
 )
 _LONG = 2000
+_SPACES = re.compile("   *")  # two spaces or more; a literal start, so sre scans for it fast
 _LEFT_LAST = frozenset("[(;,.:eonEON")
 _OPENERS = frozenset("[(")
 _CLOSERS = frozenset(")]")
@@ -102,13 +106,14 @@ def remove_citations(text: str) -> tuple[str, int]:
     - otherwise the space before it (superscript style ``x.¹²`` → ``x.``); a bare author-year
       citation used as a noun keeps its words (``as <Smith et al. (2001)> showed``).
     """
-    n = text.count(CITE) + text.count(AY_OPEN)
-    if not n:
+    if CITE not in text and AY_OPEN not in text:
         return text, 0
     out: list[str] = []
-    pos = 0
+    pos = n = 0
     for m in _runs(text):
         s, e = m.span()
+        run = m.group(0)
+        n += run.count(CITE) + run.count(AY_OPEN)
         base = s - _CONTEXT if s - _CONTEXT > pos else pos
         left = text[base:s]
         kept = left.rstrip()
@@ -139,9 +144,9 @@ def remove_citations(text: str) -> tuple[str, int]:
             out.append(text[pos:keep_to] + (" " if keep_to > 0 and not text[keep_to - 1].isspace() else "") + opening)
             pos = e
             continue
-        elif AY_OPEN in m.group(0):
+        elif AY_OPEN in run:
             out.append(text[pos:s])
-            out.append(_AUTHOR_YEAR.sub(r"\1", m.group(0)).replace(CITE, ""))
+            out.append(_AUTHOR_YEAR.sub(r"\1", run).replace(CITE, ""))
             pos = e
             continue
         else:
@@ -154,6 +159,7 @@ def remove_citations(text: str) -> tuple[str, int]:
     if _EMPTY_PAREN.search(text) or _EMPTY_SQUARE.search(text):
         text = _EMPTY_BRACKETS.sub("", text)
     if CITE in text or AY_OPEN in text or AY_CLOSE in text:
+        n += text.count(AY_OPEN)  # an author-year opener without its closer (not in any run) counts too
         text = _STRAY_MARKERS.sub("", text)
     return text, n
 
@@ -169,9 +175,7 @@ def squash(text: str) -> str:
     for ch in _OTHER_WHITESPACE:
         if ch in text:
             text = text.replace(ch, " ")
-    while "  " in text:
-        text = text.replace("  ", " ")
-    return text.strip(" ")
+    return _SPACES.sub(" ", text).strip(" ")
 
 
 def clean_inline(text: str | None) -> tuple[str, int]:
