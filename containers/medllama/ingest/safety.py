@@ -166,25 +166,30 @@ def check_bytes(data: bytes, max_bytes: int) -> None:
     head = data[:4096]
     if b"\x00" in head and not (head.startswith((b"\xff\xfe", b"\xfe\xff")) or head[1:2] == b"\x00"):
         raise Rejected("parse-error", "binary content (NUL bytes), not XML")
-    subset = _doctype_subset(data, 65536)
-    if subset and (b"<!ENTITY" in subset.group(1) or b"SYSTEM" in subset.group(1)):
+    if _declares_entities(data, 65536):
         raise Rejected("unsafe-xml", "internal DTD subset declares entities (entity expansion / external entity)")
 
 
-def _doctype_subset(data: bytes, end: int) -> re.Match[bytes] | None:
-    """``_DOCTYPE_SUBSET.search(data, 0, end)``, tried only where "<!DOCTYPE" occurs (found at C speed): a search
-    would rescan the whole window after the usual DOCTYPE without an internal subset."""
-    at = data.find(b"<!DOCTYPE", 0, end)
+def _declares_entities(data: bytes, window: int) -> bool:
+    """Whether a DOCTYPE in the first ``window`` bytes has an internal subset that declares entities (or names
+    an external resource). Declarations come before the root element, so each DOCTYPE is searched only up to
+    the next element start (a few hundred bytes in a real article, not the whole window)."""
+    at = data.find(b"<!DOCTYPE", 0, window)
     while at >= 0:
-        found = _DOCTYPE_SUBSET.match(data, at, end)
-        if found:
-            return found
-        at = data.find(b"<!DOCTYPE", at + 1, end)
-    return None
+        subset = _DOCTYPE_SUBSET.match(data, at, window)
+        if subset and (b"<!ENTITY" in subset.group(1) or b"SYSTEM" in subset.group(1)):
+            return True
+        root = _ROOT_START.search(data, at + 9, window)
+        end = root.start() if root else window
+        if data.find(b"<!ENTITY", at, end) >= 0:  # also a subset the pattern misses (a ">" inside a literal)
+            return True
+        at = data.find(b"<!DOCTYPE", at + 9, end)  # another DOCTYPE before the root (the first was in a comment)
+    return False
 
 
-def repair(data: bytes) -> tuple[bytes, dict[str, int]]:
-    """Cheap byte-level repairs of known defects; returns the bytes and counts of what was changed."""
+def repair_start(data: bytes) -> tuple[bytes, dict[str, int]]:
+    """Byte-order mark, UTF-16 → UTF-8, stray bytes before the first ``<``; returns the bytes and counts of
+    what was changed."""
     repairs: dict[str, int] = {}
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
@@ -206,6 +211,13 @@ def repair(data: bytes) -> tuple[bytes, dict[str, int]]:
     if late > 0:  # junk '<...' before a late XML declaration
         repairs["stray_leading_bytes"] = repairs.get("stray_leading_bytes", 0) + late
         data = data[late:]
+    return data, repairs
+
+
+def repair_markup(data: bytes) -> tuple[bytes, dict[str, int]]:
+    """Default namespaces dropped, HTML named entities made numeric: two scans of the whole bytes, so they run
+    on the bytes that are parsed (after :func:`cut_elements`). Returns the bytes and counts of what was changed."""
+    repairs: dict[str, int] = {}
     if _DEFAULT_NS_HINT.search(data):  # == b'xmlns="' in data or b"xmlns='" in data (a regex scans faster here)
         data = _DEFAULT_NS.sub(_drop_default_ns, data)
     if _NAMED_ENTITY.search(data):
@@ -271,19 +283,21 @@ def deep_repair(data: bytes) -> tuple[bytes, dict[str, int]]:
 
 def _try_parse(
     data: bytes, cut_tables: bool
-) -> tuple[etree._Element | None, dict[str, int], etree.XMLSyntaxError | None]:
+) -> tuple[etree._Element | None, dict[str, int], dict[str, int], bytes, etree.XMLSyntaxError | None]:
     """Parses with the dropped elements cut out first (falls back to the whole bytes). (root, counts of what
-    was cut, error)."""
+    was cut, markup repairs, the whole bytes repaired, error)."""
     cut, counts = cut_elements(data, tables=cut_tables)
     if cut is not data:
+        fixed, repairs = repair_markup(cut)
         try:
-            return etree.fromstring(cut, _PARSER), counts, None
+            return etree.fromstring(fixed, _PARSER), counts, repairs, b"", None
         except etree.XMLSyntaxError:
             pass  # the uncut bytes below give the error message to report
+    fixed, repairs = repair_markup(data)
     try:
-        return etree.fromstring(data, _PARSER), {}, None
+        return etree.fromstring(fixed, _PARSER), {}, repairs, fixed, None
     except etree.XMLSyntaxError as err:
-        return None, {}, err
+        return None, {}, repairs, fixed, err
 
 
 def parse(data: bytes, max_bytes: int, *, cut_tables: bool = False) -> Parsed:
@@ -295,14 +309,15 @@ def parse(data: bytes, max_bytes: int, *, cut_tables: bool = False) -> Parsed:
     # PMC writes these processing instructions before or at the top of <article>
     is_manuscript = data.find(MANUSCRIPT_PI, 0, _PI_WINDOW) >= 0
     is_ocr = data.find(OCR_PI, 0, _PI_WINDOW) >= 0
-    data, repairs = repair(data)
+    data, repairs = repair_start(data)
     try:
-        root, precut, err = _try_parse(data, cut_tables)
+        root, precut, markup, whole, err = _try_parse(data, cut_tables)
+        repairs.update(markup)
         if err is not None:
-            fixed, more = deep_repair(data)
+            fixed, more = deep_repair(whole)
             if not more:
-                raise _classify(data, err)
-            root, precut, err2 = _try_parse(fixed, cut_tables)
+                raise _classify(whole, err)
+            root, precut, _, _, err2 = _try_parse(fixed, cut_tables)
             if err2 is not None:
                 raise _classify(fixed, err2)
             repairs.update(more)

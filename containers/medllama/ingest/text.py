@@ -47,6 +47,7 @@ _SPACES = re.compile("   *")  # two spaces or more; a literal start, so sre scan
 _LEFT_LAST = frozenset("[(;,.:eonEON")
 _OPENERS = frozenset("[(")
 _CLOSERS = frozenset(")]")
+_JOINS = frozenset(",;–—‒−-a&" + CITE + AY_OPEN)  # what can follow a marker inside a run (with whitespace)
 
 
 def _ws_start(left: str, i: int) -> int:
@@ -76,8 +77,9 @@ def _bare_bound(left: str) -> int:
     return _ws_start(left, max(0, len(left.rstrip()) - 5))
 
 
-def _runs(text: str) -> Iterator[re.Match[str]]:
-    """``_RUN.finditer(text)``, but the markers are found with ``str.find`` (much faster than a regex scan)."""
+def _runs(text: str) -> Iterator[tuple[int, int]]:
+    """Spans of ``_RUN.finditer(text)``, but the markers are found with ``str.find`` (much faster than a regex
+    scan), and a lone numeric marker (the commonest run) is recognised by the character after it."""
     find = text.find
     nc, na = find(CITE), find(AY_OPEN)
     start = 0
@@ -89,11 +91,17 @@ def _runs(text: str) -> Iterator[re.Match[str]]:
         if nc < 0 and na < 0:
             return
         k = na if nc < 0 or 0 <= na < nc else nc
+        if k == nc:
+            after = text[k + 1 : k + 2]
+            if not after or (after not in _JOINS and not after.isspace()):  # nothing can continue the run
+                yield k, k + 1
+                start = k + 1
+                continue
         m = _RUN.match(text, k)
         if m is None:  # an author-year opener without its closer
             start = k + 1
             continue
-        yield m
+        yield m.span()
         start = m.end()
 
 
@@ -110,10 +118,29 @@ def remove_citations(text: str) -> tuple[str, int]:
         return text, 0
     out: list[str] = []
     pos = n = 0
-    for m in _runs(text):
-        s, e = m.span()
-        run = m.group(0)
-        n += run.count(CITE) + run.count(AY_OPEN)
+    for s, e in _runs(text):
+        lone = e - s == 1 and text[s] == CITE
+        n += 1 if lone else text.count(CITE, s, e) + text.count(AY_OPEN, s, e)
+        # the commonest shapes, decided by the character right before the run: "x [12]" → "x" and "x.¹²" → "x."
+        c = text[s - 1] if s > pos else ""
+        if c in _OPENERS:
+            if text[e : e + 1] in _CLOSERS:
+                end = e + 1
+            else:
+                rc = _RIGHT_CLOSE.match(text, e)
+                end = rc.end() if rc else -1
+            if end >= 0:  # == the bracket case below: the bracket and the whitespace before it go
+                j, lo = s - 1, (s - _CONTEXT if s - _CONTEXT > pos else pos)
+                while j > lo and text[j - 1].isspace():
+                    j -= 1
+                out.append(text[pos:j])
+                pos = end
+                continue
+        elif c and c not in _LEFT_LAST and not c.isspace() and (lone or AY_OPEN not in text[s:e]):
+            out.append(text[pos:s])  # == the bare case below, with no whitespace to drop
+            pos = e
+            continue
+        run = text[s:e]
         base = s - _CONTEXT if s - _CONTEXT > pos else pos
         left = text[base:s]
         kept = left.rstrip()
