@@ -35,6 +35,9 @@ def test_cut_removes_reference_lists_and_leaves_table_stubs():
     cut, counts = cut_elements(ARTICLE, tables=True)
     assert counts == {"references": 2}
     assert b"<ref-list" not in cut and b"<td>" not in cut and cut.count(b"<table/>") == 2
+    # an empty list first, then content, then the real list: the content between stays
+    lists = ARTICLE.replace(b"<back>", b"<back><ref-list/><notes><p>Kept.</p></notes>")
+    assert b"<notes><p>Kept.</p></notes>" in cut_elements(lists, tables=False)[0]
     untouched, counts = cut_elements(ARTICLE.replace(b"<ref-list>", b"<ref-list><ref-list>"), tables=False)
     assert b"<table frame" in untouched
 

@@ -100,6 +100,23 @@ def element_spans(data: bytes, name: bytes, start: int = 0, end: int | None = No
     return spans
 
 
+def _ref_lists(data: bytes) -> list[tuple[int, int]]:
+    """``element_spans(data, b"ref-list")`` with a shortcut for the usual article, which has one reference list
+    near its end: the last close is found from the end, and if no other close lies between the first open and
+    it, that is the one outermost span (an unclosed open inside would not parse, and the whole bytes are
+    parsed then)."""
+    close = data.rfind(b"</ref-list>")
+    if close < 0:
+        return []
+    first = _find_open(data, b"<ref-list", 0, close)
+    if first < 0:
+        return []
+    gt = data.find(b">", first, close)
+    if gt > 0 and data[gt - 1] != 0x2F and data.find(b"</ref-list>", first, close) < 0:  # (not an empty <ref-list/>)
+        return [(first, close + 11)]
+    return element_spans(data, b"ref-list") or []
+
+
 def cut_elements(data: bytes, *, tables: bool) -> tuple[bytes, dict[str, int]]:
     """Removes, before parsing, what the walker would only drop: every ``<ref-list>`` (bibliographies, ~40% of
     the bytes of a typical article) and, when ``tables`` is set, the body of every ``<table>`` (many small
@@ -107,7 +124,7 @@ def cut_elements(data: bytes, *, tables: bool) -> tuple[bytes, dict[str, int]]:
     still sees and counts it. Returns (bytes, counts of what was cut). The caller re-parses the original
     bytes if the cut ones do not parse; a balanced cut can only differ from the walk for tags written inside
     comments or CDATA sections, which PMC articles do not have around these elements."""
-    refs = element_spans(data, b"ref-list") or []
+    refs = _ref_lists(data)
     counts = {"references": sum(data.count(b"</ref>", a, b) for a, b in refs)} if refs else {}
     parts: list[bytes] = []
     pos = 0
