@@ -40,7 +40,9 @@ def ours(paths: list[Path]) -> tuple[float, list[str]]:
     texts: list[str] = []
     start = time.perf_counter()
     for path in paths:
-        texts.append(extract(parse(path.read_bytes(), 64 << 20, cut_tables=True).root).text)
+        texts.append(
+            extract(parse(path.read_bytes(), 64 << 20, cut_tables=True).root).text
+        )
     return time.perf_counter() - start, texts
 
 
