@@ -30,7 +30,7 @@ SEED = 1_234_567
 
 _MASK32 = np.uint64(0xFFFFFFFF)
 _SHIFT32 = np.uint64(32)
-_CHUNK = 4096  # shingles per block of the (shingles x permutations) matrix: bounds memory on huge texts
+_CHUNK = 1024  # shingles per block of the (shingles x permutations) matrix: 0.9 MB, stays in cache; bounds memory
 
 
 def _permutation_params() -> tuple[np.ndarray, np.ndarray]:
@@ -76,8 +76,9 @@ def shingle_hashes(normalized: str) -> np.ndarray:
     words = normalized.split(" ") if normalized else []
     if len(words) < NGRAM:
         return np.array([_h64(normalized) & 0xFFFFFFFF], dtype=np.uint64)
-    table = {w: zlib.crc32(w.encode("utf-8")) for w in dict.fromkeys(words)}
-    wh = np.fromiter((table[w] for w in words), dtype=np.uint64, count=len(words))
+    unique = list(dict.fromkeys(words))  # (map() keeps the per-word work in C: about twice a comprehension's speed)
+    table = dict(zip(unique, map(zlib.crc32, map(str.encode, unique)), strict=True))
+    wh = np.fromiter(map(table.__getitem__, words), dtype=np.uint64, count=len(words))
     n = len(words) - NGRAM + 1
     with np.errstate(over="ignore"):
         acc = np.zeros(n, dtype=np.uint64)
@@ -89,7 +90,9 @@ def shingle_hashes(normalized: str) -> np.ndarray:
 def signature_array(text: str) -> np.ndarray:
     """The MinHash signature as a numpy uint32 array of length NUM_PERM."""
     shingles = shingle_hashes(normalize_for_hash(text))
-    out = np.full(NUM_PERM, np.iinfo(np.uint32).max, dtype=np.uint64)
+    # The minimum is taken over the full 64-bit values and shifted once at the end: ``>> 32`` is monotonic, so
+    # min(v >> 32) == min(v) >> 32, and the (shingles x permutations) block is one pass shorter.
+    out = np.full(NUM_PERM, np.iinfo(np.uint64).max, dtype=np.uint64)
     buf = np.empty((min(len(shingles), _CHUNK), NUM_PERM), dtype=np.uint64)
     with np.errstate(over="ignore"):
         for start in range(0, len(shingles), _CHUNK):
@@ -97,9 +100,8 @@ def signature_array(text: str) -> np.ndarray:
             perm = buf[: len(x)]
             np.multiply(x, _A[None, :], out=perm)
             perm += _B
-            perm >>= _SHIFT32
             np.minimum(out, perm.min(axis=0), out=out)
-    return out.astype(np.uint32)
+    return (out >> _SHIFT32).astype(np.uint32)
 
 
 def signature(text: str) -> list[int]:
