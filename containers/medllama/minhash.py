@@ -89,7 +89,17 @@ def shingle_hashes(normalized: str) -> np.ndarray:
 
 def signature_array(text: str) -> np.ndarray:
     """The MinHash signature as a numpy uint32 array of length NUM_PERM."""
-    shingles = shingle_hashes(normalize_for_hash(text))
+    return _signature_of_normalized(normalize_for_hash(text))
+
+
+def fingerprint(text: str) -> tuple[str, np.ndarray]:
+    """``(exact_hash(text), signature_array(text))``, normalizing the text once (what ingest emits per document)."""
+    normalized = normalize_for_hash(text)
+    return hashlib.sha1(normalized.encode("utf-8")).hexdigest(), _signature_of_normalized(normalized)
+
+
+def _signature_of_normalized(normalized: str) -> np.ndarray:
+    shingles = shingle_hashes(normalized)
     # The minimum is taken over the full 64-bit values and shifted once at the end: ``>> 32`` is monotonic, so
     # min(v >> 32) == min(v) >> 32, and the (shingles x permutations) block is one pass shorter.
     out = np.full(NUM_PERM, np.iinfo(np.uint64).max, dtype=np.uint64)

@@ -138,3 +138,10 @@ def test_long_text_is_chunked_and_fast_enough() -> None:
         first = (shingles[:, None] * minhash._A[None, :5] + minhash._B[None, :5]) >> np.uint64(32)
     assert len(shingles) > minhash._CHUNK
     assert sig[:5].tolist() == first.min(axis=0).tolist()
+
+
+def test_fingerprint_is_exact_hash_and_signature_with_one_normalization():
+    text = "Ｆｕｌｌ-width  TEXT\nwith one two three four five six words"
+    text_hash, sig = minhash.fingerprint(text)
+    assert text_hash == minhash.exact_hash(text)
+    assert sig.tolist() == minhash.signature(text) and sig.dtype == np.uint32

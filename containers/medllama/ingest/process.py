@@ -72,7 +72,7 @@ def _read(item: Item, max_bytes: int) -> bytes:
 
 
 def _process(item: Item, cfg: Any, pmids: frozenset[str]) -> tuple[str, dict[str, Any], int]:
-    from medllama.minhash import exact_hash, signature
+    from medllama.minhash import fingerprint
 
     max_bytes = int(cfg.max_file_mb * 1024 * 1024)
     data = _read(item, max_bytes)
@@ -105,6 +105,7 @@ def _process(item: Item, cfg: Any, pmids: frozenset[str]) -> tuple[str, dict[str
         return "rejected", _rejection(item, *verdict, **known), len(data)
     pmid = str(meta.get("pmid") or doc.pmid or "") or None
     doi = meta.get("doi") or doc.doi
+    text_hash, sig = fingerprint(doc.text)
     record: dict[str, Any] = {
         "id": pmcid or stable_id(item.source),
         "source": item.source,
@@ -117,8 +118,8 @@ def _process(item: Item, cfg: Any, pmids: frozenset[str]) -> tuple[str, dict[str
         "language": lang,
         "words": words,
         "dropped": dict(sorted((k, v) for k, v in doc.dropped.items() if v)),
-        "text_hash": exact_hash(doc.text),
-        "minhash": [int(v) for v in signature(doc.text)],
+        "text_hash": text_hash,
+        "minhash": sig.tolist(),
         "extractor": EXTRACTOR_VERSION,
         **item.extra,
     }
