@@ -81,11 +81,11 @@ export interface Throughput {
 
 export const THROUGHPUTS = {
   /**
-   * Extraction 458 articles/s, MinHash + exact hash 228/s, language ID 768/s, one vCPU, on the sample (122 KB of
-   * XML per article, about twice PMC's average): 1 / (1/458 + 1/228 + 1/768) ≈ 127 articles/s per vCPU.
+   * Extraction 542 articles/s, MinHash + exact hash 379/s, language ID 702/s, one vCPU, on the sample (122 KB of
+   * XML per article, about twice PMC's average): 1 / (1/542 + 1/379 + 1/702) ≈ 169 articles/s per vCPU.
    */
   ingestArticlesPerCoreSecond: {
-    value: 127,
+    value: 169,
     unit: 'articles/s per vCPU',
     source: 'measured: docs/performance.md (bench/ingest_throughput.py, 2026-11-27)',
   },
