@@ -4,8 +4,9 @@
 * ``exact_hash``: sha1 hex of the normalized text (exact-duplicate key).
 * ``signature``: ``NUM_PERM`` = 112 MinHash values (uint32) over the set of word 5-gram shingles of the
   normalized text. A text of fewer than ``NGRAM`` words is one shingle (the whole normalized text).
-  Each word is hashed with CRC-32 (zlib), the five word hashes of a shingle are combined with distinct
-  odd multipliers and a 64-bit finalizer into a 32-bit shingle hash ``x``; permutation ``i`` is the
+  Each word's UTF-8 bytes are hashed with the 64-bit polynomial ``sum(byte_j * B**(len-1-j)) mod 2**64``
+  (all words of a text at once, from prefix sums: :func:`word_hashes`), the five word hashes of a shingle
+  are combined with distinct odd multipliers and a 64-bit finalizer into a 32-bit shingle hash ``x``; permutation ``i`` is the
   multiply-add-shift hash ``((a_i * x + b_i) mod 2**64) >> 32`` with ``a_i`` odd and ``a_i, b_i`` drawn
   from ``numpy.random.default_rng(SEED)`` (a 2-universal family for 32-bit keys). Nothing depends on
   Python's per-process string hash seed, so signatures are identical across processes and machines.
@@ -16,9 +17,9 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import unicodedata
-import zlib
 
 import numpy as np
 
@@ -71,15 +72,55 @@ def _fmix64(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> np.uint64(33))
 
 
+# Word hash: the polynomial sum(byte_j * _BASE**(len-1-j)) mod 2**64 of the word's UTF-8 bytes, computed for every word
+# at once from prefix sums (``_BASE`` is odd, so it has an inverse mod 2**64).
+_BASE = np.uint64(0x100000001B3)
+_BASE_INV = np.uint64(pow(0x100000001B3, -1, 2**64))
+
+
+_POWERS_CACHED = 1 << 20  # bytes of text whose power tables are kept (16 MB); longer texts compute their own
+
+
+@functools.lru_cache(maxsize=1)
+def _power_tables(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """_BASE ** i and _BASE_INV ** i for i = 0..n-1 (wrapping uint64)."""
+    powers = np.empty(n, dtype=np.uint64)
+    powers[0], powers[1:] = 1, _BASE
+    inverse = powers.copy()
+    inverse[1:] = _BASE_INV
+    with np.errstate(over="ignore"):
+        np.cumprod(powers, out=powers)
+        np.cumprod(inverse, out=inverse)
+    return powers, inverse
+
+
+def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    if n > _POWERS_CACHED:
+        return _power_tables.__wrapped__(n)
+    powers, inverse = _power_tables(_POWERS_CACHED)
+    return powers[:n], inverse[:n]
+
+
+def word_hashes(normalized: str) -> np.ndarray:
+    """64-bit hash of each word (space-separated) of an already normalized, non-empty text, in order."""
+    b = np.frombuffer(normalized.encode("utf-8"), dtype=np.uint8)
+    n = len(b)
+    spaces = np.flatnonzero(b == 0x20)
+    starts = np.concatenate(([0], spaces + 1))
+    ends = np.concatenate((spaces, [n]))
+    powers, inverse = _powers(n)
+    with np.errstate(over="ignore"):
+        prefix = np.zeros(n + 1, dtype=np.uint64)
+        np.cumsum(b * inverse, out=prefix[1:])
+        return powers[ends - 1] * (prefix[ends] - prefix[starts])
+
+
 def shingle_hashes(normalized: str) -> np.ndarray:
     """Unique 32-bit hashes (as uint64, sorted) of the word NGRAM-shingles of an already normalized text."""
-    words = normalized.split(" ") if normalized else []
-    if len(words) < NGRAM:
+    if normalized.count(" ") < NGRAM - 1:  # fewer than NGRAM words: the whole text is one shingle
         return np.array([_h64(normalized) & 0xFFFFFFFF], dtype=np.uint64)
-    unique = list(dict.fromkeys(words))  # (map() keeps the per-word work in C: about twice a comprehension's speed)
-    table = dict(zip(unique, map(zlib.crc32, map(str.encode, unique)), strict=True))
-    wh = np.fromiter(map(table.__getitem__, words), dtype=np.uint64, count=len(words))
-    n = len(words) - NGRAM + 1
+    wh = word_hashes(normalized)
+    n = len(wh) - NGRAM + 1
     with np.errstate(over="ignore"):
         acc = np.zeros(n, dtype=np.uint64)
         for k in range(NGRAM):

@@ -145,3 +145,16 @@ def test_fingerprint_is_exact_hash_and_signature_with_one_normalization():
     text_hash, sig = minhash.fingerprint(text)
     assert text_hash == minhash.exact_hash(text)
     assert sig.tolist() == minhash.signature(text) and sig.dtype == np.uint32
+
+
+def test_word_hashes_are_the_polynomial_of_each_words_bytes():
+    def polynomial(word: str) -> int:
+        h = 0
+        for byte in word.encode("utf-8"):
+            h = (h * 0x100000001B3 + byte) % 2**64
+        return h
+
+    text = minhash.normalize_for_hash("Über  die α-Helix — one two\tthree, naïve 12.5 µm x")
+    assert minhash.word_hashes(text).tolist() == [polynomial(w) for w in text.split(" ")]
+    long = " ".join(f"w{i}" for i in range(400_000))  # past the cached power tables (1 MiB of text)
+    assert minhash.word_hashes(long)[-3:].tolist() == [polynomial(w) for w in long.split(" ")[-3:]]
