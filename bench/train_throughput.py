@@ -18,9 +18,13 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import sys
 import time
+from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "containers"))
 from medllama.train.config import LLAMA_LINEAR_LAYERS
 from medllama.train.metrics import flops_per_token, lora_executed_flops_per_token, mfu
 from medllama.train.model import add_lora
@@ -142,7 +146,7 @@ def run_variant(
     return result
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--tiny",
@@ -168,7 +172,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--compile", action="store_true", help="torch.compile each decoder layer (GPU)"
     )
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def measure(args: argparse.Namespace) -> list[dict]:
+    """Runs every micro-batch x checkpointing variant; prints one ``bench`` line each and returns the results."""
     if torch.cuda.is_available():
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
@@ -201,6 +209,12 @@ def main(argv: list[str] | None = None) -> int:
                     f"peak_mem_gib={r['peak_memory_gib']}",
                     flush=True,
                 )
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    results = measure(args)
     print(json.dumps({"peak_tflops": args.peak_tflops, "results": results}, indent=1))
     return 0
 

@@ -15,7 +15,7 @@ import pytest
 from medllama.config import ConfigError, is_path_field, load_schema, parse_config
 from medllama.resources import repo_root
 from medllama.train.config import TrainConfig
-from medllama.train.data import DataError, StepPlan, load_split
+from medllama.train.data import DataError, StepPlan, load_split, write_npy_split
 from medllama.train.distributed import DistEnv
 from medllama.train.loop import lr_lambda
 from medllama.train.metrics import METRIC_RE, flops_per_token, format_metric, mfu, peak_tflops_for
@@ -25,14 +25,9 @@ METRIC_DEFINITIONS = repo_root() / "containers" / "medllama" / "metric_definitio
 
 
 def write_split(folder: Path, rows: np.ndarray, seq_len: int | None = None) -> Path:
-    """A packed split folder as the tokenization step writes it (``input_ids.npy`` stands in for the
-    Arrow files where the ``datasets`` stack cannot be imported)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    np.save(folder / "input_ids.npy", rows.astype(np.int32))
-    manifest = {"split": folder.name, "seq_len": seq_len or rows.shape[1], "documents": len(rows), "tokens": rows.size,
-                "blocks": len(rows), "tokenizer_sha256": "0" * 64, "bos_id": 1, "eos_id": 2}  # fmt: skip
-    (folder / "medllama-split.json").write_text(json.dumps(manifest), encoding="utf-8")
-    return folder
+    """A packed split folder (``input_ids.npy`` stands in for the Arrow files where the ``datasets`` stack cannot
+    be imported)."""
+    return write_npy_split(folder, rows, seq_len=seq_len)
 
 
 def test_dataclass_fields_equal_schema_properties() -> None:

@@ -43,6 +43,19 @@ class PackedSplit:
         return np.asarray(self.rows[[int(i) for i in indices]]["input_ids"], dtype=np.int64)
 
 
+def write_npy_split(folder: str | Path, rows: np.ndarray, *, seq_len: int | None = None) -> Path:
+    """Writes token blocks (blocks x seq_len) as a split in the ``input_ids.npy`` form :func:`load_split` reads:
+    for tests, benchmarks and the GPU check (the tokenization step writes Arrow). ``seq_len`` overrides the
+    manifest's value (to test the mismatch check)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    np.save(folder / NPY_FILE, rows.astype(np.int32))
+    manifest = {"split": folder.name, "seq_len": seq_len or rows.shape[1], "documents": len(rows), "tokens": rows.size,
+                "blocks": len(rows), "tokenizer_sha256": "0" * 64, "bos_id": 1, "eos_id": 2}  # fmt: skip
+    (folder / SPLIT_MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    return folder
+
+
 def load_split(path: str | Path, seq_len: int, *, name: str) -> PackedSplit:
     """Loads one packed split folder; checks the manifest's and the rows' seq_len against ``seq_len``.
 
