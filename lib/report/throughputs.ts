@@ -81,11 +81,11 @@ export interface Throughput {
 
 export const THROUGHPUTS = {
   /**
-   * Extraction 542 articles/s, MinHash + exact hash 379/s, language ID 702/s, one vCPU, on the sample (122 KB of
-   * XML per article, about twice PMC's average): 1 / (1/542 + 1/379 + 1/702) ≈ 169 articles/s per vCPU.
+   * Extraction 529 articles/s, MinHash + exact hash 466/s, language ID 687/s, one vCPU, on the sample (122 KB of
+   * XML per article, about twice PMC's average): 1 / (1/529 + 1/466 + 1/687) ≈ 182 articles/s per vCPU.
    */
   ingestArticlesPerCoreSecond: {
-    value: 169,
+    value: 182,
     unit: 'articles/s per vCPU',
     source: 'measured: docs/performance.md (bench/ingest_throughput.py, 2026-11-27)',
   },
