@@ -107,3 +107,27 @@ def test_each_bomb_is_bounded_in_time(tmp_path, name):
         parse(data, 64 << 20)
     assert err.value.reason == "unsafe-xml"
     assert time.monotonic() - start < 2
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"<article><body>" + b"<table>" * 100_000 + b"</table>" * 100_000 + b"</body></article>",
+        b"<article><body><p>x</p></body><back>"
+        + b"<ref-list>" * 100_000
+        + b"</ref-list>" * 100_000
+        + b"</back></article>",
+        b"<article><body><p>x</p></body><back>" + b"<ref-list></ref-list><table>" * 100_000 + b"</back></article>",
+    ],
+    ids=["nested-tables", "nested-reference-lists", "unclosed-tables-between-lists"],
+)
+def test_the_cut_before_parsing_stays_linear_on_hostile_nesting(data):
+    """The byte search for reference lists and tables (cut before parsing) must not go quadratic."""
+    from medllama.ingest.safety import Rejected, parse
+
+    start = time.monotonic()
+    try:
+        parse(data, 64 << 20, cut_tables=True)
+    except Rejected as err:
+        assert err.reason in {"unsafe-xml", "parse-error"}
+    assert time.monotonic() - start < 2

@@ -85,9 +85,10 @@ def element_spans(data: bytes, name: bytes, start: int = 0, end: int | None = No
         if data[gt - 1] == 0x2F:  # <name .../>: nothing inside
             at = _find_open(data, open_tag, gt, end)
             continue
+        # One forward pass: each close is searched for once, after the previous one (deep nesting stays linear).
         depth, scan = 1, gt + 1
+        close = data.find(close_tag, scan)
         while depth:
-            close = data.find(close_tag, scan)
             if close < 0:
                 return None
             nested = _find_open(data, open_tag, scan, close)  # only an element opened before this close nests
@@ -95,6 +96,7 @@ def element_spans(data: bytes, name: bytes, start: int = 0, end: int | None = No
                 depth, scan = depth + 1, nested + len(open_tag)
             else:
                 depth, scan = depth - 1, close + len(close_tag)
+                close = data.find(close_tag, scan) if depth else close
         spans.append((at, scan))
         at = _find_open(data, open_tag, scan, end)
     return spans
@@ -129,8 +131,11 @@ def cut_elements(data: bytes, *, tables: bool) -> tuple[bytes, dict[str, int]]:
     parts: list[bytes] = []
     pos = 0
     for ref_start, ref_end in [*refs, (len(data), len(data))]:
-        # tables are looked for between the reference lists only (a reference holds no table)
-        for start, end in (element_spans(data, b"table", pos, ref_start) or ()) if tables else ():
+        # tables are looked for between the reference lists only (a reference holds no table); once the table
+        # tags do not balance, no more are cut (so the search to the end of the file runs at most once)
+        found = element_spans(data, b"table", pos, ref_start) if tables else None
+        tables = found is not None
+        for start, end in found or ():
             parts.append(data[pos:start])
             parts.append(b"<table/>")
             pos = end
