@@ -78,12 +78,12 @@ _BASE = np.uint64(0x100000001B3)
 _BASE_INV = np.uint64(pow(0x100000001B3, -1, 2**64))
 
 
-_POWERS_CACHED = 1 << 20  # bytes of text whose power tables are kept (16 MB); longer texts compute their own
+_CHUNK_BYTES = 1 << 20  # texts are hashed in pieces of at most this many bytes (cut at spaces): bounded memory
 
 
-@functools.lru_cache(maxsize=1)
+@functools.lru_cache(maxsize=2)
 def _power_tables(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """_BASE ** i and _BASE_INV ** i for i = 0..n-1 (wrapping uint64)."""
+    """_BASE ** i and _BASE_INV ** i for i = 0..n-1 (wrapping uint64); the 1 MiB tables (16 MB) are kept."""
     powers = np.empty(n, dtype=np.uint64)
     powers[0], powers[1:] = 1, _BASE
     inverse = powers.copy()
@@ -94,25 +94,34 @@ def _power_tables(n: int) -> tuple[np.ndarray, np.ndarray]:
     return powers, inverse
 
 
-def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
-    if n > _POWERS_CACHED:
-        return _power_tables.__wrapped__(n)
-    powers, inverse = _power_tables(_POWERS_CACHED)
-    return powers[:n], inverse[:n]
-
-
-def word_hashes(normalized: str) -> np.ndarray:
-    """64-bit hash of each word (space-separated) of an already normalized, non-empty text, in order."""
-    b = np.frombuffer(normalized.encode("utf-8"), dtype=np.uint8)
+def _piece_hashes(b: np.ndarray) -> np.ndarray:
+    """Word hashes of one piece of UTF-8 bytes (words separated by single spaces)."""
     n = len(b)
     spaces = np.flatnonzero(b == 0x20)
     starts = np.concatenate(([0], spaces + 1))
     ends = np.concatenate((spaces, [n]))
-    powers, inverse = _powers(n)
+    powers, inverse = _power_tables(max(n, _CHUNK_BYTES))
     with np.errstate(over="ignore"):
         prefix = np.zeros(n + 1, dtype=np.uint64)
-        np.cumsum(b * inverse, out=prefix[1:])
+        np.cumsum(b * inverse[:n], out=prefix[1:])
         return powers[ends - 1] * (prefix[ends] - prefix[starts])
+
+
+def word_hashes(normalized: str) -> np.ndarray:
+    """64-bit hash of each word (space-separated) of an already normalized, non-empty text, in order."""
+    data = normalized.encode("utf-8")
+    b = np.frombuffer(data, dtype=np.uint8)
+    if len(b) <= _CHUNK_BYTES:
+        return _piece_hashes(b)
+    pieces, start = [], 0
+    while start < len(b):  # cut at the last space of each MiB (a longer word is one piece)
+        end = len(b) if len(b) - start <= _CHUNK_BYTES else data.rfind(b" ", start, start + _CHUNK_BYTES)
+        if end <= start:
+            end = data.find(b" ", start + _CHUNK_BYTES)
+            end = len(b) if end < 0 else end
+        pieces.append(_piece_hashes(b[start:end]))
+        start = end + 1
+    return np.concatenate(pieces)
 
 
 def shingle_hashes(normalized: str) -> np.ndarray:
