@@ -38,6 +38,8 @@ sys.path.insert(0, str(ROOT / "containers"))
 
 SEQ = 64
 
+from medllama.train.smoke import train_argv
+
 
 def environment() -> dict:
     import peft
@@ -52,30 +54,12 @@ def environment() -> dict:
     return env
 
 
-def motif_data(root: Path) -> Path:
-    """Packed blocks of a 16-token motif at random phases: a tiny model learns it in a few dozen steps."""
-    import numpy as np
-    from medllama.train.data import write_npy_split
-
-    rng = np.random.default_rng(0)
-    stream = np.tile(rng.integers(3, 32000, size=16), SEQ)
-    for split, n in (("train", 64), ("validation", 8)):
-        write_npy_split(
-            root / split,
-            np.stack([stream[s : s + SEQ] for s in rng.integers(0, 16, size=n)]),
-        )
-    return root
-
-
 def train_args(data: Path, base: Path, out: Path, **overrides: object) -> list[str]:
     values: dict[str, object] = {
-        "train_dir": data / "train", "validation_dir": data / "validation", "base_model_dir": base,
-        "model_dir": out / "model", "checkpoint_dir": out / "checkpoints", "output_data_dir": out / "data",
         "seq_len": SEQ, "per_device_train_batch_size": 4, "gradient_accumulation_steps": 1, "learning_rate": 5e-3,
         "warmup_ratio": 0.1, "logging_steps": 5, "eval_steps": 10, "save_steps": 10, "max_steps": 30,
     }  # fmt: skip
-    values.update(overrides)
-    return [part for k, v in values.items() for part in (f"--{k}", str(v))]
+    return train_argv(data, base, out, **{**values, **overrides})
 
 
 def run_train(args: list[str], out: Path) -> dict:
@@ -167,10 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     bf16 = "false" if args.cpu else "true"
     from medllama.resources import find_llama2_tokenizer
     from medllama.tiny_model import create_tiny_base_model
+    from medllama.train.smoke import write_motif_splits
 
     work = out / "work"
     base = create_tiny_base_model(work / "base", tokenizer_json=find_llama2_tokenizer())
-    data = motif_data(work / "data")
+    data = write_motif_splits(work / "data", SEQ, {"train": 64, "validation": 8})
     if "train" not in args.skip:
         record(
             "train_lora",

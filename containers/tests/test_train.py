@@ -12,15 +12,15 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
-from test_train_config import METRIC_DEFINITIONS, write_split
+from test_train_config import METRIC_DEFINITIONS
 
 from medllama.resources import repo_root
 from medllama.train import main
 from medllama.train.checkpoint import list_checkpoints, newest_valid, validate
+from medllama.train.smoke import train_argv, write_motif_splits
 
 pytestmark = pytest.mark.slow
 SEQ = 64
@@ -30,26 +30,16 @@ ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Repetitive packed blocks: a 16-token motif at random phases, so a model can learn it quickly."""
-    root = tmp_path_factory.mktemp("packed")
-    rng = np.random.default_rng(0)
-    motif = rng.integers(3, 32000, size=16)
-    stream = np.tile(motif, SEQ)
-    for split, n in (("train", 48), ("validation", 6)):
-        starts = rng.integers(0, 16, size=n)
-        write_split(root / split, np.stack([stream[s : s + SEQ] for s in starts]))
-    return root
+    return write_motif_splits(tmp_path_factory.mktemp("packed"), SEQ, {"train": 48, "validation": 6})
 
 
 def args_for(data: Path, base: Path, out: Path, **overrides: object) -> list[str]:
     values: dict[str, object] = {
-        "train_dir": data / "train", "validation_dir": data / "validation", "base_model_dir": base,
-        "model_dir": out / "model", "checkpoint_dir": out / "checkpoints", "output_data_dir": out / "data",
         "seq_len": SEQ, "per_device_train_batch_size": 2, "gradient_accumulation_steps": 2, "learning_rate": 5e-3,
         "warmup_ratio": 0.1, "logging_steps": 5, "eval_steps": 10, "save_steps": 10, "save_total_limit": 3,
         "bf16": "false", "max_steps": 30,
     }  # fmt: skip
-    values.update(overrides)
-    return [part for k, v in values.items() for part in (f"--{k}", str(v))]
+    return train_argv(data, base, out, **{**values, **overrides})
 
 
 def metric_lines(text: str) -> list[str]:

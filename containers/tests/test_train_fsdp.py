@@ -23,10 +23,10 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
-from test_train_config import write_split
 
 from medllama.train import main
 from medllama.train.checkpoint import list_checkpoints, validate
+from medllama.train.smoke import train_argv, write_motif_splits
 
 pytestmark = pytest.mark.slow
 SEQ = 32
@@ -54,24 +54,16 @@ REL_UPDATE_NORM, REL_UPDATE_MAX = 1e-4, 1e-2
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Packed blocks of a repeated 16-token motif at random phases (learnable in a few steps)."""
-    root = tmp_path_factory.mktemp("packed-fsdp")
-    rng = np.random.default_rng(1)
-    stream = np.tile(rng.integers(3, 32000, size=16), SEQ)
-    for split, n in (("train", 48), ("validation", 4)):
-        write_split(root / split, np.stack([stream[s : s + SEQ] for s in rng.integers(0, 16, size=n)]))
-    return root
+    return write_motif_splits(tmp_path_factory.mktemp("packed-fsdp"), SEQ, {"train": 48, "validation": 4}, seed=1)
 
 
 def args_for(data: Path, base: Path, out: Path, **overrides: object) -> list[str]:
     values: dict[str, object] = {
-        "train_dir": data / "train", "validation_dir": data / "validation", "base_model_dir": base,
-        "model_dir": out / "model", "checkpoint_dir": out / "checkpoints", "output_data_dir": out / "data",
         "method": "full", "seq_len": SEQ, "per_device_train_batch_size": 1, "gradient_accumulation_steps": 2,
         "learning_rate": 3e-3, "warmup_ratio": 0.1, "logging_steps": 2, "eval_steps": 4, "save_steps": 2,
         "save_total_limit": 2, "bf16": "false", "max_steps": STEPS,
     }  # fmt: skip
-    values.update(overrides)
-    return [part for k, v in values.items() for part in (f"--{k}", str(v))]
+    return train_argv(data, base, out, **{**values, **overrides})
 
 
 def metric_values(stdout: str, name: str) -> list[float]:
