@@ -232,7 +232,7 @@ def _bf16_worker(base_dir: str) -> None:
     from torch.distributed.tensor import DTensor, Shard
     from transformers import AutoModelForCausalLM
 
-    from medllama.train.distributed import cleanup, init_distributed
+    from medllama.train.distributed import barrier, cleanup, init_distributed
     from medllama.train.fsdp import clip_grad_norm, full_state_dict, shard_model
 
     env = init_distributed()
@@ -260,6 +260,7 @@ def _bf16_worker(base_dir: str) -> None:
     else:
         assert full == {}
     print(f"bf16-ok rank={env.rank}", flush=True)
+    barrier(env)  # as the training step does: no rank tears the group down while its peer still uses it
     cleanup(env)
 
 

@@ -25,7 +25,7 @@ from medllama.jsonl import write_json
 from medllama.train.checkpoint import Checkpointer, TrainerState
 from medllama.train.config import TrainConfig
 from medllama.train.data import DataError, PackedSplit, StepPlan, load_split
-from medllama.train.distributed import DistEnv, all_reduce_sum, cleanup, init_distributed
+from medllama.train.distributed import DistEnv, all_reduce_sum, barrier, cleanup, init_distributed
 from medllama.train.fsdp import clip_grad_norm
 from medllama.train.merge import save_final_model
 from medllama.train.metrics import flops_per_token, format_metric, mfu, peak_tflops_for, perplexity
@@ -169,7 +169,11 @@ def _sync(env: DistEnv) -> None:
 def train(cfg: TrainConfig) -> dict:
     env = init_distributed()
     try:
-        return _train(cfg, env)
+        summary = _train(cfg, env)
+        # every rank is done before the group goes (a rank tearing it down while a peer still talks to it can abort
+        # that peer: gloo's "terminate called without an active exception"); not on an error, where it could hang
+        barrier(env)
+        return summary
     finally:
         cleanup(env)
 
