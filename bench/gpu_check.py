@@ -30,7 +30,9 @@ import platform
 import re
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,39 +123,15 @@ def throughput(cpu: bool) -> dict:
     return {"results": results}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--out", required=True, help="folder for gpu-check.json and the runs' logs"
-    )
-    parser.add_argument(
-        "--cpu", action="store_true", help="the same parts on CPU (fp32, tiny shapes)"
-    )
-    parser.add_argument(
-        "--skip", nargs="*", default=[], choices=["train", "resume", "throughput"]
-    )
-    args = parser.parse_args(argv)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    report: dict = {"mode": "cpu" if args.cpu else "gpu"}
-
-    def record(name: str, value: dict) -> None:
-        report[name] = value
-        (out / "gpu-check.json").write_text(json.dumps(report, indent=1))
-        print(f"gpu_check {name}: {json.dumps(value)[:600]}", flush=True)
-
-    record("environment", environment())
-    import torch
-
-    if not args.cpu and not torch.cuda.is_available():
-        record("error", {"message": "no CUDA device; use --cpu for the plumbing check"})
-        return 1
+def run_parts(
+    args: argparse.Namespace, work: Path, record: Callable[[str, dict], None]
+) -> None:
+    """The training-step parts and the throughput part, each recorded as it finishes."""
     bf16 = "false" if args.cpu else "true"
     from medllama.resources import find_llama2_tokenizer
     from medllama.tiny_model import create_tiny_base_model
     from medllama.train.smoke import write_motif_splits
 
-    work = out / "work"
     base = create_tiny_base_model(work / "base", tokenizer_json=find_llama2_tokenizer())
     data = write_motif_splits(work / "data", SEQ, {"train": 64, "validation": 8})
     if "train" not in args.skip:
@@ -184,6 +162,40 @@ def main(argv: list[str] | None = None) -> int:
                           "ok": first.get("ok") and again.get("resumed_from_step") == 10 and again.get("steps") == 20})  # fmt: skip
     if "throughput" not in args.skip:
         record("throughput", throughput(args.cpu))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--out",
+        required=True,
+        help="folder for gpu-check.json (the only file written there)",
+    )
+    parser.add_argument(
+        "--cpu", action="store_true", help="the same parts on CPU (fp32, tiny shapes)"
+    )
+    parser.add_argument(
+        "--skip", nargs="*", default=[], choices=["train", "resume", "throughput"]
+    )
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    report: dict = {"mode": "cpu" if args.cpu else "gpu"}
+
+    def record(name: str, value: dict) -> None:
+        report[name] = value
+        (out / "gpu-check.json").write_text(json.dumps(report, indent=1))
+        print(f"gpu_check {name}: {json.dumps(value)[:600]}", flush=True)
+
+    record("environment", environment())
+    import torch
+
+    if not args.cpu and not torch.cuda.is_available():
+        record("error", {"message": "no CUDA device; use --cpu for the plumbing check"})
+        return 1
+    # models, checkpoints and logs go to a scratch folder: $OUT on the device returns only a few files
+    with tempfile.TemporaryDirectory(prefix="gpu-check-") as scratch:
+        run_parts(args, Path(scratch), record)
     failed = [
         k for k, v in report.items() if isinstance(v, dict) and v.get("ok") is False
     ]
