@@ -134,12 +134,12 @@ def run_parts(
 
     base = create_tiny_base_model(work / "base", tokenizer_json=find_llama2_tokenizer())
     data = write_motif_splits(work / "data", SEQ, {"train": 64, "validation": 8})
-    if "train" not in args.skip:
-        record(
-            "train_lora",
-            run_train(train_args(data, base, work / "lora", bf16=bf16), work / "lora"),
+    if "train" not in args.skip:  # each passes when the step exits 0 and the loss falls
+        lora = run_train(
+            train_args(data, base, work / "lora", bf16=bf16), work / "lora"
         )
-        full = train_args(
+        record("train_lora", {**lora, "ok": lora["ok"] and lora["loss_fell"]})
+        full_args = train_args(
             data,
             base,
             work / "full",
@@ -148,7 +148,8 @@ def run_parts(
             learning_rate=3e-3,
             max_steps=20,
         )
-        record("train_full", run_train(full, work / "full"))
+        full = run_train(full_args, work / "full")
+        record("train_full", {**full, "ok": full["ok"] and full["loss_fell"]})
     if "resume" not in args.skip:
         first = run_train(
             train_args(data, base, work / "resume", bf16=bf16, max_steps=10),
