@@ -9,7 +9,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from test_train_config import METRIC_DEFINITIONS
 from medllama.resources import repo_root
 from medllama.train import main
 from medllama.train.checkpoint import list_checkpoints, newest_valid, validate
-from medllama.train.smoke import train_argv, write_motif_splits
+from medllama.train.smoke import train_argv, wait_for_first_checkpoint, write_motif_splits
 
 pytestmark = pytest.mark.slow
 SEQ = 64
@@ -155,11 +154,8 @@ def test_kill_and_resume_gives_the_same_weights(data_dir: Path, tiny_base_model:
     out = tmp_path / "killed"
     cmd = [sys.executable, "-m", "medllama.train", *args_for(data_dir, tiny_base_model, out, **common)]
     proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
     try:
-        while not list_checkpoints(out / "checkpoints"):
-            assert proc.poll() is None and time.monotonic() < deadline, "no checkpoint before the run ended"
-            time.sleep(0.01)
+        wait_for_first_checkpoint(proc, out / "checkpoints", 120)
         proc.send_signal(signal.SIGKILL)
     finally:
         proc.wait(timeout=30)

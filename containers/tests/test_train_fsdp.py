@@ -16,7 +16,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +25,7 @@ from safetensors.torch import load_file
 
 from medllama.train import main
 from medllama.train.checkpoint import list_checkpoints, validate
-from medllama.train.smoke import train_argv, write_motif_splits
+from medllama.train.smoke import train_argv, wait_for_first_checkpoint, write_motif_splits
 
 pytestmark = pytest.mark.slow
 SEQ = 32
@@ -182,11 +181,8 @@ def test_fsdp_kill_and_resume_gives_the_same_weights(fsdp_run: dict, data_dir: P
     out = tmp_path / "killed"
     cmd = [*TORCHRUN, *args_for(data_dir, tiny_base_model, out)]
     proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 180
     try:
-        while not list_checkpoints(out / "checkpoints"):
-            assert proc.poll() is None and time.monotonic() < deadline, "no checkpoint before the run ended"
-            time.sleep(0.01)
+        wait_for_first_checkpoint(proc, out / "checkpoints", 180)
         # SIGKILL the workers (torchrun starts each in its own session) and the launcher: a lost instance
         workers = _children(proc.pid)
         assert len(workers) == 2, workers

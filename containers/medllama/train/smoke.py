@@ -7,10 +7,13 @@ dozen steps, so "the loss falls" is a real check.
 
 from __future__ import annotations
 
+import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
 
+from medllama.train.checkpoint import list_checkpoints
 from medllama.train.data import write_npy_split
 
 
@@ -31,3 +34,13 @@ def train_argv(data: str | Path, base: str | Path, out: str | Path, **values: ob
     paths = {"train_dir": data / "train", "validation_dir": data / "validation", "base_model_dir": base,
              "model_dir": out / "model", "checkpoint_dir": out / "checkpoints", "output_data_dir": out / "data"}  # fmt: skip
     return [part for k, v in {**paths, **values}.items() for part in (f"--{k}", str(v))]
+
+
+def wait_for_first_checkpoint(proc: subprocess.Popen, checkpoint_dir: str | Path, timeout: float) -> None:
+    """Returns once the running step ``proc`` has written a checkpoint (to kill it there, as a lost instance
+    would be); fails if the run ends or ``timeout`` seconds pass first."""
+    deadline = time.monotonic() + timeout
+    while not list_checkpoints(Path(checkpoint_dir)):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError("no checkpoint before the run ended")
+        time.sleep(0.01)
