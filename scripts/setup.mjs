@@ -96,9 +96,20 @@ function ensureVenv() {
   say('.venv ready');
 }
 
+/** The ingest step's C speedups, compiled for the venv's Python (a no-op when up to date). Without a C compiler
+ * the step runs its Python twins (same output, slower): a warning, not a failure. */
+function ensureSpeedups() {
+  const res = spawnSync(join(root, '.venv', 'bin', 'python'), ['-m', 'medllama.ingest.speedups'], {
+    cwd: root,
+    encoding: 'utf8',
+  });
+  if (res.status !== 0) console.error(`[setup] warning: ${(res.stderr || res.stdout || '').trim()}`);
+}
+
 export function setup({ pythonOnly = false } = {}) {
   if (!pythonOnly) ensureNode();
   ensureVenv();
+  ensureSpeedups();
 }
 
 if (fileURLToPath(import.meta.url) === process.argv[1]) {

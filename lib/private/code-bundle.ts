@@ -21,7 +21,8 @@ export interface CodeBundle {
 }
 
 const EXCLUDED_DIRS = new Set(['tests', '__pycache__', '.pytest_cache', '.ruff_cache', '.mypy_cache', 'build', 'dist']);
-const EXCLUDED_SUFFIXES = ['.pyc', '.pyo', '.egg-info', '.DS_Store', '~'];
+// Compiled files (`.so`: the ingest C speedups built for this machine) never travel: the container builds its own.
+const EXCLUDED_SUFFIXES = ['.pyc', '.pyo', '.so', '.egg-info', '.DS_Store', '~'];
 
 function included(name: string): boolean {
   return !name.startsWith('.') && !EXCLUDED_SUFFIXES.some((s) => name.endsWith(s));

@@ -12,6 +12,8 @@ import re
 import unicodedata
 from collections.abc import Iterator
 
+from .speedups import native
+
 # Private-use characters whose low byte is rare in text: CPython finds such a character with memchr, while for one
 # like U+E000 (low byte 0, the high byte of every ASCII character in a UCS-2 string) it compares one by one.
 CITE = "\ue005"
@@ -196,7 +198,7 @@ def _remove_citations(text: str, *, fast: bool) -> tuple[str, int]:
     return text, n
 
 
-def squash(text: str) -> str:
+def squash_py(text: str) -> str:
     """Collapses every run of whitespace (any Unicode width, newlines included) to one space."""
     if "\u200b" in text or "\u00ad" in text or "\ufeff" in text or "\u2060" in text:
         text = _ZERO_WIDTH.sub("", text)
@@ -210,6 +212,9 @@ def squash(text: str) -> str:
     return _SPACES.sub(" ", text).strip(" ")
 
 
+squash = native.squash if native else squash_py  # the C twin when compiled (same result: .speedups)
+
+
 def clean_inline(text: str | None) -> tuple[str, int]:
     """One paragraph: citations removed, whitespace collapsed. Returns (text, citations removed)."""
     if not text:
@@ -219,4 +224,9 @@ def clean_inline(text: str | None) -> tuple[str, int]:
 
 
 def nfc(text: str) -> str:
-    return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
+    """The NFC form of ``text``. When the C speedups are compiled, only a probe is checked: the pieces of the text
+    that NFC could change, or nothing when there are none (why that is exact: ``nfc_probe`` in _speedups.c)."""
+    probe = native.nfc_probe(text) if native else text
+    if probe is None or unicodedata.is_normalized("NFC", probe):
+        return text
+    return unicodedata.normalize("NFC", text)

@@ -1,0 +1,434 @@
+/*
+ * C versions of the ingest step's hottest byte and string scans (medllama.ingest.speedups loads them).
+ *
+ * Each function here has a Python twin that is the reference: `cut_elements` and `has_markup_repairs` in
+ * safety.py, `squash` in text.py. They return exactly what the twin returns for every input (tests in
+ * containers/tests/test_speedups.py compare the two on the sample corpus, the fixtures and random inputs), so
+ * the output of the step does not depend on whether this module was compiled. The gain is in the scanning:
+ * glibc's memmem/memchr instead of CPython's bytes.find, and one pass over a string instead of split/join.
+ *
+ * Built by `python -m medllama.ingest.speedups` against the running interpreter's headers.
+ */
+#define PY_SSIZE_T_CLEAN
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memmem, memrchr */
+#endif
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#ifndef SPEEDUPS_SOURCE_SHA256
+#define SPEEDUPS_SOURCE_SHA256 "unknown"
+#endif
+
+/* ---------------------------------------------------------------- byte search (bytes.find / rfind) */
+
+/* data.find(needle, start, end) for 0 <= start; -1 when absent. */
+static Py_ssize_t find(const char *data, Py_ssize_t start, Py_ssize_t end, const char *needle, Py_ssize_t n) {
+    if (start < 0) start = 0;
+    if (end - start < n) return -1;
+    const char *at = memmem(data + start, (size_t)(end - start), needle, (size_t)n);
+    return at ? at - data : -1;
+}
+
+/* data.rfind(needle, 0, end): the needle's first byte found backwards with memrchr, the rest compared. */
+static Py_ssize_t rfind(const char *data, Py_ssize_t end, const char *needle, Py_ssize_t n) {
+    Py_ssize_t limit = end - n + 1; /* a match starts before this */
+    while (limit > 0) {
+        const char *at = memrchr(data, needle[0], (size_t)limit);
+        if (at == NULL) return -1;
+        if (memcmp(at, needle, (size_t)n) == 0) return at - data;
+        limit = at - data;
+    }
+    return -1;
+}
+
+static int tag_end(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '>' || c == '/'; }
+
+/* safety._find_open: the next "<name" start tag in data[start:end] ("<name-wrap" and the like do not count). */
+static Py_ssize_t find_open(const char *data, Py_ssize_t size, const char *open, Py_ssize_t n, Py_ssize_t start,
+                            Py_ssize_t end) {
+    Py_ssize_t at = find(data, start, end, open, n);
+    while (at >= 0 && (at + n >= size || !tag_end(data[at + n]))) at = find(data, at + n, end, open, n);
+    return at;
+}
+
+typedef struct {
+    Py_ssize_t *start, *end;
+    Py_ssize_t len, cap;
+} Spans;
+
+static int spans_push(Spans *s, Py_ssize_t start, Py_ssize_t end) {
+    if (s->len == s->cap) {
+        Py_ssize_t cap = s->cap ? 2 * s->cap : 16;
+        Py_ssize_t *a = PyMem_Realloc(s->start, (size_t)cap * sizeof(Py_ssize_t));
+        if (a == NULL) return -1;
+        s->start = a;
+        Py_ssize_t *b = PyMem_Realloc(s->end, (size_t)cap * sizeof(Py_ssize_t));
+        if (b == NULL) return -1;
+        s->end = b;
+        s->cap = cap;
+    }
+    s->start[s->len] = start;
+    s->end[s->len] = end;
+    s->len++;
+    return 0;
+}
+
+static void spans_free(Spans *s) {
+    PyMem_Free(s->start);
+    PyMem_Free(s->end);
+    s->start = s->end = NULL;
+    s->len = s->cap = 0;
+}
+
+enum { SPANS_OK = 0, SPANS_UNBALANCED = 1, SPANS_NOMEM = -1 };
+
+/* safety.element_spans: every outermost <name ...>...</name> starting in data[start:end], appended to `out`. */
+static int element_spans(const char *data, Py_ssize_t size, const char *name, Py_ssize_t start, Py_ssize_t end,
+                         Spans *out) {
+    char open[64], close[64];
+    Py_ssize_t k = (Py_ssize_t)strlen(name);
+    Py_ssize_t no = k + 1, nc = k + 3;
+    open[0] = '<';
+    memcpy(open + 1, name, (size_t)k);
+    close[0] = '<';
+    close[1] = '/';
+    memcpy(close + 2, name, (size_t)k);
+    close[k + 2] = '>';
+    Py_ssize_t at = find_open(data, size, open, no, start, end);
+    while (at >= 0) {
+        Py_ssize_t gt = find(data, at, size, ">", 1);
+        if (gt < 0) return SPANS_UNBALANCED;
+        if (data[gt - 1] == '/') { /* <name .../>: nothing inside */
+            at = find_open(data, size, open, no, gt, end);
+            continue;
+        }
+        Py_ssize_t depth = 1, scan = gt + 1;
+        Py_ssize_t cl = find(data, scan, size, close, nc);
+        while (depth) {
+            if (cl < 0) return SPANS_UNBALANCED;
+            Py_ssize_t nested = find_open(data, size, open, no, scan, cl);
+            if (nested >= 0) {
+                depth++;
+                scan = nested + no;
+            } else {
+                depth--;
+                scan = cl + nc;
+                if (depth) cl = find(data, scan, size, close, nc);
+            }
+        }
+        if (spans_push(out, at, scan) < 0) return SPANS_NOMEM;
+        at = find_open(data, size, open, no, scan, end);
+    }
+    return SPANS_OK;
+}
+
+/* safety._ref_lists: element_spans(data, "ref-list") with the one-list-near-the-end shortcut. */
+static int ref_lists(const char *data, Py_ssize_t size, Spans *out) {
+    static const char close_tag[] = "</ref-list>";
+    Py_ssize_t cl = rfind(data, size, close_tag, 11);
+    if (cl < 0) return SPANS_OK;
+    Py_ssize_t first = find_open(data, size, "<ref-list", 9, 0, cl);
+    if (first < 0) return SPANS_OK;
+    Py_ssize_t gt = find(data, first, cl, ">", 1);
+    if (gt > 0 && data[gt - 1] != '/' && find(data, first, cl, close_tag, 11) < 0) return spans_push(out, first, cl + 11);
+    int rc = element_spans(data, size, "ref-list", 0, size, out);
+    if (rc == SPANS_UNBALANCED) out->len = 0; /* `element_spans(...) or []` */
+    return rc == SPANS_NOMEM ? SPANS_NOMEM : SPANS_OK;
+}
+
+static Py_ssize_t count(const char *data, Py_ssize_t start, Py_ssize_t end, const char *needle, Py_ssize_t n) {
+    Py_ssize_t c = 0, at = find(data, start, end, needle, n);
+    while (at >= 0) {
+        c++;
+        at = find(data, at + n, end, needle, n);
+    }
+    return c;
+}
+
+/* safety.cut_elements(data, tables=...) -> (bytes, counts). Same structure as the Python twin, line for line. */
+static PyObject *cut_elements(PyObject *self, PyObject *args, PyObject *kwargs) {
+    (void)self;
+    static char *kwlist[] = {"data", "tables", NULL};
+    Py_buffer view;
+    int tables = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*|$p:cut_elements", kwlist, &view, &tables)) return NULL;
+    PyObject *data_obj = PyTuple_GET_SIZE(args) ? PyTuple_GET_ITEM(args, 0) : PyDict_GetItemString(kwargs, "data");
+    const char *data = view.buf;
+    Py_ssize_t size = view.len;
+    Spans refs = {0}, found = {0}, parts = {0}; /* parts: (start, end) of kept slices; start < 0 marks "<table/>" */
+    PyObject *counts = NULL, *out = NULL, *result = NULL;
+    if (ref_lists(data, size, &refs) < 0) goto nomem;
+    counts = PyDict_New();
+    if (counts == NULL) goto done;
+    if (refs.len) {
+        Py_ssize_t n = 0;
+        for (Py_ssize_t i = 0; i < refs.len; i++) n += count(data, refs.start[i], refs.end[i], "</ref>", 6);
+        PyObject *v = PyLong_FromSsize_t(n);
+        if (v == NULL || PyDict_SetItemString(counts, "references", v) < 0) {
+            Py_XDECREF(v);
+            goto done;
+        }
+        Py_DECREF(v);
+    }
+    Py_ssize_t pos = 0, total = 0;
+    for (Py_ssize_t i = 0; i <= refs.len; i++) {
+        Py_ssize_t ref_start = i < refs.len ? refs.start[i] : size, ref_end = i < refs.len ? refs.end[i] : size;
+        int ok = 0;
+        found.len = 0;
+        if (tables) {
+            int rc = element_spans(data, size, "table", pos, ref_start, &found);
+            if (rc == SPANS_NOMEM) goto nomem;
+            ok = rc == SPANS_OK;
+        }
+        tables = ok;
+        for (Py_ssize_t j = 0; ok && j < found.len; j++) {
+            if (spans_push(&parts, pos, found.start[j]) < 0 || spans_push(&parts, -1, -1) < 0) goto nomem;
+            total += found.start[j] - pos + 8;
+            pos = found.end[j];
+        }
+        if (pos <= ref_start) {
+            if (spans_push(&parts, pos, ref_start) < 0) goto nomem;
+            total += ref_start - pos;
+            pos = ref_end;
+        }
+    }
+    if (parts.len == 1) {
+        Py_INCREF(data_obj);
+        out = data_obj;
+    } else {
+        out = PyBytes_FromStringAndSize(NULL, total);
+        if (out == NULL) goto done;
+        char *w = PyBytes_AS_STRING(out);
+        for (Py_ssize_t j = 0; j < parts.len; j++) {
+            if (parts.start[j] < 0) {
+                memcpy(w, "<table/>", 8);
+                w += 8;
+            } else {
+                memcpy(w, data + parts.start[j], (size_t)(parts.end[j] - parts.start[j]));
+                w += parts.end[j] - parts.start[j];
+            }
+        }
+    }
+    result = PyTuple_Pack(2, out, counts);
+    goto done;
+nomem:
+    PyErr_NoMemory();
+done:
+    Py_XDECREF(out);
+    Py_XDECREF(counts);
+    spans_free(&refs);
+    spans_free(&found);
+    spans_free(&parts);
+    PyBuffer_Release(&view);
+    return result;
+}
+
+/* ---------------------------------------------------------------- markup repairs needed? */
+
+static int is_alpha(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
+
+/* safety.has_markup_repairs: (a default-namespace attribute xmlns="/xmlns=' occurs,
+ *                             a named entity other than amp/lt/gt/quot/apos starts: "&" + a letter). */
+static PyObject *has_markup_repairs(PyObject *self, PyObject *arg) {
+    (void)self;
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) return NULL;
+    const char *data = view.buf;
+    Py_ssize_t size = view.len;
+    int ns = find(data, 0, size, "xmlns=\"", 7) >= 0 || find(data, 0, size, "xmlns='", 7) >= 0;
+    int named = 0;
+    static const char *predefined[] = {"amp;", "lt;", "gt;", "quot;", "apos;"};
+    const char *p = data, *end = data + size;
+    while (!named && (p = memchr(p, '&', (size_t)(end - p))) != NULL) {
+        p++;
+        if (p == end || !is_alpha(*p)) continue;
+        named = 1;
+        for (int i = 0; i < 5; i++) {
+            size_t n = strlen(predefined[i]);
+            if ((size_t)(end - p) >= n && memcmp(p, predefined[i], n) == 0) {
+                named = 0;
+                break;
+            }
+        }
+    }
+    PyBuffer_Release(&view);
+    return Py_BuildValue("(OO)", ns ? Py_True : Py_False, named ? Py_True : Py_False);
+}
+
+/* ---------------------------------------------------------------- squash */
+
+static int zero_width(Py_UCS4 c) { return c == 0x200B || c == 0xFEFF || c == 0x00AD || c == 0x2060; }
+
+static unsigned char ascii_space[128]; /* Py_UNICODE_ISSPACE for ASCII, filled at import */
+
+/* One character of the collapse. Spaces are written as they come (never at the start, never two in a row) and a
+   trailing one is taken back at the end: the result is " ".join(text.split()) of the text without zero-width
+   characters. */
+#define SQUASH_CHAR(c)                                                                                            \
+    if ((c) < 128 ? ascii_space[(c)] : (!zero_width(c) && Py_UNICODE_ISSPACE(c))) {                               \
+        if (w > 0 && !last_space) {                                                                               \
+            dst[w++] = ' ';                                                                                       \
+            last_space = 1;                                                                                       \
+        }                                                                                                         \
+    } else if ((c) < 128 || !zero_width(c)) {                                                                     \
+        dst[w++] = (c);                                                                                           \
+        last_space = 0;                                                                                           \
+    }
+
+/* Word-at-a-time shortcut (8 bytes: 8 one-byte or 4 two-byte characters), little-endian only. A word of printable
+   ASCII and single spaces is copied as it is, which is what SQUASH_CHAR would write, unless it starts with a
+   space that would be dropped (start of text, or after a space). `spaces` gets the top bit of each space lane.
+   All masks are exact: lanes are added only below their top bit, so no carry crosses a lane. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define WORD_SHORTCUT 1
+static inline int plain_word1(uint64_t v, uint64_t *spaces) {
+    const uint64_t low7 = 0x7F7F7F7F7F7F7F7FULL, top = 0x8080808080808080ULL;
+    uint64_t control = ~(((v & low7) + 0x6060606060606060ULL) | v) & top; /* bytes below 0x20 */
+    uint64_t x = v ^ 0x2020202020202020ULL;
+    *spaces = ~(((x & low7) + low7) | x) & top;
+    return !((v & top) | control | (*spaces & (*spaces << 8)));
+}
+static inline int plain_word2(uint64_t v, uint64_t *spaces) {
+    const uint64_t low7 = 0x007F007F007F007FULL, low15 = 0x7FFF7FFF7FFF7FFFULL;
+    if (v & 0xFF80FF80FF80FF80ULL) return 0; /* a character >= 0x80 */
+    uint64_t control = ~((v & low7) + 0x0060006000600060ULL) & 0x0080008000800080ULL;
+    uint64_t x = v ^ 0x0020002000200020ULL;
+    *spaces = ~(((x & low15) + low15) | x) & 0x8000800080008000ULL;
+    return !(control | (*spaces & (*spaces << 16)));
+}
+#else
+#define WORD_SHORTCUT 0
+static inline int plain_word1(uint64_t v, uint64_t *spaces) { (void)v, (void)spaces; return 0; }
+static inline int plain_word2(uint64_t v, uint64_t *spaces) { (void)v, (void)spaces; return 0; }
+#endif
+
+#define SQUASH_LOOP(T, PLAIN, FIRST_LANE)                                                                         \
+    {                                                                                                             \
+        const T *src = (const T *)PyUnicode_DATA(arg);                                                            \
+        T *dst = (T *)buf;                                                                                        \
+        const Py_ssize_t per_word = 8 / (Py_ssize_t)sizeof(T);                                                    \
+        Py_ssize_t i = 0;                                                                                         \
+        while (i < n) {                                                                                           \
+            if (WORD_SHORTCUT && sizeof(T) < 4 && i + per_word <= n) {                                            \
+                uint64_t v, spaces;                                                                               \
+                memcpy(&v, src + i, 8);                                                                           \
+                if (PLAIN(v, &spaces) && !((spaces & (FIRST_LANE)) && (w == 0 || last_space))) {                 \
+                    memcpy(dst + w, src + i, 8);                                                                  \
+                    w += per_word;                                                                                \
+                    i += per_word;                                                                                \
+                    last_space = (int)(spaces >> 63);                                                             \
+                    continue;                                                                                     \
+                }                                                                                                 \
+            }                                                                                                     \
+            for (Py_ssize_t stop = i + per_word < n ? i + per_word : n; i < stop; i++) {                          \
+                Py_UCS4 c = src[i];                                                                               \
+                SQUASH_CHAR(c)                                                                                    \
+            }                                                                                                     \
+        }                                                                                                         \
+    }
+
+/* text.squash: zero-width characters removed, then " ".join(text.split()). */
+static PyObject *squash(PyObject *self, PyObject *arg) {
+    (void)self;
+    if (!PyUnicode_Check(arg)) {
+        PyErr_Format(PyExc_TypeError, "squash() expects str, got %.100s", Py_TYPE(arg)->tp_name);
+        return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(arg), w = 0;
+    int kind = PyUnicode_KIND(arg);
+    void *buf = PyMem_Malloc((size_t)(n ? n : 1) * (size_t)kind);
+    if (buf == NULL) return PyErr_NoMemory();
+    int last_space = 0; /* the last character written is a space */
+    if (kind == PyUnicode_1BYTE_KIND)
+        SQUASH_LOOP(Py_UCS1, plain_word1, 0x80ULL)
+    else if (kind == PyUnicode_2BYTE_KIND)
+        SQUASH_LOOP(Py_UCS2, plain_word2, 0x8000ULL)
+    else
+        SQUASH_LOOP(Py_UCS4, plain_word2, 0ULL)
+    if (last_space) w--;
+    PyObject *out;
+    if (w == n && memcmp(buf, PyUnicode_DATA(arg), (size_t)n * (size_t)kind) == 0)
+        out = Py_NewRef(arg); /* already clean (most titles and labels) */
+    else
+        out = PyUnicode_FromKindAndData(kind, buf, w);
+    PyMem_Free(buf);
+    return out;
+}
+
+/* ---------------------------------------------------------------- NFC probe */
+
+/* text.nfc: a shorter string that is NFC exactly when `text` is, or None when `text` is NFC for sure.
+ *
+ * Every character below U+0300 is a starter (combining class 0), is unchanged by NFC and is never the second
+ * half of a canonical composition (test_speedups checks these facts against unicodedata). So NFC never acts
+ * across such a character: the text splits before each of them into pieces that normalize independently, and
+ * the text is NFC exactly when every piece holding a character >= U+0300 is. The probe is those pieces (each a
+ * run of characters >= U+0300 with the one character before it) put end to end, which splits the same way. */
+static PyObject *nfc_probe(PyObject *self, PyObject *arg) {
+    (void)self;
+    if (!PyUnicode_Check(arg)) {
+        PyErr_Format(PyExc_TypeError, "nfc_probe() expects str, got %.100s", Py_TYPE(arg)->tp_name);
+        return NULL;
+    }
+    int kind = PyUnicode_KIND(arg);
+    if (kind == PyUnicode_1BYTE_KIND) Py_RETURN_NONE;
+    const void *src = PyUnicode_DATA(arg);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(arg), total = 0;
+    for (int pass = 0; pass < 2; pass++) { /* pass 0 measures, pass 1 copies */
+        void *buf = NULL;
+        if (pass == 1) {
+            if (total == 0) Py_RETURN_NONE;
+            buf = PyMem_Malloc((size_t)total * (size_t)kind);
+            if (buf == NULL) return PyErr_NoMemory();
+        }
+        Py_ssize_t w = 0, i = 0;
+        while (i < n) {
+            if (PyUnicode_READ(kind, src, i) < 0x300) {
+                i++;
+                continue;
+            }
+            Py_ssize_t start = i > 0 ? i - 1 : 0;
+            while (i < n && PyUnicode_READ(kind, src, i) >= 0x300) i++;
+            if (pass == 1) memcpy((char *)buf + w * kind, (const char *)src + start * kind, (size_t)(i - start) * kind);
+            w += i - start;
+        }
+        if (pass == 0) {
+            total = w;
+        } else {
+            PyObject *out = PyUnicode_FromKindAndData(kind, buf, w);
+            PyMem_Free(buf);
+            return out;
+        }
+    }
+    Py_RETURN_NONE; /* not reached */
+}
+
+/* ---------------------------------------------------------------- module */
+
+static PyMethodDef methods[] = {
+    {"cut_elements", (PyCFunction)(void (*)(void))cut_elements, METH_VARARGS | METH_KEYWORDS,
+     "cut_elements(data, *, tables=False) -> (bytes, counts): as medllama.ingest.safety.cut_elements."},
+    {"has_markup_repairs", has_markup_repairs, METH_O,
+     "has_markup_repairs(data) -> (default_ns, named_entity): as medllama.ingest.safety.has_markup_repairs."},
+    {"squash", squash, METH_O, "squash(text) -> str: as medllama.ingest.text.squash."},
+    {"nfc_probe", nfc_probe, METH_O, "nfc_probe(text) -> str | None: see medllama.ingest.text.nfc."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_speedups", "C versions of medllama.ingest's hottest scans.", -1, methods, NULL, NULL, NULL,
+    NULL,
+};
+
+PyMODINIT_FUNC PyInit__speedups(void) {
+    for (int c = 0; c < 128; c++) ascii_space[c] = (unsigned char)Py_UNICODE_ISSPACE(c);
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL) return NULL;
+    if (PyModule_AddStringConstant(m, "SOURCE_SHA256", SPEEDUPS_SOURCE_SHA256) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,277 @@
+"""The ingest C speedups (medllama/ingest/_speedups.c): each C function returns exactly what its Python twin
+returns, on the sample corpus, the fixtures and random inputs built to hit the edge cases; the module is
+rebuilt when its source changes and is never used stale; the step's output is the same with and without it.
+
+The C module under test is compiled here, from the current source, into a temporary folder (with -Wextra
+-Werror), so these tests never depend on an in-place build being up to date."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from medllama.ingest import speedups
+from medllama.ingest.jats import extract
+from medllama.ingest.safety import Rejected, cut_elements_py, has_markup_repairs_py, parse
+from medllama.ingest.text import squash_py
+
+FIXTURES = Path(__file__).parent / "fixtures" / "jats"
+
+
+@pytest.fixture(scope="module")
+def c(tmp_path_factory: pytest.TempPathFactory):
+    if shutil.which(os.environ.get("CC") or "cc") is None:
+        pytest.skip("no C compiler on this machine (cc): the C speedups cannot be built or tested here")
+    out = tmp_path_factory.mktemp("speedups") / speedups.target().name
+    speedups.build(out=out, extra_flags=("-Wextra", "-Werror"))
+    spec = importlib.util.spec_from_file_location("under_test._speedups", out)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert speedups.source_sha256() == module.SOURCE_SHA256
+    return module
+
+
+def _corpus(pmc_sample: Path | None) -> list[bytes]:
+    paths = sorted(FIXTURES.glob("*.xml"))
+    if pmc_sample is not None:
+        paths += sorted(pmc_sample.rglob("*.xml"))
+    return [p.read_bytes() for p in paths]
+
+
+@pytest.fixture(scope="module")
+def corpus(request: pytest.FixtureRequest) -> list[bytes]:
+    """The fixtures, plus the 200 sample articles when ../shared is present."""
+    try:
+        sample = request.getfixturevalue("pmc_sample")
+    except pytest.skip.Exception:
+        sample = None
+    return _corpus(sample)
+
+
+# ---------------------------------------------------------------- cut_elements, has_markup_repairs
+
+_TOKENS = (
+    b"<table>", b'<table frame="x">', b"</table>", b"<table/>", b"<table a='1'/>", b"<table-wrap>", b"</table-wrap>",
+    b"<ref-list>", b"</ref-list>", b"<ref-list/>", b'<ref-list content-type="x">', b"<ref id='r'>", b"</ref>",
+    b"<tr><td>c</td></tr>", b"text ", b"<!-- <table> -->", b">", b"<", b"/", b"<table", b"</ref-list", b"<ref-listx>",
+    b"\n", b"&amp;", b"&nbsp;", b"&", b"&#160;", b"&lt", b"xmlns=\"u\"", b"xmlns='u'", b"xmlns=", b"&apos;", b"&quotx;",
+)  # fmt: skip
+
+
+def _random_markup(rng: random.Random, n: int) -> bytes:
+    tokens = rng.sample(_TOKENS, rng.randrange(2, 12))
+    return b"".join(rng.choice(tokens) for _ in range(n))
+
+
+def test_cut_elements_is_the_python_twin_on_random_markup(c):
+    rng = random.Random(7)
+    for i in range(60_000):
+        data = _random_markup(rng, rng.randrange(0, 40))
+        tables = bool(i % 2)
+        assert c.cut_elements(data, tables=tables) == cut_elements_py(data, tables=tables), data
+
+
+def test_cut_elements_is_the_python_twin_on_articles(c, corpus):
+    for data in corpus:
+        for tables in (False, True):
+            got, want = c.cut_elements(data, tables=tables), cut_elements_py(data, tables=tables)
+            assert got == want
+    assert c.cut_elements(corpus[0], tables=False)[0] is not None
+
+
+def test_cut_elements_returns_the_same_object_when_nothing_is_cut(c):
+    data = b"<article><body><p>x</p></body></article>"
+    assert c.cut_elements(data, tables=True) == (data, {})
+    assert c.cut_elements(data, tables=True)[0] is data
+    with pytest.raises(TypeError):
+        c.cut_elements("not bytes", tables=True)
+
+
+def test_cut_elements_stays_linear_on_hostile_nesting(c):
+    deep = b"<table>" * 100_000 + b"</table>" * 100_000
+    unclosed = b"<ref-list>" * 100_000 + b"</ref-list>"
+    start = time.perf_counter()
+    assert c.cut_elements(deep, tables=True) == (b"<table/>", {})
+    assert c.cut_elements(unclosed, tables=True) == cut_elements_py(unclosed, tables=True)
+    assert time.perf_counter() - start < 5  # quadratic would take minutes; this takes milliseconds
+
+
+def test_has_markup_repairs_is_the_python_twin(c, corpus):
+    rng = random.Random(11)
+    for _ in range(60_000):
+        data = _random_markup(rng, rng.randrange(0, 20))
+        assert c.has_markup_repairs(data) == has_markup_repairs_py(data), data
+    for data in corpus:
+        assert c.has_markup_repairs(data) == has_markup_repairs_py(data)
+    assert c.has_markup_repairs(b"a &nbsp; b") == (False, True)
+    assert c.has_markup_repairs(b'<m xmlns="u">&amp;</m>') == (True, False)
+
+
+# ---------------------------------------------------------------- squash
+
+_CHARS = (
+    " ", " ", " ", "a", "b", "x", ".", "\n", "\t", "\r", "\x0b", "\x0c", "\x1c", "\x1f", "\x01", "\x85", "\xa0",
+    "\u200b", "\u00ad", "\ufeff", "\u2060", "\u2003", "\u2028", "\u3000", "é", "\u0301", "Ω", "\ue008",
+    "\U0001d400",
+)  # fmt: skip
+
+
+def test_squash_is_the_python_twin_on_random_text(c):
+    rng = random.Random(3)
+    for _ in range(200_000):
+        chars = rng.sample(_CHARS, rng.randrange(1, 8))
+        text = "".join(rng.choice(chars) for _ in range(rng.randrange(0, 40)))
+        assert c.squash(text) == squash_py(text), repr(text)
+    for _ in range(300):  # long texts take the Python twin's other path (replace + regex)
+        text = "".join(rng.choice(_CHARS) for _ in range(rng.randrange(1_500, 6_000)))
+        assert c.squash(text) == squash_py(text)
+
+
+def test_squash_is_the_python_twin_on_article_text(c, corpus):
+    for data in corpus:
+        try:
+            root = parse(data, 64 << 20).root
+        except Rejected:
+            continue
+        raw = "".join(root.itertext())  # markup stripped, XML whitespace kept: what squash is given
+        assert c.squash(raw) == squash_py(raw)
+        assert c.squash(raw[:500]) == squash_py(raw[:500])
+
+
+def test_squash_returns_clean_text_itself(c):
+    clean = "A title with single spaces"
+    assert c.squash(clean) is clean
+    assert c.squash(" a\u200b b\n\tc ") == "a b c"
+    with pytest.raises(TypeError):
+        c.squash(b"bytes")
+
+
+# ---------------------------------------------------------------- NFC probe
+
+
+def test_the_unicode_facts_the_nfc_probe_rests_on():
+    """Below U+0300 every character is a starter that NFC leaves alone and that never ends a canonical pair."""
+    for cp in range(0x300):
+        ch = chr(cp)
+        assert unicodedata.combining(ch) == 0 and unicodedata.normalize("NFC", ch) == ch, hex(cp)
+    seconds = set()
+    for cp in range(sys.maxunicode + 1):
+        decomposition = unicodedata.decomposition(chr(cp))
+        if decomposition and not decomposition.startswith("<") and len(decomposition.split()) == 2:
+            seconds.add(int(decomposition.split()[1], 16))
+    assert min(seconds) >= 0x300
+
+
+_NFC_CHARS = (
+    "a", "e", "A", "x", " ", "\u0301", "\u0300", "\u0327", "\u0338", "=", "\u2260", "\u212b", "\u2126", "\u1100",
+    "\u1161", "\u11a8", "\uac00", "\u0b47", "\u0b3e", "\u00e9", "\u2013", "\u03b1", "\u0345", "\u05b8", "\u05b7",
+    "\u0591", "\u0100", "\u02ff", "\U0001d15e", "\U0001d165", "\uf900", "\u0340", "\u0344", "\u0387",
+)  # fmt: skip
+
+
+def test_nfc_probe_decides_like_the_whole_text(c):
+    rng = random.Random(5)
+    changed = 0
+    for _ in range(200_000):
+        chars = rng.sample(_NFC_CHARS, rng.randrange(1, 8))
+        text = "".join(rng.choice(chars) for _ in range(rng.randrange(0, 14)))
+        probe = c.nfc_probe(text)
+        normalized = unicodedata.is_normalized("NFC", text)
+        assert (probe is None or unicodedata.is_normalized("NFC", probe)) == normalized, repr(text)
+        changed += not normalized
+    assert changed > 10_000  # the random texts do exercise both answers
+    assert c.nfc_probe("café") is None  # one-byte text
+    assert c.nfc_probe("e\u0301 and \u2013 x") == "e\u0301 \u2013"
+    with pytest.raises(TypeError):
+        c.nfc_probe(1)
+
+
+# ---------------------------------------------------------------- build and load
+
+
+def test_build_is_a_no_op_when_up_to_date_and_a_stale_binary_is_never_loaded(c, tmp_path, monkeypatch):
+    out = tmp_path / speedups.target().name
+    speedups.build(out=out)
+    mtime = out.stat().st_mtime_ns
+    assert speedups.build(out=out) == out and out.stat().st_mtime_ns == mtime
+    assert speedups._built_from(out) == speedups.source_sha256()
+
+    monkeypatch.setattr(speedups, "target", lambda: out)
+    stale = out.read_bytes().replace(speedups.source_sha256().encode(), b"0" * 64)
+    out.write_bytes(stale)
+    module, why = speedups._load()
+    assert module is None and why.startswith("stale:")
+    out.unlink()
+    assert speedups._load()[1].startswith("not built")
+    monkeypatch.setenv("MEDLLAMA_SPEEDUPS", "0")
+    assert speedups._load() == (None, "turned off (MEDLLAMA_SPEEDUPS=0)")
+
+
+def test_a_failing_compiler_is_reported_not_raised(tmp_path, monkeypatch):
+    with pytest.raises(RuntimeError, match="cannot run the C compiler"):
+        speedups.build(cc="/nonexistent/cc", out=tmp_path / "x.so")
+    with pytest.raises(RuntimeError, match="failed"):
+        speedups.build(cc="false", out=tmp_path / "x.so")
+    monkeypatch.delenv("MEDLLAMA_SPEEDUPS", raising=False)
+    monkeypatch.setattr(speedups, "native", None)
+    monkeypatch.setattr(speedups, "status", speedups.status)
+    monkeypatch.setattr(speedups, "build", lambda: (_ for _ in ()).throw(RuntimeError("no cc")))
+    assert speedups.ensure() == "python: not built (no cc)"
+
+
+def _ingest(out: Path, speedups_on: bool, *flags: str) -> dict:
+    env = {**os.environ, "MEDLLAMA_SPEEDUPS": "1" if speedups_on else "0"}
+    cmd = [sys.executable, "-m", "medllama.ingest", "--input_dir", str(FIXTURES), "--output_dir", str(out)]
+    subprocess.run([*cmd, "--min_words", "0", *flags], env=env, check=True, capture_output=True)
+    (report,) = out.glob("ingest-report-*.json")
+    return json.loads(report.read_text())
+
+
+@pytest.mark.parametrize("flags", [(), ("--keep_tables", "true", "--keep_captions", "false")])
+def test_the_step_writes_the_same_bytes_with_and_without_the_speedups(c, tmp_path, flags):
+    on, off = _ingest(tmp_path / "on", True, *flags), _ingest(tmp_path / "off", False, *flags)
+    assert on["timing"]["speedups"] == "compiled"
+    assert off["timing"]["speedups"] == "turned off (MEDLLAMA_SPEEDUPS=0)"
+    for part in ("documents", "rejected"):
+        (a,) = (tmp_path / "on" / part).glob("*.jsonl")
+        (b,) = (tmp_path / "off" / part).glob("*.jsonl")
+        assert a.read_bytes() == b.read_bytes()
+    assert on["documents"] > 10
+
+
+def test_extract_matches_on_the_corpus_with_either_twin(c, corpus, monkeypatch):
+    """The walker with the C squash/nfc gives the text the Python twins give (cut with each implementation)."""
+    import medllama.ingest.jats as jats
+    import medllama.ingest.text as text
+
+    def run() -> list[str]:
+        texts = []
+        for data in corpus:
+            try:
+                texts.append(extract(parse(data, 64 << 20, cut_tables=True).root).text)
+            except Rejected as r:
+                texts.append(r.reason)
+        return texts
+
+    monkeypatch.setattr(text, "native", c)
+    for mod in (jats, text):
+        monkeypatch.setattr(mod, "squash", c.squash)
+    monkeypatch.setattr("medllama.ingest.safety.cut_elements", c.cut_elements)
+    monkeypatch.setattr("medllama.ingest.safety.has_markup_repairs", c.has_markup_repairs)
+    with_c = run()
+    monkeypatch.setattr(text, "native", None)
+    for mod in (jats, text):
+        monkeypatch.setattr(mod, "squash", squash_py)
+    monkeypatch.setattr("medllama.ingest.safety.cut_elements", cut_elements_py)
+    monkeypatch.setattr("medllama.ingest.safety.has_markup_repairs", has_markup_repairs_py)
+    assert run() == with_c
