@@ -237,7 +237,9 @@ static PyObject *has_markup_repairs(PyObject *self, PyObject *arg) {
     if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) return NULL;
     const char *data = view.buf;
     Py_ssize_t size = view.len;
-    int ns = find(data, 0, size, "xmlns=\"", 7) >= 0 || find(data, 0, size, "xmlns='", 7) >= 0;
+    int ns = 0; /* one search for xmlns= (an xmlns:prefix= declaration does not contain it), then the quote */
+    for (Py_ssize_t at = find(data, 0, size, "xmlns=", 6); !ns && at >= 0; at = find(data, at + 6, size, "xmlns=", 6))
+        ns = at + 6 < size && (data[at + 6] == '"' || data[at + 6] == '\'');
     int named = 0;
     static const char *predefined[] = {"amp;", "lt;", "gt;", "quot;", "apos;"};
     const char *p = data, *end = data + size;
@@ -366,6 +368,26 @@ static PyObject *squash(PyObject *self, PyObject *arg) {
  * across such a character: the text splits before each of them into pieces that normalize independently, and
  * the text is NFC exactly when every piece holding a character >= U+0300 is. The probe is those pieces (each a
  * run of characters >= U+0300 with the one character before it) put end to end, which splits the same way. */
+/* Index of the first character >= U+0300 in src[i:n] (n when none). Two-byte text goes 4 characters at a time
+   while they are all below U+0100 (nearly all of an article). */
+static Py_ssize_t next_high(int kind, const void *src, Py_ssize_t i, Py_ssize_t n) {
+    if (kind == PyUnicode_2BYTE_KIND) {
+        const Py_UCS2 *s = src;
+        for (; i + 4 <= n; i += 4) {
+            uint64_t v;
+            memcpy(&v, s + i, 8);
+            if (v & 0xFF00FF00FF00FF00ULL) break;
+        }
+        for (; i < n && s[i] < 0x300; i++) {
+        }
+        return i;
+    }
+    const Py_UCS4 *s = src;
+    for (; i < n && s[i] < 0x300; i++) {
+    }
+    return i;
+}
+
 static PyObject *nfc_probe(PyObject *self, PyObject *arg) {
     (void)self;
     if (!PyUnicode_Check(arg)) {
@@ -377,22 +399,19 @@ static PyObject *nfc_probe(PyObject *self, PyObject *arg) {
     const void *src = PyUnicode_DATA(arg);
     Py_ssize_t n = PyUnicode_GET_LENGTH(arg), total = 0;
     for (int pass = 0; pass < 2; pass++) { /* pass 0 measures, pass 1 copies */
-        void *buf = NULL;
+        char *buf = NULL;
         if (pass == 1) {
             if (total == 0) Py_RETURN_NONE;
             buf = PyMem_Malloc((size_t)total * (size_t)kind);
             if (buf == NULL) return PyErr_NoMemory();
         }
-        Py_ssize_t w = 0, i = 0;
+        Py_ssize_t w = 0, i = next_high(kind, src, 0, n);
         while (i < n) {
-            if (PyUnicode_READ(kind, src, i) < 0x300) {
-                i++;
-                continue;
-            }
             Py_ssize_t start = i > 0 ? i - 1 : 0;
             while (i < n && PyUnicode_READ(kind, src, i) >= 0x300) i++;
-            if (pass == 1) memcpy((char *)buf + w * kind, (const char *)src + start * kind, (size_t)(i - start) * kind);
+            if (pass == 1) memcpy(buf + w * kind, (const char *)src + start * kind, (size_t)(i - start) * kind);
             w += i - start;
+            i = next_high(kind, src, i, n);
         }
         if (pass == 0) {
             total = w;
