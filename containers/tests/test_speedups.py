@@ -21,9 +21,10 @@ from pathlib import Path
 import pytest
 
 from medllama.ingest import speedups
+from medllama.ingest import text as text_module
 from medllama.ingest.jats import extract
 from medllama.ingest.safety import Rejected, cut_elements_py, has_markup_repairs_py, parse
-from medllama.ingest.text import squash_py
+from medllama.ingest.text import AY_CLOSE, AY_OPEN, CITE, squash_py
 
 FIXTURES = Path(__file__).parent / "fixtures" / "jats"
 
@@ -154,6 +155,69 @@ def test_squash_returns_clean_text_itself(c):
     assert c.squash(" a\u200b b\n\tc ") == "a b c"
     with pytest.raises(TypeError):
         c.squash(b"bytes")
+
+
+# ---------------------------------------------------------------- citation runs
+
+_CITATION_ATOMS = (
+    CITE, CITE, CITE, f"{AY_OPEN}Smith 2001{AY_CLOSE}", f"{AY_OPEN}12{CITE}{AY_CLOSE}", AY_OPEN, AY_CLOSE, "[", "]",
+    "(", ")", " ", "  ", "\n", "\u2009", "\xa0", ",", ", ", ";", "–", "—", "‒", "−", "-", " and ", "and", "an", "&",
+    "see ", "See also ", "e.g. ", "cf. ", "i.e., ", "reviewed in ", "for a review, see ", "refs. ", "Refs.", "ref.", "xrefs.", "_Ref.", "x",
+    "word", ".", ":", "Fig. 2", "a", "E", "O", "N", "é", "\U0001d400", "Lorem ipsum dolor sit amet consectetur ", " " * 70,
+)  # fmt: skip
+
+
+def _remove(monkeypatch, native, texts: list[str]) -> list[tuple[str, int]]:
+    """``text._remove_citations(fast=True)`` with the given twin of the loop (None: the Python one)."""
+    with monkeypatch.context() as m:
+        m.setattr(text_module, "native", native)
+        return [text_module._remove_citations(t, fast=True) for t in texts]
+
+
+def test_citation_runs_are_the_python_twin_on_random_text(c, monkeypatch):
+    rng = random.Random(13)
+    texts = [  # whitespace runs longer than the 60-character context the removal looks back over
+        "x" + " " * 70 + "[" + CITE + "]",
+        "x" + " " * 70 + CITE + ".",
+        "see" + " " * 70 + CITE + ", y",
+        "(" + " " * 70 + CITE + " )",
+    ]
+    for _ in range(60_000):
+        atoms = rng.sample(_CITATION_ATOMS, rng.randrange(2, 14))
+        texts.append("".join(rng.choice(atoms) for _ in range(rng.randrange(1, 30))))
+    for t, got, want in zip(texts, _remove(monkeypatch, c, texts), _remove(monkeypatch, None, texts), strict=True):
+        assert got == want, repr(t)
+
+
+def test_citation_runs_are_the_python_twin_on_article_text(c, corpus, monkeypatch):
+    texts = []
+    for data in corpus:
+        try:
+            root = parse(data, 64 << 20).root
+        except Rejected:
+            continue
+        for x in root.iter("xref"):  # numeric and author-year citations as the walker marks them
+            if x.get("ref-type") == "bibr":
+                label = "".join(x.itertext())
+                x.clear(keep_tail=True)
+                x.text = (
+                    CITE if label.isdigit() or not any(ch.isalpha() for ch in label) else AY_OPEN + label + AY_CLOSE
+                )
+        texts.append("".join(root.itertext()))
+    want = _remove(monkeypatch, None, texts)
+    assert sum(n for _, n in want) > 100
+    assert _remove(monkeypatch, c, texts) == want
+
+
+def test_citation_runs_pass_errors_of_general_through(c):
+    def broken(*_):
+        raise ZeroDivisionError("from general")
+
+    with pytest.raises(ZeroDivisionError, match="from general"):
+        c.remove_citation_runs(f"(see {CITE}, x", broken)  # a bracket before, a lead-in: only general decides
+    with pytest.raises(TypeError):
+        c.remove_citation_runs(f"(see {CITE}, x", lambda *_: ("not a tuple",))
+    assert c.remove_citation_runs("no markers", broken) == ("no markers", 0)
 
 
 # ---------------------------------------------------------------- NFC probe

@@ -120,9 +120,14 @@ def remove_citations(text: str) -> tuple[str, int]:
 
 
 def _remove_citations(text: str, *, fast: bool) -> tuple[str, int]:
-    """``fast=False`` skips the shortcuts for the commonest shapes (the tests hold both results equal)."""
+    """``fast=False`` skips the shortcuts for the commonest shapes (the tests hold both results equal). With
+    ``fast``, the C twin of the loop runs when it is compiled (:mod:`.speedups`; it calls :func:`_general` for
+    the runs the shortcuts do not decide)."""
     if CITE not in text and AY_OPEN not in text:
         return text, 0
+    if fast and native is not None:
+        text, n = native.remove_citation_runs(text, _general)
+        return _tidy(text, n)
     out: list[str] = []
     pos = n = 0
     for s, e in _runs(text, fast):
@@ -136,7 +141,7 @@ def _remove_citations(text: str, *, fast: bool) -> tuple[str, int]:
             else:
                 rc = _RIGHT_CLOSE.match(text, e)
                 end = rc.end() if rc else -1
-            if end >= 0:  # == the bracket case below: the bracket and the whitespace before it go
+            if end >= 0:  # == the bracket case of _general: the bracket and the whitespace before it go
                 j, lo = s - 1, (s - _CONTEXT if s - _CONTEXT > pos else pos)
                 while j > lo and text[j - 1].isspace():
                     j -= 1
@@ -144,52 +149,55 @@ def _remove_citations(text: str, *, fast: bool) -> tuple[str, int]:
                 pos = end
                 continue
         elif c and c not in _LEFT_LAST and not c.isspace() and (lone or AY_OPEN not in text[s:e]):
-            out.append(text[pos:s])  # == the bare case below, with no whitespace to drop
+            out.append(text[pos:s])  # == the bare case of _general, with no whitespace to drop
             pos = e
             continue
-        run = text[s:e]
-        base = s - _CONTEXT if s - _CONTEXT > pos else pos
-        left = text[base:s]
-        kept = left.rstrip()
-        last = kept[-1:]
-        # fast paths for the two commonest cases, decided by the last non-space character before the run
-        if last in _OPENERS:  # ``lo and rc`` below: "x [1–3]" → "x" (a bracket always gives ``lo``)
-            rc = _RIGHT_CLOSE.match(text, e)
-            if rc:
-                out.append(text[pos : base + len(kept[:-1].rstrip())])
-                pos = rc.end()
-                continue
-        elif last not in _LEFT_LAST and text.find(AY_OPEN, s, e) < 0:  # the bare case: "x¹²" → "x"
-            out.append(text[pos : base + len(kept)])
-            pos = e
-            continue
-        # every bracket / separator / lead-in pattern ends in one of these characters: skip the regexes otherwise
-        maybe = last in _LEFT_LAST
-        keep_to = s  # text[pos:keep_to] is kept
-        lo = _LEFT_OPEN.search(left, _open_bound(left)) if maybe else None
-        rc = _RIGHT_CLOSE.match(text, e)
-        if lo and rc:
-            keep_to, e = s - (len(left) - lo.start()), rc.end()
-        elif rc and maybe and (ls := _LEFT_SEP.search(left, _sep_bound(left))):
-            keep_to = s - (len(left) - ls.start())
-        elif lo and (rs := _RIGHT_SEP.match(text, e)):
-            opening = lo.group(0).strip()[:1]
-            keep_to, e = s - (len(left) - lo.start()), rs.end()
-            out.append(text[pos:keep_to] + (" " if keep_to > 0 and not text[keep_to - 1].isspace() else "") + opening)
-            pos = e
-            continue
-        elif AY_OPEN in run:
-            out.append(text[pos:s])
-            out.append(_AUTHOR_YEAR.sub(r"\1", run).replace(CITE, ""))
-            pos = e
-            continue
-        else:
-            lb = _LEFT_BARE.search(left, _bare_bound(left))
-            keep_to = s - (len(left) - lb.start()) if lb else s
-        out.append(text[pos:keep_to])
-        pos = e
+        piece, pos = _general(text, s, e, pos)
+        out.append(piece)
     out.append(text[pos:])
-    text = "".join(out)
+    return _tidy("".join(out), n)
+
+
+def _general(text: str, s: int, e: int, pos: int) -> tuple[str, int]:
+    """The run ``text[s:e]`` removed with its brackets / separators / lead-in, ``text[pos:s]`` being kept so far:
+    returns (what to keep from ``pos`` on, including any replacement for the run; where to go on from)."""
+    run = text[s:e]
+    base = s - _CONTEXT if s - _CONTEXT > pos else pos
+    left = text[base:s]
+    kept = left.rstrip()
+    last = kept[-1:]
+    # fast paths for the two commonest cases, decided by the last non-space character before the run
+    if last in _OPENERS:  # ``lo and rc`` below: "x [1–3]" → "x" (a bracket always gives ``lo``)
+        rc = _RIGHT_CLOSE.match(text, e)
+        if rc:
+            return text[pos : base + len(kept[:-1].rstrip())], rc.end()
+    elif last not in _LEFT_LAST and text.find(AY_OPEN, s, e) < 0:  # the bare case: "x¹²" → "x"
+        return text[pos : base + len(kept)], e
+    # every bracket / separator / lead-in pattern ends in one of these characters: skip the regexes otherwise
+    maybe = last in _LEFT_LAST
+    keep_to = s  # text[pos:keep_to] is kept
+    lo = _LEFT_OPEN.search(left, _open_bound(left)) if maybe else None
+    rc = _RIGHT_CLOSE.match(text, e)
+    if lo and rc:
+        keep_to, e = s - (len(left) - lo.start()), rc.end()
+    elif rc and maybe and (ls := _LEFT_SEP.search(left, _sep_bound(left))):
+        keep_to = s - (len(left) - ls.start())
+    elif lo and (rs := _RIGHT_SEP.match(text, e)):
+        opening = lo.group(0).strip()[:1]
+        keep_to = s - (len(left) - lo.start())
+        space = " " if keep_to > 0 and not text[keep_to - 1].isspace() else ""
+        return text[pos:keep_to] + space + opening, rs.end()
+    elif AY_OPEN in run:
+        return text[pos:s] + _AUTHOR_YEAR.sub(r"\1", run).replace(CITE, ""), e
+    else:
+        lb = _LEFT_BARE.search(left, _bare_bound(left))
+        keep_to = s - (len(left) - lb.start()) if lb else s
+    return text[pos:keep_to], e
+
+
+def _tidy(text: str, n: int) -> tuple[str, int]:
+    """Brackets emptied by the removal go; stray markers (an author-year opener without its closer) go and
+    count."""
     if _EMPTY_PAREN.search(text) or _EMPTY_SQUARE.search(text):
         text = _EMPTY_BRACKETS.sub("", text)
     if CITE in text or AY_OPEN in text or AY_CLOSE in text:
