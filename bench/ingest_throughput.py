@@ -36,16 +36,20 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "containers"))
 
 
-def ours(paths: list[Path]) -> tuple[float, list[str]]:
+def extract_one(path: Path) -> str:
+    """What the ingest step does with one file, with its defaults (process.py): parse, then extract."""
     from medllama.ingest.jats import extract
     from medllama.ingest.safety import parse
 
+    parsed = parse(path.read_bytes(), 64 << 20, cut_tables=True, mark_citations=True)
+    return extract(parsed.root).text
+
+
+def ours(paths: list[Path]) -> tuple[float, list[str]]:
     texts: list[str] = []
     start = time.perf_counter()
     for path in paths:
-        texts.append(
-            extract(parse(path.read_bytes(), 64 << 20, cut_tables=True).root).text
-        )
+        texts.append(extract_one(path))
     return time.perf_counter() - start, texts
 
 
@@ -64,8 +68,7 @@ def triage(
 ) -> tuple[list[Path], collections.Counter, collections.Counter]:
     """Untimed pass: the files both sides extract, and each side's failures by kind."""
     import pubmed_parser as pp
-    from medllama.ingest.jats import extract
-    from medllama.ingest.safety import Rejected, parse
+    from medllama.ingest.safety import Rejected
 
     our_fail: collections.Counter = collections.Counter()
     their_fail: collections.Counter = collections.Counter()
@@ -73,7 +76,7 @@ def triage(
     for path in paths:
         ok = True
         try:
-            extract(parse(path.read_bytes(), 64 << 20, cut_tables=True).root)
+            extract_one(path)
         except Rejected as r:
             our_fail[r.reason] += 1
             ok = False

@@ -7,6 +7,7 @@ The C module under test is compiled here, from the current source, into a tempor
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import os
@@ -116,6 +117,94 @@ def test_has_markup_repairs_is_the_python_twin(c, corpus):
         assert c.has_markup_repairs(data) == has_markup_repairs_py(data)
     assert c.has_markup_repairs(b"a &nbsp; b") == (False, True)
     assert c.has_markup_repairs(b'<m xmlns="u">&amp;</m>') == (True, False)
+
+
+# ---------------------------------------------------------------- mark_citations
+
+
+def _article_fields(data: bytes, mark: bool, **settings) -> dict | str:
+    """Everything extract() returns for ``data`` (or the rejection reason), parsed with or without marking."""
+    try:
+        parsed = parse(data, 64 << 20, cut_tables=not settings.get("keep_tables"), mark_citations=mark)
+        return dataclasses.asdict(extract(parsed.root, **settings)) | {"precut": parsed.precut}
+    except Rejected as r:
+        return r.reason
+
+
+_XREFS = (
+    '<xref ref-type="bibr" rid="b1">1</xref>', '<xref ref-type="bibr" rid="b2">2</xref>',
+    "<xref rid='b3' ref-type='bibr'>3–5</xref>", '<xref ref-type="bibr" rid="s">Smith et al., 2001</xref>',
+    '<xref ref-type="bibr" rid="e"/>', '<xref ref-type="bibr" rid="w"> </xref>', '<xref ref-type="bibr">a&amp;b</xref>',
+    '<xref ref-type="bibr" rid="i"><italic>Lee</italic> 2003</xref>', '<xref ref-type="fig" rid="f1">Fig. 1</xref>',
+    '<xref ref-type="fn" rid="fn1">a</xref>', '<xref ref-type="bibr" rid="u">¹²</xref>', "<sup>2</sup>", "<sup>-3</sup>",
+    "<italic>x</italic>", "<italic></italic>", "x", "2", " ", "(", ")", "[", "]", ", ", "; ", "e.g. ", "10",
+    '<inline-formula><mml:math><mml:mi>a</mml:mi><xref ref-type="bibr">4</xref></mml:math></inline-formula>',
+    '<inline-formula><tex-math>a<xref ref-type="bibr">4</xref></tex-math></inline-formula>',
+    '<!-- <xref ref-type="bibr">9</xref> -->', '<?pi <xref ref-type="bibr">9</xref>?>', "<break/>",
+)  # fmt: skip
+
+
+def _synthetic_article(rng: random.Random) -> bytes:
+    def inline() -> str:
+        return "".join(rng.choice(_XREFS) for _ in range(rng.randrange(0, 10)))
+
+    body = "".join(
+        rng.choice(
+            [
+                f"<p>{inline()}</p>",
+                f"<sec><label>{inline()}</label><title>{inline()}</title><p>{inline()}</p></sec>",
+                f"<list><list-item><label>{inline()}</label><p>{inline()}</p></list-item></list>",
+                f"<fig id='f'><label>Figure 1</label><caption><title>{inline()}</title><p>{inline()}</p></caption></fig>",
+                f"<table-wrap><caption><p>{inline()}</p></caption><table><tr><td>{inline()}</td></tr></table></table-wrap>",
+                f"<disp-formula>{inline()}<inline-formula>{inline()}</inline-formula></disp-formula>",
+                f"<p>{inline()}<fn><p>{inline()}</p></fn>{inline()}</p>",
+            ]
+        )
+        for _ in range(rng.randrange(1, 6))
+    )
+    abstract = f"<abstract><p>{inline()}</p></abstract>" if rng.random() < 0.7 else ""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<article xmlns:mml="http://www.w3.org/1998/Math/MathML" article-type="research-article"><front>'
+        f"<article-meta><title-group><article-title>T {inline()}</article-title></title-group>{abstract}"
+        f"</article-meta></front><body>{body}</body><back><ref-list><ref id='b1'>R</ref></ref-list></back></article>"
+    ).encode()
+
+
+def test_marking_citations_keeps_every_extracted_field(c, corpus, monkeypatch):
+    """Replacing plain bibliography xrefs by markers before parsing changes nothing extract() returns: on the
+    corpus and on random articles that put citations next to everything the walker treats specially."""
+    monkeypatch.setattr("medllama.ingest.safety.native", c)
+    rng = random.Random(17)
+    synthetic = [_synthetic_article(rng) for _ in range(1_500)]
+    marked = sum(c.mark_citations(d) is not d for d in synthetic)
+    assert marked > 1_000  # the generator does exercise the replacement
+    for data in corpus + synthetic:
+        for settings in ({}, {"keep_tables": True, "keep_captions": False}):
+            assert _article_fields(data, True, **settings) == _article_fields(data, False, **settings), data[:300]
+
+
+def test_mark_citations_replaces_only_plain_bibliography_xrefs_in_the_body(c):
+    body = (
+        '<p>a <xref ref-type="bibr" rid="B1">12</xref>, <xref rid="x"  ref-type = \'bibr\'>Smith 2001</xref>'
+        ' <xref ref-type="fig">1</xref><xref ref-type="bibr"/><xref ref-type="bibr">a&amp;b</xref>'
+        '<xref ref-type="bibr"rid="1">1</xref><xref ref-type="bibr" ref-type="bibr">1</xref><xref ref-type="bibr"> </xref>'
+        '<!-- <xref ref-type="bibr">9</xref> --><xref  ref-type="bibr" >1–3</xref></p>'
+    )
+    doc = f'<?xml version="1.0"?><article><front><xref ref-type="bibr">1</xref></front><body>{body}</body></article>'
+    out = c.mark_citations(doc.encode()).decode()
+    assert out == doc.replace(
+        '<xref ref-type="bibr" rid="B1">12</xref>, <xref rid="x"  ref-type = \'bibr\'>Smith 2001</xref>',
+        "&#xE005;, &#xE006;Smith 2001&#xE007;",
+    ).replace('<xref  ref-type="bibr" >1–3</xref>', "&#xE005;")
+    for unusual in (
+        doc.replace('<?xml version="1.0"?>', '<?xml version="1.0" encoding="ISO-8859-1"?>'),
+        doc.replace("<article>", "<!DOCTYPE article [<!ATTLIST p x CDATA 'y'>]><article>"),
+        doc.replace("</body>", "<![CDATA[x]]></body>"),
+        doc.replace("<body>", "<body>" + "<x>" * 240).replace("</body>", "</x>" * 240 + "</body>"),
+        doc.replace("</article>", "<!-- open"),
+    ):
+        assert c.mark_citations(unusual.encode()) == unusual.encode(), unusual[:80]
 
 
 # ---------------------------------------------------------------- squash

@@ -76,7 +76,7 @@ def _process(item: Item, cfg: Any, pmids: frozenset[str]) -> tuple[str, dict[str
 
     max_bytes = int(cfg.max_file_mb * 1024 * 1024)
     data = _read(item, max_bytes)
-    parsed = parse(data, max_bytes, cut_tables=not cfg.keep_tables)
+    parsed = parse(data, max_bytes, cut_tables=not cfg.keep_tables, mark_citations=True)
     doc = extract(parsed.root, keep_captions=cfg.keep_captions, keep_tables=cfg.keep_tables)
     doc.dropped.update(parsed.precut)
     meta = item.meta or {}

@@ -318,13 +318,16 @@ def deep_repair(data: bytes) -> tuple[bytes, dict[str, int]]:
 
 
 def _try_parse(
-    data: bytes, cut_tables: bool
+    data: bytes, cut_tables: bool, mark_citations: bool
 ) -> tuple[etree._Element | None, dict[str, int], dict[str, int], bytes, etree.XMLSyntaxError | None]:
-    """Parses with the dropped elements cut out first (falls back to the whole bytes). (root, counts of what
-    was cut, markup repairs, the whole bytes repaired, error)."""
+    """Parses with the dropped elements cut out first (falls back to the whole bytes, which also gives the error
+    message of a file that does not parse). (root, counts of what was cut, markup repairs, the whole bytes
+    repaired, error)."""
     cut, counts = cut_elements(data, tables=cut_tables)
     if cut is not data:
         fixed, repairs = repair_markup(cut)
+        if mark_citations and native is not None:
+            fixed = native.mark_citations(fixed)
         try:
             return etree.fromstring(fixed, _PARSER), counts, repairs, b"", None
         except etree.XMLSyntaxError:
@@ -336,24 +339,26 @@ def _try_parse(
         return None, {}, repairs, fixed, err
 
 
-def parse(data: bytes, max_bytes: int, *, cut_tables: bool = False) -> Parsed:
+def parse(data: bytes, max_bytes: int, *, cut_tables: bool = False, mark_citations: bool = False) -> Parsed:
     """Parses one article. Raises :class:`Rejected` (never anything else for bad input).
 
     ``cut_tables``: table bodies are removed before parsing (set it when the walker drops them anyway,
-    i.e. ``extract(keep_tables=False)``)."""
+    i.e. ``extract(keep_tables=False)``). ``mark_citations``: with the C speedups, plain bibliography xrefs in
+    the body become the walker's citation markers before parsing (``_speedups.c``, ``mark_citations``; set it
+    when the tree is for :func:`.jats.extract`, whose output is the same either way)."""
     check_bytes(data, max_bytes)
     # PMC writes these processing instructions before or at the top of <article>
     is_manuscript = data.find(MANUSCRIPT_PI, 0, _PI_WINDOW) >= 0
     is_ocr = data.find(OCR_PI, 0, _PI_WINDOW) >= 0
     data, repairs = repair_start(data)
     try:
-        root, precut, markup, whole, err = _try_parse(data, cut_tables)
+        root, precut, markup, whole, err = _try_parse(data, cut_tables, mark_citations)
         repairs.update(markup)
         if err is not None:
             fixed, more = deep_repair(whole)
             if not more:
                 raise _classify(whole, err)
-            root, precut, _, _, err2 = _try_parse(fixed, cut_tables)
+            root, precut, _, _, err2 = _try_parse(fixed, cut_tables, mark_citations)
             if err2 is not None:
                 raise _classify(fixed, err2)
             repairs.update(more)
