@@ -25,7 +25,7 @@ from medllama.ingest import speedups
 from medllama.ingest import text as text_module
 from medllama.ingest.jats import extract
 from medllama.ingest.safety import Rejected, cut_elements_py, has_markup_repairs_py, parse
-from medllama.ingest.text import AY_CLOSE, AY_OPEN, CITE, squash_py
+from medllama.ingest.text import AY_CLOSE, AY_OPEN, CITE, squash_pieces_py, squash_py
 
 FIXTURES = Path(__file__).parent / "fixtures" / "jats"
 
@@ -238,6 +238,17 @@ def test_squash_is_the_python_twin_on_article_text(c, corpus):
         assert c.squash(raw[:500]) == squash_py(raw[:500])
 
 
+def test_squash_pieces_is_the_python_twin(c):
+    rng = random.Random(4)
+    sep = "\ue008"  # the walker's block separator
+    for _ in range(50_000):
+        chars = [*rng.sample(_CHARS, rng.randrange(1, 8)), sep]
+        text = "".join(rng.choice(chars) for _ in range(rng.randrange(0, 40)))
+        assert c.squash_pieces(text, sep) == squash_pieces_py(text, sep) == [squash_py(p) for p in text.split(sep)]
+    with pytest.raises(ValueError, match="one character"):
+        c.squash_pieces("a", "ab")
+
+
 def test_squash_returns_clean_text_itself(c):
     clean = "A title with single spaces"
     assert c.squash(clean) is clean
@@ -306,7 +317,10 @@ def test_citation_runs_pass_errors_of_general_through(c):
         c.remove_citation_runs(f"(see {CITE}, x", broken)  # a bracket before, a lead-in: only general decides
     with pytest.raises(TypeError):
         c.remove_citation_runs(f"(see {CITE}, x", lambda *_: ("not a tuple",))
-    assert c.remove_citation_runs("no markers", broken) == ("no markers", 0)
+    assert c.remove_citation_runs("no markers", broken) == ("no markers", 0, False, False)
+    # what _tidy is told: an emptied bracket, a stray marker
+    assert c.remove_citation_runs(f"f( ) of x {CITE}.", broken)[2:] == (True, False)
+    assert c.remove_citation_runs(f"x {AY_OPEN}y {CITE}", broken)[2:] == (False, True)
 
 
 # ---------------------------------------------------------------- NFC probe

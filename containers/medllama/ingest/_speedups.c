@@ -548,7 +548,7 @@ static inline int plain_word2(uint64_t v, uint64_t *spaces) { (void)v, (void)spa
 
 #define SQUASH_LOOP(T, PLAIN, FIRST_LANE)                                                                         \
     {                                                                                                             \
-        const T *src = (const T *)PyUnicode_DATA(arg);                                                            \
+        const T *src = (const T *)PyUnicode_DATA(arg) + start;                                                    \
         T *dst = (T *)buf;                                                                                        \
         const Py_ssize_t per_word = 8 / (Py_ssize_t)sizeof(T);                                                    \
         Py_ssize_t i = 0;                                                                                         \
@@ -571,14 +571,9 @@ static inline int plain_word2(uint64_t v, uint64_t *spaces) { (void)v, (void)spa
         }                                                                                                         \
     }
 
-/* text.squash: zero-width characters removed, then " ".join(text.split()). */
-static PyObject *squash(PyObject *self, PyObject *arg) {
-    (void)self;
-    if (!PyUnicode_Check(arg)) {
-        PyErr_Format(PyExc_TypeError, "squash() expects str, got %.100s", Py_TYPE(arg)->tp_name);
-        return NULL;
-    }
-    Py_ssize_t n = PyUnicode_GET_LENGTH(arg), w = 0;
+/* squash(text[start:end]) as a new string (`text` itself when that is the whole of it and already clean). */
+static PyObject *squash_range(PyObject *arg, Py_ssize_t start, Py_ssize_t end) {
+    Py_ssize_t n = end - start, w = 0;
     int kind = PyUnicode_KIND(arg);
     void *buf = PyMem_Malloc((size_t)(n ? n : 1) * (size_t)kind);
     if (buf == NULL) return PyErr_NoMemory();
@@ -591,23 +586,57 @@ static PyObject *squash(PyObject *self, PyObject *arg) {
         SQUASH_LOOP(Py_UCS4, plain_word2, 0ULL)
     if (last_space) w--;
     PyObject *out;
-    if (w == n && memcmp(buf, PyUnicode_DATA(arg), (size_t)n * (size_t)kind) == 0)
+    if (start == 0 && n == PyUnicode_GET_LENGTH(arg) && w == n && memcmp(buf, PyUnicode_DATA(arg), (size_t)n * (size_t)kind) == 0)
         out = Py_NewRef(arg); /* already clean (most titles and labels) */
     else
-        out = PyUnicode_FromKindAndData(kind, buf, w);
+        out = PyUnicode_FromKindAndData(kind, (char *)buf, w);
     PyMem_Free(buf);
     return out;
 }
 
+/* text.squash: zero-width characters removed, then " ".join(text.split()). */
+static PyObject *squash(PyObject *self, PyObject *arg) {
+    (void)self;
+    if (!PyUnicode_Check(arg)) {
+        PyErr_Format(PyExc_TypeError, "squash() expects str, got %.100s", Py_TYPE(arg)->tp_name);
+        return NULL;
+    }
+    return squash_range(arg, 0, PyUnicode_GET_LENGTH(arg));
+}
+
+/* squash_pieces(text, sep) -> list: [squash(piece) for piece in text.split(sep)], `sep` one character. */
+static PyObject *squash_pieces(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *text, *sep;
+    if (!PyArg_ParseTuple(args, "UU:squash_pieces", &text, &sep)) return NULL;
+    if (PyUnicode_GET_LENGTH(sep) != 1) {
+        PyErr_Format(PyExc_ValueError, "squash_pieces() separator must be one character, got %R", sep);
+        return NULL;
+    }
+    Py_UCS4 ch = PyUnicode_READ_CHAR(sep, 0);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text), start = 0;
+    PyObject *out = PyList_New(0);
+    if (out == NULL) return NULL;
+    for (;;) {
+        Py_ssize_t at = PyUnicode_FindChar(text, ch, start, n, 1);
+        if (at == -2) goto error;
+        Py_ssize_t end = at < 0 ? n : at;
+        PyObject *piece = squash_range(text, start, end);
+        if (piece == NULL || PyList_Append(out, piece) < 0) {
+            Py_XDECREF(piece);
+            goto error;
+        }
+        Py_DECREF(piece);
+        if (at < 0) return out;
+        start = at + 1;
+    }
+error:
+    Py_DECREF(out);
+    return NULL;
+}
+
 /* ---------------------------------------------------------------- NFC probe */
 
-/* text.nfc: a shorter string that is NFC exactly when `text` is, or None when `text` is NFC for sure.
- *
- * Every character below U+0300 is a starter (combining class 0), is unchanged by NFC and is never the second
- * half of a canonical composition (test_speedups checks these facts against unicodedata). So NFC never acts
- * across such a character: the text splits before each of them into pieces that normalize independently, and
- * the text is NFC exactly when every piece holding a character >= U+0300 is. The probe is those pieces (each a
- * run of characters >= U+0300 with the one character before it) put end to end, which splits the same way. */
 /* Index of the first character >= U+0300 in src[i:n] (n when none). Two-byte text goes 4 characters at a time
    while they are all below U+0100 (nearly all of an article). */
 static Py_ssize_t next_high(int kind, const void *src, Py_ssize_t i, Py_ssize_t n) {
@@ -628,6 +657,13 @@ static Py_ssize_t next_high(int kind, const void *src, Py_ssize_t i, Py_ssize_t 
     return i;
 }
 
+/* text.nfc: a shorter string that is NFC exactly when `text` is, or None when `text` is NFC for sure.
+ *
+ * Every character below U+0300 is a starter (combining class 0), is unchanged by NFC and is never the second
+ * half of a canonical composition (test_speedups checks these facts against unicodedata). So NFC never acts
+ * across such a character: the text splits before each of them into pieces that normalize independently, and
+ * the text is NFC exactly when every piece holding a character >= U+0300 is. The probe is those pieces (each a
+ * run of characters >= U+0300 with the one character before it) put end to end, which splits the same way. */
 static PyObject *nfc_probe(PyObject *self, PyObject *arg) {
     (void)self;
     if (!PyUnicode_Check(arg)) {
@@ -806,6 +842,34 @@ static int append_slice(PyObject *out, PyObject *text, Py_ssize_t a, Py_ssize_t 
     return rc;
 }
 
+/* What text._tidy looks for: *brackets, whether _EMPTY_PAREN or _EMPTY_SQUARE matches (an opening bracket, then
+   only whitespace, ",", ";", "–" or "-", then a closing one); *strays, whether a marker is left. */
+static int tidy_flags(PyObject *text, int *brackets, int *strays) {
+    int kind = PyUnicode_KIND(text);
+    const void *d = PyUnicode_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    static const Py_UCS4 markers[3] = {CITE, AY_OPEN, AY_CLOSE}, openers[2] = {'(', '['};
+    *strays = *brackets = 0;
+    for (int m = 0; m < 3 && !*strays; m++) {
+        Py_ssize_t at = PyUnicode_FindChar(text, markers[m], 0, n, 1);
+        if (at == -2) return -1;
+        *strays = at >= 0;
+    }
+    for (int o = 0; o < 2 && !*brackets; o++) {
+        for (Py_ssize_t at = PyUnicode_FindChar(text, openers[o], 0, n, 1); at >= 0 && !*brackets;
+             at = PyUnicode_FindChar(text, openers[o], at + 1, n, 1)) {
+            Py_ssize_t j = at + 1;
+            Py_UCS4 x = 0;
+            for (; j < n; j++) {
+                x = PyUnicode_READ(kind, d, j);
+                if (!(Py_UNICODE_ISSPACE(x) || x == ',' || x == ';' || x == 0x2013 || x == '-')) break;
+            }
+            *brackets = j < n && (x == ')' || x == ']');
+        }
+    }
+    return PyErr_Occurred() ? -1 : 0;
+}
+
 /* text._remove_citations(text, fast=True) up to _tidy: (text with every citation run removed, runs' marker
    count). The shortcuts are decided here; every other run is handed to `general(text, s, e, pos)`, the Python
    twin's own general case, which returns (what to keep from pos on, where to go on from). */
@@ -881,7 +945,12 @@ static PyObject *remove_citation_runs(PyObject *self, PyObject *args) {
     Py_DECREF(empty);
     Py_DECREF(out);
     if (joined == NULL) return NULL;
-    return Py_BuildValue("(Nn)", joined, count);
+    int brackets, strays;
+    if (tidy_flags(joined, &brackets, &strays) < 0) {
+        Py_DECREF(joined);
+        return NULL;
+    }
+    return Py_BuildValue("(NnOO)", joined, count, brackets ? Py_True : Py_False, strays ? Py_True : Py_False);
 error:
     Py_DECREF(out);
     return NULL;
@@ -897,8 +966,10 @@ static PyMethodDef methods[] = {
     {"has_markup_repairs", has_markup_repairs, METH_O,
      "has_markup_repairs(data) -> (default_ns, named_entity): as medllama.ingest.safety.has_markup_repairs."},
     {"squash", squash, METH_O, "squash(text) -> str: as medllama.ingest.text.squash."},
+    {"squash_pieces", squash_pieces, METH_VARARGS,
+     "squash_pieces(text, sep) -> list[str]: [squash(p) for p in text.split(sep)]."},
     {"remove_citation_runs", remove_citation_runs, METH_VARARGS,
-     "remove_citation_runs(text, general) -> (str, int): see medllama.ingest.text._remove_citations."},
+     "remove_citation_runs(text, general) -> (str, int, bool, bool): see medllama.ingest.text._remove_citations."},
     {"nfc_probe", nfc_probe, METH_O, "nfc_probe(text) -> str | None: see medllama.ingest.text.nfc."},
     {NULL, NULL, 0, NULL},
 };

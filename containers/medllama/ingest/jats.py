@@ -18,7 +18,7 @@ from lxml import etree
 from .licenses import from_xml
 from .mathml import MML, formula_tex
 from .safety import Rejected
-from .text import AY_CLOSE, AY_OPEN, CITE, clean_inline, nfc, remove_citations, squash
+from .text import AY_CLOSE, AY_OPEN, CITE, clean_inline, nfc, remove_citations, squash, squash_pieces
 
 BLOCK_SEP = "\ue008"  # private use, like the citation markers of .text (and found as fast)
 
@@ -224,11 +224,11 @@ class _Walker:
         if self.raw:
             joined, n = remove_citations(BLOCK_SEP.join([self.blocks[i] for i in self.raw]))
             self.dropped["citations"] += n
-            pieces = squash(joined).split(BLOCK_SEP)
+            pieces = squash_pieces(joined, BLOCK_SEP)
             if len(pieces) != len(self.raw):  # cannot happen; keep per-paragraph cleaning as the fallback
                 pieces = [clean_inline(self.blocks[i])[0] for i in self.raw]
             for i, piece in zip(self.raw, pieces, strict=True):
-                self.blocks[i] = piece.strip()
+                self.blocks[i] = piece
             self.raw = []
 
     def heading(self, depth: int, text: str) -> None:

@@ -126,8 +126,7 @@ def _remove_citations(text: str, *, fast: bool) -> tuple[str, int]:
     if CITE not in text and AY_OPEN not in text:
         return text, 0
     if fast and native is not None:
-        text, n = native.remove_citation_runs(text, _general)
-        return _tidy(text, n)
+        return _tidy(*native.remove_citation_runs(text, _general))
     out: list[str] = []
     pos = n = 0
     for s, e in _runs(text, fast):
@@ -195,12 +194,16 @@ def _general(text: str, s: int, e: int, pos: int) -> tuple[str, int]:
     return text[pos:keep_to], e
 
 
-def _tidy(text: str, n: int) -> tuple[str, int]:
+def _tidy(text: str, n: int, brackets: bool | None = None, strays: bool | None = None) -> tuple[str, int]:
     """Brackets emptied by the removal go; stray markers (an author-year opener without its closer) go and
-    count."""
-    if _EMPTY_PAREN.search(text) or _EMPTY_SQUARE.search(text):
+    count. ``brackets`` / ``strays``: whether there are any, when the caller already knows (the C loop does)."""
+    if brackets is None:
+        brackets = _EMPTY_PAREN.search(text) is not None or _EMPTY_SQUARE.search(text) is not None
+    if brackets:
         text = _EMPTY_BRACKETS.sub("", text)
-    if CITE in text or AY_OPEN in text or AY_CLOSE in text:
+    if strays is None:
+        strays = CITE in text or AY_OPEN in text or AY_CLOSE in text
+    if strays:  # (the bracket pattern holds no marker: the answer is the same before and after it)
         n += text.count(AY_OPEN)  # an author-year opener without its closer (not in any run) counts too
         text = _STRAY_MARKERS.sub("", text)
     return text, n
@@ -220,7 +223,15 @@ def squash_py(text: str) -> str:
     return _SPACES.sub(" ", text).strip(" ")
 
 
-squash = native.squash if native else squash_py  # the C twin when compiled (same result: .speedups)
+def squash_pieces_py(text: str, sep: str) -> list[str]:
+    """``[squash(piece) for piece in text.split(sep)]``, with one collapse over the whole text (``sep``: one
+    character that is neither whitespace nor zero-width, so no run crosses it)."""
+    return [piece.strip(" ") for piece in squash_py(text).split(sep)]
+
+
+# the C twins when compiled (same results: .speedups)
+squash = native.squash if native else squash_py
+squash_pieces = native.squash_pieces if native else squash_pieces_py
 
 
 def clean_inline(text: str | None) -> tuple[str, int]:
