@@ -15,7 +15,7 @@ reported, with the median and best wall times (perf_counter) of each side; this 
 (process_time, thread_time) were seen to exceed wall time, so they are not used.
 Language ID and MinHash are timed separately, on our texts.
 
-Ours runs as the ingest step does: with the C speedups (medllama/ingest/_speedups.c, built first if missing or
+Ours runs as the ingest step does: with the C speedups (medllama/_speedups.c, built first if missing or
 stale), and the line "speedups:" says so. ``MEDLLAMA_SPEEDUPS=0`` gives the pure-Python figure (same texts).
 """
 
@@ -106,11 +106,10 @@ def main() -> int:
     if not paths:
         print(f"no .xml/.nxml files under {args.sample}", file=sys.stderr)
         return 2
-    from medllama.ingest.speedups import ensure
+    from medllama.speedups import ensure
 
-    speedups = (
-        ensure()
-    )  # as the step's entry point does, before the extractor is imported
+    # as the step's entry point does, before the extractor is imported
+    speedups = ensure()
     warnings.filterwarnings("ignore")
     with contextlib.redirect_stdout(
         io.StringIO()

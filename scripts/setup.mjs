@@ -99,7 +99,7 @@ function ensureVenv() {
 /** The ingest step's C speedups, compiled for the venv's Python (a no-op when up to date). Without a C compiler
  * the step runs its Python twins (same output, slower): a warning, not a failure. */
 function ensureSpeedups() {
-  const res = spawnSync(join(root, '.venv', 'bin', 'python'), ['-m', 'medllama.ingest.speedups'], {
+  const res = spawnSync(join(root, '.venv', 'bin', 'python'), ['-m', 'medllama.speedups'], {
     cwd: root,
     encoding: 'utf8',
   });

@@ -560,7 +560,7 @@ describe('code bundle', () => {
   test('the real containers/ bundle carries every entry script the definition runs', () => {
     const bundle = buildCodeBundle({ root: join(import.meta.dirname, '..', 'containers') });
     expect(bundle.files).toContain('medllama/__init__.py');
-    expect(bundle.files).toContain('medllama/ingest/_speedups.c'); // built in the container, never carried built
+    expect(bundle.files).toContain('medllama/_speedups.c'); // built in the container, never carried built
     expect(bundle.files.some((f) => f.endsWith('.so'))).toBe(false);
     expect(bundle.files.some((f) => f.startsWith('tests/') || f.includes('__pycache__'))).toBe(false);
   });

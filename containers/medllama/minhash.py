@@ -23,6 +23,8 @@ import unicodedata
 
 import numpy as np
 
+from medllama.speedups import native
+
 NGRAM = 5
 NUM_BANDS = 14
 ROWS = 8
@@ -51,7 +53,8 @@ _POS = np.array(
 
 def normalize_for_hash(text: str) -> str:
     """NFKC, lowercase, collapse every whitespace run to one space, strip."""
-    return " ".join(unicodedata.normalize("NFKC", text).lower().split())
+    folded = unicodedata.normalize("NFKC", text).lower()
+    return native.collapse(folded) if native is not None else " ".join(folded.split())
 
 
 def exact_hash(text: str) -> str:
@@ -128,6 +131,13 @@ def shingle_hashes(normalized: str) -> np.ndarray:
     """Unique 32-bit hashes (as uint64, sorted) of the word NGRAM-shingles of an already normalized text."""
     if normalized.count(" ") < NGRAM - 1:  # fewer than NGRAM words: the whole text is one shingle
         return np.array([_h64(normalized) & 0xFFFFFFFF], dtype=np.uint64)
+    if native is not None:  # the C loop (medllama.speedups): the same values
+        return np.frombuffer(native.shingle_hashes(normalized, _POS), dtype=np.uint64)
+    return _shingle_hashes_py(normalized)
+
+
+def _shingle_hashes_py(normalized: str) -> np.ndarray:
+    """:func:`shingle_hashes` of a text of at least NGRAM words, with numpy."""
     wh = word_hashes(normalized)
     n = len(wh) - NGRAM + 1
     with np.errstate(over="ignore"):
@@ -149,9 +159,18 @@ def fingerprint(text: str) -> tuple[str, np.ndarray]:
 
 
 def _signature_of_normalized(normalized: str) -> np.ndarray:
-    shingles = shingle_hashes(normalized)
     # The minimum is taken over the full 64-bit values and shifted once at the end: ``>> 32`` is monotonic, so
-    # min(v >> 32) == min(v) >> 32, and the (shingles x permutations) block is one pass shorter.
+    # min(v >> 32) == min(v) >> 32.
+    shingles = shingle_hashes(normalized)
+    if native is not None:  # the C loop (medllama.speedups): the same values, without the (shingles x perms) blocks
+        minima = np.frombuffer(native.permutation_minima(shingles, _A, _B), dtype=np.uint64)
+    else:
+        minima = _permutation_minima_py(shingles)
+    return (minima >> _SHIFT32).astype(np.uint32)
+
+
+def _permutation_minima_py(shingles: np.ndarray) -> np.ndarray:
+    """For each permutation i, the minimum over the shingles x of ``(_A[i] * x + _B[i]) mod 2**64``."""
     out = np.full(NUM_PERM, np.iinfo(np.uint64).max, dtype=np.uint64)
     buf = np.empty((min(len(shingles), _CHUNK), NUM_PERM), dtype=np.uint64)
     with np.errstate(over="ignore"):
@@ -161,7 +180,7 @@ def _signature_of_normalized(normalized: str) -> np.ndarray:
             np.multiply(x, _A[None, :], out=perm)
             perm += _B
             np.minimum(out, perm.min(axis=0), out=out)
-    return (out >> _SHIFT32).astype(np.uint32)
+    return out
 
 
 def signature(text: str) -> list[int]:

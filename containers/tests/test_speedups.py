@@ -19,9 +19,10 @@ import time
 import unicodedata
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from medllama.ingest import speedups
+from medllama import minhash, speedups
 from medllama.ingest import text as text_module
 from medllama.ingest.jats import extract
 from medllama.ingest.safety import Rejected, cut_elements_py, has_markup_repairs_py, parse
@@ -361,6 +362,51 @@ def test_nfc_probe_decides_like_the_whole_text(c):
     assert c.nfc_probe("e\u0301 and \u2013 x") == "e\u0301 \u2013"
     with pytest.raises(TypeError):
         c.nfc_probe(1)
+
+
+# ---------------------------------------------------------------- MinHash
+
+
+def test_collapse_is_split_and_join(c):
+    rng = random.Random(8)
+    for _ in range(100_000):
+        chars = rng.sample(_CHARS, rng.randrange(1, 8))
+        text = "".join(rng.choice(chars) for _ in range(rng.randrange(0, 40)))
+        assert c.collapse(text) == " ".join(text.split()), repr(text)
+
+
+def test_shingle_hashes_and_permutation_minima_are_the_numpy_twins(c):
+    rng = random.Random(9)
+    words = ["a", "bb", "émile", "zola", "ß", "中文", "x1", "0.5", "the", "of", "\u200b", "🙂"]
+    for _ in range(3_000):
+        text = " ".join(rng.choice(words) for _ in range(rng.randrange(minhash.NGRAM, 60)))
+        want = minhash._shingle_hashes_py(text)
+        got = np.frombuffer(c.shingle_hashes(text, minhash._POS), dtype=np.uint64)
+        assert got.dtype == want.dtype and np.array_equal(got, want), text
+        minima = np.frombuffer(c.permutation_minima(got, minhash._A, minhash._B), dtype=np.uint64)
+        assert np.array_equal(minima, minhash._permutation_minima_py(want))
+    with pytest.raises(ValueError, match="at least 5 words"):
+        c.shingle_hashes("a b c d", minhash._POS)
+    with pytest.raises(ValueError, match="uint64 buffers"):
+        c.permutation_minima(b"1234", minhash._A, minhash._B)
+
+
+def test_fingerprints_are_the_same_with_and_without_the_c_loops(c, corpus, monkeypatch):
+    long = " ".join(f"w{i % 9973}" for i in range(250_000))  # 1.5 MB: hashed in 1 MiB pieces by numpy
+    texts = ["", "one", "a b c d", "a b c d e", long]
+    for data in corpus:
+        try:
+            texts.append(extract(parse(data, 64 << 20).root).text)
+        except Rejected:
+            continue
+
+    def run(native):
+        with monkeypatch.context() as m:
+            m.setattr(minhash, "native", native)
+            return [minhash.fingerprint(t) for t in texts]
+
+    for (h1, s1), (h2, s2) in zip(run(c), run(None), strict=True):
+        assert h1 == h2 and np.array_equal(s1, s2)
 
 
 # ---------------------------------------------------------------- build and load

@@ -20,7 +20,7 @@ __all__ = ["IngestConfig", "main"]
 def main(argv: list[str] | None = None) -> int:
     cfg = parse_or_exit(IngestConfig, argv, step="ingest")
     log = setup_logging("medllama.ingest")
-    from .speedups import ensure
+    from medllama.speedups import ensure
 
     log.info(f"ingest: speedups {ensure()}")
     from .pipeline import run  # (after ensure(): importing it picks the C or the Python twins)

@@ -11,12 +11,12 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from medllama import speedups
 from medllama.config import config_values
 from medllama.jsonl import dumps, write_json
 from medllama.logs import Progress
 from medllama.sagemaker_env import Shard, resolve_shard
 
-from . import speedups
 from .config import IngestConfig
 from .filters import check_metadata, load_pmids
 from .process import EXTRACTOR_VERSION, Item, process

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from .speedups import native
+from medllama.speedups import native
 
 XML_PREDEFINED = frozenset({"amp", "lt", "gt", "quot", "apos"})
 _HTML5 = {name[:-1]: value for name, value in html.entities.html5.items() if name.endswith(";")}

@@ -12,7 +12,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 
-from .speedups import native
+from medllama.speedups import native
 
 # Private-use characters whose low byte is rare in text: CPython finds such a character with memchr, while for one
 # like U+E000 (low byte 0, the high byte of every ASCII character in a UCS-2 string) it compares one by one.
@@ -121,7 +121,7 @@ def remove_citations(text: str) -> tuple[str, int]:
 
 def _remove_citations(text: str, *, fast: bool) -> tuple[str, int]:
     """``fast=False`` skips the shortcuts for the commonest shapes (the tests hold both results equal). With
-    ``fast``, the C twin of the loop runs when it is compiled (:mod:`.speedups`; it calls :func:`_general` for
+    ``fast``, the C twin of the loop runs when it is compiled (:mod:`medllama.speedups`; it calls :func:`_general` for
     the runs the shortcuts do not decide)."""
     if CITE not in text and AY_OPEN not in text:
         return text, 0

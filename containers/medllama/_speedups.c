@@ -1,13 +1,22 @@
 /*
- * C versions of the ingest step's hottest byte and string scans (medllama.ingest.speedups loads them).
+ * C versions of the data steps' hottest byte, string and hash work (medllama.speedups builds and loads them).
  *
- * Each function here has a Python twin that is the reference: `cut_elements` and `has_markup_repairs` in
- * safety.py, `squash` in text.py. They return exactly what the twin returns for every input (tests in
- * containers/tests/test_speedups.py compare the two on the sample corpus, the fixtures and random inputs), so
- * the output of the step does not depend on whether this module was compiled. The gain is in the scanning:
- * glibc's memmem/memchr instead of CPython's bytes.find, and one pass over a string instead of split/join.
+ * The step's output never depends on whether this module was compiled: each function either has a Python twin
+ * that it equals on every input, or only shortens the way to a result the walker would reach anyway.
+ * containers/tests/test_speedups.py holds both, on the fixtures, the sample corpus and random inputs.
  *
- * Built by `python -m medllama.ingest.speedups` against the running interpreter's headers.
+ *   cut_elements        = safety.cut_elements_py       reference lists and table bodies cut from the bytes
+ *   has_markup_repairs  = safety.has_markup_repairs_py whether repair_markup has anything to rewrite
+ *   squash              = text.squash_py               whitespace collapse (8 bytes at a time where it can)
+ *   squash_pieces       = text.squash_pieces_py        the same for every block of a document in one pass
+ *   collapse            = " ".join(text.split())        the same, zero-width characters kept (minhash)
+ *   nfc_probe           (text.nfc)                     the part of a text that NFC could change
+ *   remove_citation_runs (text._remove_citations)      the citation loop; undecided runs go to text._general
+ *   mark_citations      (safety.parse)                 plain bibliography xrefs in the body become markers
+ *   shingle_hashes      = minhash.shingle_hashes_py    word 5-gram shingle hashes, distinct and sorted
+ *   permutation_minima  = minhash._permutation_minima_py   the MinHash minimum of every permutation
+ *
+ * Built by `python -m medllama.speedups` for the running interpreter (-O2, its headers).
  */
 #define PY_SSIZE_T_CLEAN
 #ifndef _GNU_SOURCE
@@ -509,12 +518,12 @@ static unsigned char ascii_space[128]; /* Py_UNICODE_ISSPACE for ASCII, filled a
    trailing one is taken back at the end: the result is " ".join(text.split()) of the text without zero-width
    characters. */
 #define SQUASH_CHAR(c)                                                                                            \
-    if ((c) < 128 ? ascii_space[(c)] : (!zero_width(c) && Py_UNICODE_ISSPACE(c))) {                               \
+    if ((c) < 128 ? ascii_space[(c)] : (!(drop_zw && zero_width(c)) && Py_UNICODE_ISSPACE(c))) {                  \
         if (w > 0 && !last_space) {                                                                               \
             dst[w++] = ' ';                                                                                       \
             last_space = 1;                                                                                       \
         }                                                                                                         \
-    } else if ((c) < 128 || !zero_width(c)) {                                                                     \
+    } else if ((c) < 128 || !(drop_zw && zero_width(c))) {                                                        \
         dst[w++] = (c);                                                                                           \
         last_space = 0;                                                                                           \
     }
@@ -571,8 +580,9 @@ static inline int plain_word2(uint64_t v, uint64_t *spaces) { (void)v, (void)spa
         }                                                                                                         \
     }
 
-/* squash(text[start:end]) as a new string (`text` itself when that is the whole of it and already clean). */
-static PyObject *squash_range(PyObject *arg, Py_ssize_t start, Py_ssize_t end) {
+/* squash(text[start:end]) as a new string (`text` itself when that is the whole of it and already clean); with
+   `drop_zw` 0, zero-width characters are kept (" ".join(text.split()) exactly). */
+static PyObject *squash_range(PyObject *arg, Py_ssize_t start, Py_ssize_t end, int drop_zw) {
     Py_ssize_t n = end - start, w = 0;
     int kind = PyUnicode_KIND(arg);
     void *buf = PyMem_Malloc((size_t)(n ? n : 1) * (size_t)kind);
@@ -601,7 +611,17 @@ static PyObject *squash(PyObject *self, PyObject *arg) {
         PyErr_Format(PyExc_TypeError, "squash() expects str, got %.100s", Py_TYPE(arg)->tp_name);
         return NULL;
     }
-    return squash_range(arg, 0, PyUnicode_GET_LENGTH(arg));
+    return squash_range(arg, 0, PyUnicode_GET_LENGTH(arg), 1);
+}
+
+/* collapse(text) -> str: " ".join(text.split()) (squash without removing zero-width characters). */
+static PyObject *collapse(PyObject *self, PyObject *arg) {
+    (void)self;
+    if (!PyUnicode_Check(arg)) {
+        PyErr_Format(PyExc_TypeError, "collapse() expects str, got %.100s", Py_TYPE(arg)->tp_name);
+        return NULL;
+    }
+    return squash_range(arg, 0, PyUnicode_GET_LENGTH(arg), 0);
 }
 
 /* squash_pieces(text, sep) -> list: [squash(piece) for piece in text.split(sep)], `sep` one character. */
@@ -621,7 +641,7 @@ static PyObject *squash_pieces(PyObject *self, PyObject *args) {
         Py_ssize_t at = PyUnicode_FindChar(text, ch, start, n, 1);
         if (at == -2) goto error;
         Py_ssize_t end = at < 0 ? n : at;
-        PyObject *piece = squash_range(text, start, end);
+        PyObject *piece = squash_range(text, start, end, 1);
         if (piece == NULL || PyList_Append(out, piece) < 0) {
             Py_XDECREF(piece);
             goto error;
@@ -956,6 +976,124 @@ error:
     return NULL;
 }
 
+/* ---------------------------------------------------------------- MinHash */
+
+static uint64_t fmix64(uint64_t x) { /* murmur3's 64-bit finalizer, as minhash._fmix64 */
+    x ^= x >> 33;
+    x *= 0xFF51AFD7ED558CCDULL;
+    x ^= x >> 33;
+    x *= 0xC4CEB9FE1A85EC53ULL;
+    return x ^ (x >> 33);
+}
+
+/* In-place LSD radix sort of 32-bit keys held in uint64 (four passes of 8 bits), `tmp` as long as `v`. */
+static void radix_sort32(uint64_t *v, uint64_t *tmp, Py_ssize_t n) {
+    for (int shift = 0; shift < 32; shift += 8) {
+        Py_ssize_t count[256] = {0};
+        for (Py_ssize_t i = 0; i < n; i++) count[(v[i] >> shift) & 0xFF]++;
+        Py_ssize_t sum = 0;
+        for (int k = 0; k < 256; k++) {
+            Py_ssize_t c = count[k];
+            count[k] = sum;
+            sum += c;
+        }
+        for (Py_ssize_t i = 0; i < n; i++) tmp[count[(v[i] >> shift) & 0xFF]++] = v[i];
+        memcpy(v, tmp, (size_t)n * sizeof *v);
+    }
+}
+
+/* shingle_hashes(normalized, pos) -> bytes: minhash.shingle_hashes for a text of at least len(pos) words: each
+   word's UTF-8 bytes hashed as sum(byte_j * B**(len-1-j)) mod 2**64 (Horner's rule; B = 0x100000001B3), each
+   run of len(pos) words combined as fmix64(sum(word_k * pos[k])) >> 32, the distinct values sorted, as native
+   uint64. */
+static PyObject *shingle_hashes(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *text;
+    Py_buffer posb;
+    if (!PyArg_ParseTuple(args, "Uy*:shingle_hashes", &text, &posb)) return NULL;
+    PyObject *out = NULL;
+    uint64_t *words = NULL, *keys = NULL, *tmp = NULL;
+    Py_ssize_t len, ngram = posb.len / 8;
+    const char *u = PyUnicode_AsUTF8AndSize(text, &len);
+    if (u == NULL) goto done;
+    Py_ssize_t nwords = 1;
+    for (const char *p = memchr(u, ' ', (size_t)len); p; p = memchr(p + 1, ' ', (size_t)(u + len - p - 1))) nwords++;
+    if (posb.len % 8 || ngram < 1 || nwords < ngram) {
+        PyErr_Format(PyExc_ValueError, "shingle_hashes() wants a text of at least %zd words, got %zd", ngram, nwords);
+        goto done;
+    }
+    Py_ssize_t n = nwords - ngram + 1;
+    words = PyMem_Malloc((size_t)nwords * sizeof *words);
+    keys = PyMem_Malloc((size_t)n * sizeof *keys);
+    tmp = PyMem_Malloc((size_t)n * sizeof *tmp);
+    if (words == NULL || keys == NULL || tmp == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    uint64_t h = 0;
+    Py_ssize_t w = 0;
+    for (Py_ssize_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)u[i];
+        if (c == ' ') {
+            words[w++] = h;
+            h = 0;
+        } else {
+            h = h * 0x100000001B3ULL + c;
+        }
+    }
+    words[w] = h;
+    const uint64_t *pos = posb.buf;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        uint64_t acc = 0;
+        for (Py_ssize_t j = 0; j < ngram; j++) acc += words[k + j] * pos[j];
+        keys[k] = fmix64(acc) >> 32;
+    }
+    radix_sort32(keys, tmp, n);
+    Py_ssize_t distinct = 0;
+    for (Py_ssize_t k = 0; k < n; k++)
+        if (k == 0 || keys[k] != keys[distinct - 1]) keys[distinct++] = keys[k];
+    out = PyBytes_FromStringAndSize((const char *)keys, distinct * (Py_ssize_t)sizeof *keys);
+done:
+    PyMem_Free(words);
+    PyMem_Free(keys);
+    PyMem_Free(tmp);
+    PyBuffer_Release(&posb);
+    return out;
+}
+
+/* permutation_minima(shingles, a, b) -> bytes: for each permutation i, min over the shingles x of
+   a[i] * x + b[i] (uint64, wrapping), as len(a) native uint64 values (minhash._permutation_minima_py). All
+   three are buffers of native uint64 (numpy arrays); a and b have the same length. */
+static PyObject *permutation_minima(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer xs, as, bs;
+    if (!PyArg_ParseTuple(args, "y*y*y*:permutation_minima", &xs, &as, &bs)) return NULL;
+    PyObject *out = NULL;
+    if (xs.len % 8 || as.len % 8 || as.len != bs.len) {
+        PyErr_Format(PyExc_ValueError, "permutation_minima() wants uint64 buffers, a and b of one length (got %zd, %zd, %zd bytes)",
+                     xs.len, as.len, bs.len);
+        goto done;
+    }
+    Py_ssize_t n = xs.len / 8, m = as.len / 8;
+    out = PyBytes_FromStringAndSize(NULL, as.len);
+    if (out == NULL) goto done;
+    uint64_t *mins = (uint64_t *)PyBytes_AS_STRING(out);
+    const uint64_t *x = xs.buf, *a = as.buf, *b = bs.buf;
+    for (Py_ssize_t i = 0; i < m; i++) mins[i] = UINT64_MAX;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        uint64_t v = x[k];
+        for (Py_ssize_t i = 0; i < m; i++) {
+            uint64_t h = a[i] * v + b[i];
+            mins[i] = h < mins[i] ? h : mins[i];
+        }
+    }
+done:
+    PyBuffer_Release(&xs);
+    PyBuffer_Release(&as);
+    PyBuffer_Release(&bs);
+    return out;
+}
+
 /* ---------------------------------------------------------------- module */
 
 static PyMethodDef methods[] = {
@@ -966,10 +1104,15 @@ static PyMethodDef methods[] = {
     {"has_markup_repairs", has_markup_repairs, METH_O,
      "has_markup_repairs(data) -> (default_ns, named_entity): as medllama.ingest.safety.has_markup_repairs."},
     {"squash", squash, METH_O, "squash(text) -> str: as medllama.ingest.text.squash."},
+    {"collapse", collapse, METH_O, "collapse(text) -> str: ' '.join(text.split())."},
     {"squash_pieces", squash_pieces, METH_VARARGS,
      "squash_pieces(text, sep) -> list[str]: [squash(p) for p in text.split(sep)]."},
     {"remove_citation_runs", remove_citation_runs, METH_VARARGS,
      "remove_citation_runs(text, general) -> (str, int, bool, bool): see medllama.ingest.text._remove_citations."},
+    {"shingle_hashes", shingle_hashes, METH_VARARGS,
+     "shingle_hashes(normalized, pos) -> bytes: see medllama.minhash.shingle_hashes_py."},
+    {"permutation_minima", permutation_minima, METH_VARARGS,
+     "permutation_minima(shingles, a, b) -> bytes: see medllama.minhash._permutation_minima_py."},
     {"nfc_probe", nfc_probe, METH_O, "nfc_probe(text) -> str | None: see medllama.ingest.text.nfc."},
     {NULL, NULL, 0, NULL},
 };
