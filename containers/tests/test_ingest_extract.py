@@ -196,3 +196,20 @@ def test_citation_shortcuts_give_the_general_result():
     for _ in range(20_000):
         text = "".join(rng.choice(atoms) for _ in range(rng.randint(1, 14)))
         assert _remove_citations(text, fast=True) == _remove_citations(text, fast=False), repr(text)
+
+
+def test_language_sample_drops_headings_and_formulas_like_the_plain_pattern():
+    r"""The sample's noise pattern is written for speed; it removes what ``^#.*$|\$[^$]*\$`` removes."""
+    import re
+
+    from medllama.ingest.language import _NOISE, sample
+
+    plain = re.compile(r"^#.*$|\$[^$]*\$", re.M)
+    assert sample("# Title\nText with $x^2$ here.\n## Methods\nMore # not a heading.") == (
+        " \nText with   here.\n \nMore # not a heading."
+    )
+    rng = random.Random(3)
+    atoms = ["#", "$", "\n", "a", " ", "# ", "\n#", "$$", "x", "\n\n"]
+    for _ in range(50_000):
+        text = "".join(rng.choice(atoms) for _ in range(rng.randrange(0, 20)))
+        assert _NOISE.sub(" ", text) == plain.sub(" ", text), repr(text)

@@ -11,7 +11,9 @@ import re
 from functools import cache
 
 _WINDOW = 1000
-_NOISE = re.compile(r"^#.*$|\$[^$]*\$", re.M)
+# Heading lines and $…$ formulas: ``^#.*$|\$[^$]*\$`` (multiline), written so that every branch starts with a
+# literal ("#" checked to be at a line start afterwards), which lets the regex engine skip to a "#" or "$".
+_NOISE = re.compile(r"#(?<=^#).*$|\$[^$]*\$", re.M)
 
 
 @cache
