@@ -81,14 +81,15 @@ export interface Throughput {
 
 export const THROUGHPUTS = {
   /**
-   * Extraction 727 articles/s (with the C speedups), MinHash + exact hash 501/s, language ID 787/s, one vCPU, on
-   * the sample (122 KB of XML per article, about twice PMC's average): 1 / (1/727 + 1/501 + 1/787) ≈ 215
-   * articles/s per vCPU.
+   * The whole ingest step on one vCPU over the sample (122 KB of XML per article, about twice PMC's average), with
+   * its C speedups: `python -m medllama.ingest --workers 1` reports 259-262 articles/s (read, parse, extract,
+   * language ID, MinHash, write). Its parts, from bench/ingest_throughput.py: extraction 827/s, MinHash + exact
+   * hash 1,146/s, language ID 840/s.
    */
   ingestArticlesPerCoreSecond: {
-    value: 215,
+    value: 260,
     unit: 'articles/s per vCPU',
-    source: 'measured: docs/performance.md (bench/ingest_throughput.py, 2026-11-27)',
+    source: 'measured: docs/performance.md (python -m medllama.ingest --workers 1 on the sample, 2026-11-27)',
   },
   /** text-dedup clustered 88,803 documents in 2.2 s (one process). */
   dedupDocumentsPerSecond: {
