@@ -12,6 +12,7 @@ import importlib.util
 import json
 import os
 import random
+import shlex
 import shutil
 import subprocess
 import sys
@@ -33,7 +34,7 @@ FIXTURES = Path(__file__).parent / "fixtures" / "jats"
 
 @pytest.fixture(scope="module")
 def c(tmp_path_factory: pytest.TempPathFactory):
-    if shutil.which(os.environ.get("CC") or "cc") is None:
+    if shutil.which(shlex.split(os.environ.get("CC") or "cc")[0]) is None:
         pytest.skip("no C compiler on this machine (cc): the C speedups cannot be built or tested here")
     out = tmp_path_factory.mktemp("speedups") / speedups.target().name
     speedups.build(out=out, extra_flags=("-Wextra", "-Werror"))
