@@ -15,7 +15,7 @@ reported, with the median and best wall times (perf_counter) of each side; this 
 (process_time, thread_time) were seen to exceed wall time, so they are not used.
 Language ID and MinHash are timed separately, on our texts.
 
-Ours runs as the ingest step does: with the C speedups (medllama/_speedups.c, built first if missing or
+Ours runs as the ingest step does: with the C speedups (medllama/_speedups/, built first if missing or
 stale), and the line "speedups:" says so. ``MEDLLAMA_SPEEDUPS=0`` gives the pure-Python figure (same texts).
 """
 

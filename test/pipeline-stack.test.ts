@@ -500,7 +500,8 @@ describe('code bundle', () => {
     writeFileSync(join(root, 'medllama', 'schemas', 'train.schema.json'), '{}\n');
     writeFileSync(join(root, 'medllama', '__pycache__', 'x.cpython-311.pyc'), 'junk');
     writeFileSync(join(root, 'medllama', 'stale.pyc'), 'junk');
-    writeFileSync(join(root, 'medllama', '_speedups.c'), '/* source */\n');
+    mkdirSync(join(root, 'medllama', '_speedups'), { recursive: true });
+    writeFileSync(join(root, 'medllama', '_speedups', 'module.c'), '/* source */\n');
     writeFileSync(join(root, 'medllama', '_speedups.cpython-311-x86_64-linux-gnu.so'), 'built here');
     writeFileSync(join(root, 'tests', 'test_x.py'), 'def test(): pass\n');
     writeFileSync(join(root, 'train.py'), 'print(1)\n');
@@ -545,7 +546,8 @@ describe('code bundle', () => {
       'train.py',
       'medllama/',
       'medllama/__init__.py',
-      'medllama/_speedups.c',
+      'medllama/_speedups/',
+      'medllama/_speedups/module.c',
       'medllama/schemas/',
       'medllama/schemas/train.schema.json',
     ]);
@@ -560,7 +562,7 @@ describe('code bundle', () => {
   test('the real containers/ bundle carries every entry script the definition runs', () => {
     const bundle = buildCodeBundle({ root: join(import.meta.dirname, '..', 'containers') });
     expect(bundle.files).toContain('medllama/__init__.py');
-    expect(bundle.files).toContain('medllama/_speedups.c'); // built in the container, never carried built
+    expect(bundle.files).toContain('medllama/_speedups/module.c'); // built in the container, never carried built
     expect(bundle.files.some((f) => f.endsWith('.so'))).toBe(false);
     expect(bundle.files.some((f) => f.startsWith('tests/') || f.includes('__pycache__'))).toBe(false);
   });

@@ -1,16 +1,16 @@
-"""The optional C module ``_speedups`` (``_speedups.c`` beside this file): how it is built and loaded.
+"""The optional C module ``_speedups`` (the sources in ``_speedups/`` beside this file): how it is built and loaded.
 
 Each C function either equals a Python twin (``safety.cut_elements_py``, ``text.squash_py``, ...) or only
 shortens the way to what the walker would produce anyway (citation markers written before parsing, an NFC
-probe); the list is at the top of ``_speedups.c`` and the tests compare both ways. So the step's output never
+probe); the list is in ``_speedups/module.c`` and the tests compare both ways. So the step's output never
 depends on whether the module was compiled; only its speed does (about 1.5× for extraction, 2.5× for
 MinHash).
 
 It is compiled on the machine that runs it, for the running interpreter (``python -m medllama.speedups``,
 about 0.5 s): ``npm test`` / ``npm run demo`` do it in the project venv during set-up, and the step's ``main()``
 does it inside the processing container (the Hugging Face DLC ships a C compiler). The code bundle never
-carries a compiled file. A compiled module is used only when it was built from the ``_speedups.c`` beside it
-(the source's SHA-256 is compiled in and compared), so an edited source is never shadowed by a stale binary.
+carries a compiled file. A compiled module is used only when it was built from the sources beside it (their
+SHA-256 is compiled in and compared), so an edited source is never shadowed by a stale binary.
 ``MEDLLAMA_SPEEDUPS=0`` turns the module off (the benchmark uses it for the pure-Python figure).
 """
 
@@ -30,13 +30,17 @@ from pathlib import Path
 from types import ModuleType
 
 HERE = Path(__file__).resolve().parent
-SOURCE = HERE / "_speedups.c"
+SOURCES = HERE / "_speedups"
 MODULE = "medllama._speedups"
 _DIGEST = re.compile(rb"(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])")
 
 
 def source_sha256() -> str:
-    return hashlib.sha256(SOURCE.read_bytes()).hexdigest()
+    """SHA-256 over the C sources (each file's name and bytes, in name order)."""
+    digest = hashlib.sha256()
+    for path in sorted(SOURCES.glob("*.[ch]")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def target() -> Path:
@@ -53,7 +57,7 @@ def _load() -> tuple[ModuleType | None, str]:
     if not path.exists():
         return None, f"not built (run: {sys.executable} -m {__name__})"
     if _built_from(path) != source_sha256():
-        return None, f"stale: {path.name} was built from another _speedups.c (rebuild: -m {__name__})"
+        return None, f"stale: {path.name} was built from other sources than _speedups/ (rebuild: -m {__name__})"
     try:
         return importlib.import_module(MODULE), "compiled"
     except ImportError as err:
@@ -61,7 +65,7 @@ def _load() -> tuple[ModuleType | None, str]:
 
 
 def build(cc: str | None = None, out: Path | None = None, extra_flags: tuple[str, ...] = ()) -> Path:
-    """Compiles ``_speedups.c`` for this interpreter into ``out`` (default :func:`target`), atomically, and
+    """Compiles ``_speedups/*.c`` for this interpreter into ``out`` (default :func:`target`), atomically, and
     does nothing when the module there is up to date. Raises ``RuntimeError`` with the compiler's output when
     the compiler is missing or fails (``OSError`` when the folder is not writable)."""
     out = out or target()
@@ -73,8 +77,8 @@ def build(cc: str | None = None, out: Path | None = None, extra_flags: tuple[str
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".build-") as tmp:
         so = Path(tmp) / out.name
         cmd = [
-            *compiler, "-O2", "-shared", "-fPIC", "-std=c11", "-Wall", *extra_flags, f"-I{include}",
-            f'-DSPEEDUPS_SOURCE_SHA256="{digest}"', str(SOURCE), "-o", str(so),
+            *compiler, "-O2", "-shared", "-fPIC", "-std=c11", "-Wall", *extra_flags, f"-I{include}", f"-I{SOURCES}",
+            f'-DSPEEDUPS_SOURCE_SHA256="{digest}"', *map(str, sorted(SOURCES.glob("*.c"))), "-o", str(so),
         ]  # fmt: skip
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, check=False)

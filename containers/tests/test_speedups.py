@@ -1,4 +1,4 @@
-"""The ingest C speedups (medllama/ingest/_speedups.c): each C function returns exactly what its Python twin
+"""The C speedups (medllama/_speedups/): each C function returns exactly what its Python twin
 returns, on the sample corpus, the fixtures and random inputs built to hit the edge cases; the module is
 rebuilt when its source changes and is never used stale; the step's output is the same with and without it.
 

@@ -344,7 +344,7 @@ def parse(data: bytes, max_bytes: int, *, cut_tables: bool = False, mark_citatio
 
     ``cut_tables``: table bodies are removed before parsing (set it when the walker drops them anyway,
     i.e. ``extract(keep_tables=False)``). ``mark_citations``: with the C speedups, plain bibliography xrefs in
-    the body become the walker's citation markers before parsing (``_speedups.c``, ``mark_citations``; set it
+    the body become the walker's citation markers before parsing (``_speedups/mark.c``; set it
     when the tree is for :func:`.jats.extract`, whose output is the same either way)."""
     check_bytes(data, max_bytes)
     # PMC writes these processing instructions before or at the top of <article>

@@ -244,7 +244,7 @@ def clean_inline(text: str | None) -> tuple[str, int]:
 
 def nfc(text: str) -> str:
     """The NFC form of ``text``. When the C speedups are compiled, only a probe is checked: the pieces of the text
-    that NFC could change, or nothing when there are none (why that is exact: ``nfc_probe`` in _speedups.c)."""
+    that NFC could change, or nothing when there are none (why that is exact: ``nfc_probe`` in _speedups/text.c)."""
     probe = native.nfc_probe(text) if native else text
     if probe is None or unicodedata.is_normalized("NFC", probe):
         return text
