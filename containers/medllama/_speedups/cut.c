@@ -102,7 +102,7 @@ PyObject *speedups_cut_elements(PyObject *self, PyObject *args, PyObject *kwargs
         }
         Py_DECREF(v);
     }
-    Py_ssize_t pos = 0, total = 0;
+    Py_ssize_t pos = 0;
     for (Py_ssize_t i = 0; i <= refs.len; i++) {
         Py_ssize_t ref_start = i < refs.len ? refs.start[i] : size, ref_end = i < refs.len ? refs.end[i] : size;
         int ok = 0;
@@ -115,12 +115,10 @@ PyObject *speedups_cut_elements(PyObject *self, PyObject *args, PyObject *kwargs
         tables = ok;
         for (Py_ssize_t j = 0; ok && j < found.len; j++) {
             if (spans_push(&parts, pos, found.start[j]) < 0 || spans_push(&parts, -1, -1) < 0) goto nomem;
-            total += found.start[j] - pos + 8;
             pos = found.end[j];
         }
         if (pos <= ref_start) {
             if (spans_push(&parts, pos, ref_start) < 0) goto nomem;
-            total += ref_start - pos;
             pos = ref_end;
         }
     }
@@ -128,18 +126,9 @@ PyObject *speedups_cut_elements(PyObject *self, PyObject *args, PyObject *kwargs
         Py_INCREF(data_obj);
         out = data_obj;
     } else {
-        out = PyBytes_FromStringAndSize(NULL, total);
+        static const char *const stub[] = {"<table/>"};
+        out = join_parts(data, &parts, stub);
         if (out == NULL) goto done;
-        char *w = PyBytes_AS_STRING(out);
-        for (Py_ssize_t j = 0; j < parts.len; j++) {
-            if (parts.start[j] < 0) {
-                memcpy(w, "<table/>", 8);
-                w += 8;
-            } else {
-                memcpy(w, data + parts.start[j], (size_t)(parts.end[j] - parts.start[j]));
-                w += parts.end[j] - parts.start[j];
-            }
-        }
     }
     result = PyTuple_Pack(2, out, counts);
     goto done;

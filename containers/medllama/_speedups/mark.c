@@ -133,7 +133,7 @@ PyObject *speedups_mark_citations(PyObject *self, PyObject *arg) {
     Py_ssize_t n = view.len;
     Spans keep = {0}; /* kept slices; start < 0: a marker (-1 numeric, -2 author-year opener, -3 its closer) */
     PyObject *out = NULL;
-    Py_ssize_t total = 0, pos = 0, i = 0, depth = 0, body_at = -1; /* body_at: depth outside the open <body> */
+    Py_ssize_t pos = 0, i = 0, depth = 0, body_at = -1; /* body_at: depth outside the open <body> */
     if (!declared_utf8(d, n)) goto unchanged;
     for (;;) {
         const char *lt = memchr(d + i, '<', (size_t)(n - i));
@@ -184,15 +184,12 @@ PyObject *speedups_mark_citations(PyObject *self, PyObject *arg) {
                 if (!blank && label_end + 7 <= n && memcmp(d + label_end, "</xref>", 7) == 0 &&
                     xml_chars((const unsigned char *)d, body, label_end)) {
                     if (spans_push(&keep, pos, i) < 0) goto nomem;
-                    total += i - pos;
                     if (has_two_letters(d, body, label_end)) {
                         if (spans_push(&keep, -2, -2) < 0 || spans_push(&keep, body, label_end) < 0 ||
                             spans_push(&keep, -3, -3) < 0)
                             goto nomem;
-                        total += 16 + label_end - body;
                     } else {
                         if (spans_push(&keep, -1, -1) < 0) goto nomem;
-                        total += 8;
                     }
                     pos = i = label_end + 7;
                     continue;
@@ -210,21 +207,8 @@ PyObject *speedups_mark_citations(PyObject *self, PyObject *arg) {
     }
     if (keep.len == 0) goto unchanged;
     if (spans_push(&keep, pos, n) < 0) goto nomem;
-    total += n - pos;
-    out = PyBytes_FromStringAndSize(NULL, total);
-    if (out == NULL) goto done;
-    char *w = PyBytes_AS_STRING(out);
-    for (Py_ssize_t j = 0; j < keep.len; j++) {
-        Py_ssize_t a = keep.start[j];
-        const char *lit = a == -1 ? "&#xE005;" : a == -2 ? "&#xE006;" : a == -3 ? "&#xE007;" : NULL;
-        if (lit) {
-            memcpy(w, lit, 8);
-            w += 8;
-        } else {
-            memcpy(w, d + a, (size_t)(keep.end[j] - a));
-            w += keep.end[j] - a;
-        }
-    }
+    static const char *const markers[] = {"&#xE005;", "&#xE006;", "&#xE007;"}; /* CITE, AY_OPEN, AY_CLOSE */
+    out = join_parts(d, &keep, markers);
     goto done;
 unchanged:
     Py_INCREF(arg);

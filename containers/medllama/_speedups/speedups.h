@@ -62,6 +62,23 @@ static inline void spans_free(Spans *s) {
     s->len = s->cap = 0;
 }
 
+/* The bytes made of `parts` in order: a part (start, end) with start >= 0 is data[start:end], one with start < 0
+   the 8-byte literal literals[-start - 1]. */
+static inline PyObject *join_parts(const char *data, const Spans *parts, const char *const *literals) {
+    Py_ssize_t total = 0;
+    for (Py_ssize_t j = 0; j < parts->len; j++) total += parts->start[j] < 0 ? 8 : parts->end[j] - parts->start[j];
+    PyObject *out = PyBytes_FromStringAndSize(NULL, total);
+    if (out == NULL) return NULL;
+    char *w = PyBytes_AS_STRING(out);
+    for (Py_ssize_t j = 0; j < parts->len; j++) {
+        Py_ssize_t a = parts->start[j];
+        Py_ssize_t len = a < 0 ? 8 : parts->end[j] - a;
+        memcpy(w, a < 0 ? literals[-a - 1] : data + a, (size_t)len);
+        w += len;
+    }
+    return out;
+}
+
 static inline int xml_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
 /* cut.c: the byte work before parsing */

@@ -100,24 +100,24 @@ static PyObject *squash_range(PyObject *arg, Py_ssize_t start, Py_ssize_t end, i
     return out;
 }
 
+static PyObject *squash_text(PyObject *arg, const char *name, int drop_zw) {
+    if (!PyUnicode_Check(arg)) {
+        PyErr_Format(PyExc_TypeError, "%s() expects str, got %.100s", name, Py_TYPE(arg)->tp_name);
+        return NULL;
+    }
+    return squash_range(arg, 0, PyUnicode_GET_LENGTH(arg), drop_zw);
+}
+
 /* text.squash: zero-width characters removed, then " ".join(text.split()). */
 PyObject *speedups_squash(PyObject *self, PyObject *arg) {
     (void)self;
-    if (!PyUnicode_Check(arg)) {
-        PyErr_Format(PyExc_TypeError, "squash() expects str, got %.100s", Py_TYPE(arg)->tp_name);
-        return NULL;
-    }
-    return squash_range(arg, 0, PyUnicode_GET_LENGTH(arg), 1);
+    return squash_text(arg, "squash", 1);
 }
 
 /* collapse(text) -> str: " ".join(text.split()) (squash without removing zero-width characters). */
 PyObject *speedups_collapse(PyObject *self, PyObject *arg) {
     (void)self;
-    if (!PyUnicode_Check(arg)) {
-        PyErr_Format(PyExc_TypeError, "collapse() expects str, got %.100s", Py_TYPE(arg)->tp_name);
-        return NULL;
-    }
-    return squash_range(arg, 0, PyUnicode_GET_LENGTH(arg), 0);
+    return squash_text(arg, "collapse", 0);
 }
 
 /* squash_pieces(text, sep) -> list: [squash(piece) for piece in text.split(sep)], `sep` one character. */
