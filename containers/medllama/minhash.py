@@ -9,7 +9,9 @@
   are combined with distinct odd multipliers and a 64-bit finalizer into a 32-bit shingle hash ``x``; permutation ``i`` is the
   multiply-add-shift hash ``((a_i * x + b_i) mod 2**64) >> 32`` with ``a_i`` odd and ``a_i, b_i`` drawn
   from ``numpy.random.default_rng(SEED)`` (a 2-universal family for 32-bit keys). Nothing depends on
-  Python's per-process string hash seed, so signatures are identical across processes and machines.
+  Python's per-process string hash seed, so signatures are identical across processes and machines. When the
+  C speedups are compiled (:mod:`medllama.speedups`), C loops compute the same values (the whitespace collapse,
+  the shingle hashes, the permutation minima; tested equal), about 2.5× faster.
 * ``bands``: the signature cut into ``NUM_BANDS`` = 14 bands of ``ROWS`` = 8 rows, each as 32 bytes
   (little-endian uint32). Two documents become LSH candidates when any band is equal; with 14 × 8 the
   probability is ``1 - (1 - J**8)**14``: 0.5 at Jaccard J ≈ 0.70, ≥ 0.9 at J ≥ 0.80, ≤ 0.05 at J ≤ 0.55.

@@ -155,7 +155,7 @@ def has_markup_repairs_py(data: bytes) -> tuple[bool, bool]:
     return _DEFAULT_NS_HINT.search(data) is not None, _NAMED_ENTITY.search(data) is not None
 
 
-# The C twins when they are compiled (same results: medllama.ingest.speedups)
+# The C twins when they are compiled (same results: medllama.speedups)
 cut_elements = native.cut_elements if native else cut_elements_py
 has_markup_repairs = native.has_markup_repairs if native else has_markup_repairs_py
 

@@ -229,7 +229,7 @@ def squash_pieces_py(text: str, sep: str) -> list[str]:
     return [piece.strip(" ") for piece in squash_py(text).split(sep)]
 
 
-# the C twins when compiled (same results: .speedups)
+# the C twins when compiled (same results: medllama.speedups)
 squash = native.squash if native else squash_py
 squash_pieces = native.squash_pieces if native else squash_pieces_py
 
