@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 from medllama import minhash, speedups
+from medllama.ingest import language
 from medllama.ingest import text as text_module
 from medllama.ingest.jats import extract
 from medllama.ingest.safety import Rejected, cut_elements_py, has_markup_repairs_py, parse
@@ -408,6 +409,47 @@ def test_fingerprints_are_the_same_with_and_without_the_c_loops(c, corpus, monke
 
     for (h1, s1), (h2, s2) in zip(run(c), run(None), strict=True):
         assert h1 == h2 and np.array_equal(s1, s2)
+
+
+# ---------------------------------------------------------------- language ID
+
+
+def test_language_id_features_are_py3langids(c, corpus, monkeypatch):
+    """The C feature counts give py3langid's own (language, score) on article samples and random texts."""
+    model = language._identifier()[0]
+    texts = []
+    for data in corpus:
+        try:
+            texts.append(language.sample(extract(parse(data, 64 << 20).root).text))
+        except Rejected:
+            continue
+    rng = random.Random(12)
+    scripts = [
+        "the cell ",
+        "la célula ",
+        "die Zelle ",
+        "клетка ",
+        "細胞 ",
+        "خلية ",
+        "κύτταρο ",
+        "🙂",
+        "\ud800",
+        "123 ",
+    ]
+    texts += ["".join(rng.choice(scripts) for _ in range(rng.randrange(1, 400))) for _ in range(300)]
+    monkeypatch.setattr(language, "native", c)
+    for text in texts:
+        assert language.classify(text) == model.classify(text)
+    _, nextmove, offsets, features = language._identifier()
+    with pytest.raises(ValueError, match="out of range"):
+        c.langid_features(b"abc", nextmove[:10], offsets, features, model.nb_numfeats)
+    with pytest.raises(ValueError, match="malformed"):
+        c.langid_features(b"abc", nextmove, offsets[:1], features, model.nb_numfeats)
+    long = "the " * 70_000  # a count past 65535 wraps, as py3langid's uint16 array does under numpy 1.26
+    with pytest.warns(DeprecationWarning, match="out-of-bound"):
+        want = model.instance2fv(long)
+    got = c.langid_features(long.encode(), nextmove, offsets, features, model.nb_numfeats)
+    assert np.array_equal(np.frombuffer(got, np.uint16), want)
 
 
 # ---------------------------------------------------------------- build and load

@@ -13,10 +13,11 @@
  *   nfc_probe           (text.nfc)                     the part of a text that NFC could change
  *   remove_citation_runs (text._remove_citations)      the citation loop; undecided runs go to text._general
  *   mark_citations      (safety.parse)                 plain bibliography xrefs in the body become markers
+ *   langid_features     = py3langid's instance2fv      the language ID's feature counts
  *   shingle_hashes      = minhash._shingle_hashes_py   word 5-gram shingle hashes, distinct and sorted
  *   permutation_minima  = minhash._permutation_minima_py   the MinHash minimum of every permutation
  *
- * One file per job: cut.c, mark.c, text.c, citations.c, minhash.c; speedups.h has what they share. Built by
+ * One file per job: cut.c, mark.c, text.c, citations.c, langid.c, minhash.c; speedups.h has what they share. Built by
  * `python -m medllama.speedups` for the running interpreter (-O2, its headers), all files into one module.
  */
 #include "speedups.h"
@@ -42,6 +43,8 @@ static PyMethodDef methods[] = {
      "shingle_hashes(normalized, pos) -> bytes: see medllama.minhash.shingle_hashes_py."},
     {"permutation_minima", speedups_permutation_minima, METH_VARARGS,
      "permutation_minima(shingles, a, b) -> bytes: see medllama.minhash._permutation_minima_py."},
+    {"langid_features", speedups_langid_features, METH_VARARGS,
+     "langid_features(data, nextmove, offsets, features, n) -> bytes: see medllama.ingest.language."},
     {"nfc_probe", speedups_nfc_probe, METH_O, "nfc_probe(text) -> str | None: see medllama.ingest.text.nfc."},
     {NULL, NULL, 0, NULL},
 };

@@ -94,6 +94,8 @@ PyObject *speedups_squash_pieces(PyObject *self, PyObject *args);
 PyObject *speedups_nfc_probe(PyObject *self, PyObject *arg);
 /* citations.c */
 PyObject *speedups_remove_citation_runs(PyObject *self, PyObject *args);
+/* langid.c */
+PyObject *speedups_langid_features(PyObject *self, PyObject *args);
 /* minhash.c */
 PyObject *speedups_shingle_hashes(PyObject *self, PyObject *args);
 PyObject *speedups_permutation_minima(PyObject *self, PyObject *args);
