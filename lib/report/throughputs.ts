@@ -82,12 +82,12 @@ export interface Throughput {
 export const THROUGHPUTS = {
   /**
    * The whole ingest step on one vCPU over the sample (122 KB of XML per article, about twice PMC's average), with
-   * its C speedups: `python -m medllama.ingest --workers 1` reports 259-262 articles/s (read, parse, extract,
-   * language ID, MinHash, write). Its parts, from bench/ingest_throughput.py: extraction 827/s, MinHash + exact
-   * hash 1,146/s, language ID 840/s.
+   * its C speedups: `python -m medllama.ingest --workers 1` reports 295-304 articles/s (read, parse, extract,
+   * language ID, MinHash, write). Its parts, from bench/ingest_throughput.py: extraction 823/s, MinHash + exact
+   * hash 1,146/s, language ID 1,259/s.
    */
   ingestArticlesPerCoreSecond: {
-    value: 260,
+    value: 300,
     unit: 'articles/s per vCPU',
     source: 'measured: docs/performance.md (python -m medllama.ingest --workers 1 on the sample, 2026-11-27)',
   },
