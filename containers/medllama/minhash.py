@@ -55,8 +55,19 @@ _POS = np.array(
 
 def normalize_for_hash(text: str) -> str:
     """NFKC, lowercase, collapse every whitespace run to one space, strip."""
-    folded = unicodedata.normalize("NFKC", text).lower()
+    folded = _nfkc(text).lower()
     return native.collapse(folded) if native is not None else " ".join(folded.split())
+
+
+def _nfkc(text: str) -> str:
+    """``unicodedata.normalize("NFKC", text)``. With the C speedups only the runs of non-ASCII characters (each
+    with the character before it) are normalized: NFKC never acts across an ASCII character (_speedups/text.c)."""
+    if native is None or "\0" in text:  # (NUL separates the pieces of the probe)
+        return unicodedata.normalize("NFKC", text)
+    probe = native.nfkc_probe(text)
+    if probe is None or unicodedata.is_normalized("NFKC", probe):
+        return text
+    return native.nfkc_assemble(text, unicodedata.normalize("NFKC", probe).split("\0"))
 
 
 def exact_hash(text: str) -> str:

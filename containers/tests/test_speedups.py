@@ -377,6 +377,33 @@ def test_collapse_is_split_and_join(c):
         assert c.collapse(text) == " ".join(text.split()), repr(text)
 
 
+_NFKC_CHARS = (
+    "a", "e", "A", " ", "x", "\x00", "\u0301", "\u0300", "\u0327", "\u00b5", "\u00b2", "\u00a0", "\ufb01",
+    "\u2126", "\u212b", "\u1100", "\u1161", "\u11a8", "\uac00", "\u00e9", "\u2013", "\u03b1", "\u0345",
+    "\u3000", "\uff21", "\u2460", "\U0001d400", "\u0130", "\u00bd", "\u1e9b", "\u0323", "\u0fb2", "\u0f80",
+    "\u0344", "\u0387",
+)  # fmt: skip
+
+
+def test_nfkc_in_pieces_is_unicodedatas(c, monkeypatch):
+    """NFKC over the non-ASCII runs only (each with the character before it) equals NFKC of the whole text."""
+    for cp in range(128):  # the facts it rests on, besides "no composition ends in a character below U+0300"
+        assert unicodedata.normalize("NFKC", chr(cp)) == chr(cp) and unicodedata.combining(chr(cp)) == 0
+    monkeypatch.setattr(minhash, "native", c)
+    rng = random.Random(21)
+    changed = 0
+    for _ in range(200_000):
+        chars = rng.sample(_NFKC_CHARS, rng.randrange(1, 8))
+        text = "".join(rng.choice(chars) for _ in range(rng.randrange(0, 14)))
+        want = unicodedata.normalize("NFKC", text)
+        assert minhash._nfkc(text) == want, repr(text)
+        changed += want != text
+    assert changed > 50_000
+    assert c.nfkc_probe("ascii only") is None
+    with pytest.raises(ValueError, match="2 windows but 1"):
+        c.nfkc_assemble("é and é", ["e"])
+
+
 def test_shingle_hashes_and_permutation_minima_are_the_numpy_twins(c):
     rng = random.Random(9)
     words = ["a", "bb", "émile", "zola", "ß", "中文", "x1", "0.5", "the", "of", "\u200b", "🙂"]

@@ -11,6 +11,7 @@
  *   squash_pieces       = text.squash_pieces_py        the same for every block of a document in one pass
  *   collapse            = " ".join(text.split())        the same, zero-width characters kept (minhash)
  *   nfc_probe           (text.nfc)                     the part of a text that NFC could change
+ *   nfkc_probe/_assemble (minhash._nfkc)               NFKC over the non-ASCII runs only
  *   remove_citation_runs (text._remove_citations)      the citation loop; undecided runs go to text._general
  *   mark_citations      (safety.parse)                 plain bibliography xrefs in the body become markers
  *   langid_features     = py3langid's instance2fv      the language ID's feature counts
@@ -45,6 +46,9 @@ static PyMethodDef methods[] = {
      "permutation_minima(shingles, a, b) -> bytes: see medllama.minhash._permutation_minima_py."},
     {"langid_features", speedups_langid_features, METH_VARARGS,
      "langid_features(data, nextmove, offsets, features, n) -> bytes: see medllama.ingest.language."},
+    {"nfkc_probe", speedups_nfkc_probe, METH_O, "nfkc_probe(text) -> str | None: see medllama.minhash._nfkc."},
+    {"nfkc_assemble", speedups_nfkc_assemble, METH_VARARGS,
+     "nfkc_assemble(text, normalized) -> str: see medllama.minhash._nfkc."},
     {"nfc_probe", speedups_nfc_probe, METH_O, "nfc_probe(text) -> str | None: see medllama.ingest.text.nfc."},
     {NULL, NULL, 0, NULL},
 };

@@ -92,6 +92,8 @@ PyObject *speedups_squash(PyObject *self, PyObject *arg);
 PyObject *speedups_collapse(PyObject *self, PyObject *arg);
 PyObject *speedups_squash_pieces(PyObject *self, PyObject *args);
 PyObject *speedups_nfc_probe(PyObject *self, PyObject *arg);
+PyObject *speedups_nfkc_probe(PyObject *self, PyObject *arg);
+PyObject *speedups_nfkc_assemble(PyObject *self, PyObject *args);
 /* citations.c */
 PyObject *speedups_remove_citation_runs(PyObject *self, PyObject *args);
 /* langid.c */

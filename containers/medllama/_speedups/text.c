@@ -1,5 +1,5 @@
 /* Whitespace and Unicode: text.squash / squash_pieces and minhash's collapse (equal to " ".join(text.split())),
-   and the probe behind text.nfc. */
+   the probe behind text.nfc, and NFKC in pieces for minhash. */
 #include "speedups.h"
 
 static int zero_width(Py_UCS4 c) { return c == 0x200B || c == 0xFEFF || c == 0x00AD || c == 0x2060; }
@@ -212,4 +212,119 @@ PyObject *speedups_nfc_probe(PyObject *self, PyObject *arg) {
         }
     }
     Py_RETURN_NONE; /* not reached */
+}
+
+/* ---------------------------------------------------------------- NFKC in pieces (minhash.normalize_for_hash) */
+
+/* An ASCII character is a starter that NFKC leaves alone and never the second half of a composition, so NFKC
+   never acts across one: a text splits before each ASCII character into pieces that normalize independently.
+   The windows are the runs of non-ASCII characters, each with the character before it (it may compose with
+   them). Writes their starts and ends (when given room) and returns how many there are. */
+/* Index of the first non-ASCII character in src[i:n] (n when none), 8 bytes at a time while they are ASCII. */
+static Py_ssize_t next_non_ascii(int kind, const void *src, Py_ssize_t i, Py_ssize_t n) {
+    const uint64_t mask = kind == PyUnicode_1BYTE_KIND ? 0x8080808080808080ULL : 0xFF80FF80FF80FF80ULL;
+    Py_ssize_t per_word = 8 / kind;
+    if (kind < PyUnicode_4BYTE_KIND) {
+        for (; i + per_word <= n; i += per_word) {
+            uint64_t v;
+            memcpy(&v, (const char *)src + i * kind, 8);
+            if (v & mask) break;
+        }
+    }
+    while (i < n && PyUnicode_READ(kind, src, i) < 128) i++;
+    return i;
+}
+
+static Py_ssize_t nfkc_windows(PyObject *text, Py_ssize_t *starts, Py_ssize_t *ends) {
+    int kind = PyUnicode_KIND(text);
+    const void *d = PyUnicode_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text), count = 0, i = 0;
+    while ((i = next_non_ascii(kind, d, i, n)) < n) {
+        Py_ssize_t start = i > 0 ? i - 1 : 0;
+        while (i < n && PyUnicode_READ(kind, d, i) >= 128) i++;
+        if (starts) {
+            starts[count] = start;
+            ends[count] = i;
+        }
+        count++;
+    }
+    return count;
+}
+
+/* nfkc_probe(text) -> str | None: the windows joined by NUL, or None when the text is ASCII (NFKC already). The
+   text must hold no NUL itself (minhash.normalize_for_hash checks). */
+PyObject *speedups_nfkc_probe(PyObject *self, PyObject *arg) {
+    (void)self;
+    if (!PyUnicode_Check(arg)) {
+        PyErr_Format(PyExc_TypeError, "nfkc_probe() expects str, got %.100s", Py_TYPE(arg)->tp_name);
+        return NULL;
+    }
+    if (PyUnicode_IS_ASCII(arg)) Py_RETURN_NONE;
+    Py_ssize_t count = nfkc_windows(arg, NULL, NULL);
+    Py_ssize_t *starts = PyMem_Malloc((size_t)(count ? count : 1) * 2 * sizeof(Py_ssize_t));
+    if (starts == NULL) return PyErr_NoMemory();
+    Py_ssize_t *ends = starts + count;
+    nfkc_windows(arg, starts, ends);
+    PyObject *pieces = PyList_New(count), *out = NULL;
+    if (pieces == NULL) goto done;
+    for (Py_ssize_t k = 0; k < count; k++) {
+        PyObject *piece = PyUnicode_Substring(arg, starts[k], ends[k]);
+        if (piece == NULL) goto done;
+        PyList_SET_ITEM(pieces, k, piece);
+    }
+    PyObject *sep = PyUnicode_FromOrdinal(0);
+    if (sep == NULL) goto done;
+    out = PyUnicode_Join(sep, pieces);
+    Py_DECREF(sep);
+done:
+    Py_XDECREF(pieces);
+    PyMem_Free(starts);
+    return out;
+}
+
+/* nfkc_assemble(text, normalized) -> str: `text` with its k-th window replaced by normalized[k] (the NFKC of
+   the probe split at NUL): the NFKC of the whole text. */
+PyObject *speedups_nfkc_assemble(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *text, *normalized;
+    if (!PyArg_ParseTuple(args, "UO!:nfkc_assemble", &text, &PyList_Type, &normalized)) return NULL;
+    Py_ssize_t count = nfkc_windows(text, NULL, NULL);
+    if (PyList_GET_SIZE(normalized) != count) {
+        PyErr_Format(PyExc_ValueError, "nfkc_assemble(): %zd windows but %zd normalized pieces", count,
+                     PyList_GET_SIZE(normalized));
+        return NULL;
+    }
+    Py_ssize_t *starts = PyMem_Malloc((size_t)(count ? count : 1) * 2 * sizeof(Py_ssize_t));
+    if (starts == NULL) return PyErr_NoMemory();
+    Py_ssize_t *ends = starts + count;
+    nfkc_windows(text, starts, ends);
+    PyObject *parts = PyList_New(0), *out = NULL;
+    Py_ssize_t pos = 0;
+    if (parts == NULL) goto done;
+    for (Py_ssize_t k = 0; k <= count; k++) {
+        Py_ssize_t start = k < count ? starts[k] : PyUnicode_GET_LENGTH(text);
+        PyObject *kept = PyUnicode_Substring(text, pos, start);
+        if (kept == NULL || PyList_Append(parts, kept) < 0) {
+            Py_XDECREF(kept);
+            goto done;
+        }
+        Py_DECREF(kept);
+        if (k < count) {
+            PyObject *piece = PyList_GET_ITEM(normalized, k);
+            if (!PyUnicode_Check(piece)) {
+                PyErr_SetString(PyExc_TypeError, "nfkc_assemble(): normalized pieces must be str");
+                goto done;
+            }
+            if (PyList_Append(parts, piece) < 0) goto done;
+            pos = ends[k];
+        }
+    }
+    PyObject *empty = PyUnicode_New(0, 0);
+    if (empty == NULL) goto done;
+    out = PyUnicode_Join(empty, parts);
+    Py_DECREF(empty);
+done:
+    Py_XDECREF(parts);
+    PyMem_Free(starts);
+    return out;
 }
