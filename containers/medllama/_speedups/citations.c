@@ -239,10 +239,7 @@ PyObject *speedups_remove_citation_runs(PyObject *self, PyObject *args) {
         pos = next;
     }
     if (append_slice(out, text, pos, len) < 0) goto error;
-    PyObject *empty = PyUnicode_New(0, 0);
-    if (empty == NULL) goto error;
-    PyObject *joined = PyUnicode_Join(empty, out);
-    Py_DECREF(empty);
+    PyObject *joined = join_text(out, 0);
     Py_DECREF(out);
     if (joined == NULL) return NULL;
     int brackets, strays;

@@ -79,6 +79,15 @@ static inline PyObject *join_parts(const char *data, const Spans *parts, const c
     return out;
 }
 
+/* "".join(parts), or "\0".join(parts) when `nul` is set. */
+static inline PyObject *join_text(PyObject *parts, int nul) {
+    PyObject *glue = nul ? PyUnicode_FromOrdinal(0) : PyUnicode_New(0, 0);
+    if (glue == NULL) return NULL;
+    PyObject *out = PyUnicode_Join(glue, parts);
+    Py_DECREF(glue);
+    return out;
+}
+
 static inline int xml_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
 /* cut.c: the byte work before parsing */

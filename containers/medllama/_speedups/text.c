@@ -219,7 +219,7 @@ PyObject *speedups_nfc_probe(PyObject *self, PyObject *arg) {
 /* An ASCII character is a starter that NFKC leaves alone and never the second half of a composition, so NFKC
    never acts across one: a text splits before each ASCII character into pieces that normalize independently.
    The windows are the runs of non-ASCII characters, each with the character before it (it may compose with
-   them). Writes their starts and ends (when given room) and returns how many there are. */
+   them). They are appended to `windows`; -1 when memory runs out. */
 /* Index of the first non-ASCII character in src[i:n] (n when none), 8 bytes at a time while they are ASCII. */
 static Py_ssize_t next_non_ascii(int kind, const void *src, Py_ssize_t i, Py_ssize_t n) {
     const uint64_t mask = kind == PyUnicode_1BYTE_KIND ? 0x8080808080808080ULL : 0xFF80FF80FF80FF80ULL;
@@ -235,20 +235,16 @@ static Py_ssize_t next_non_ascii(int kind, const void *src, Py_ssize_t i, Py_ssi
     return i;
 }
 
-static Py_ssize_t nfkc_windows(PyObject *text, Py_ssize_t *starts, Py_ssize_t *ends) {
+static int nfkc_windows(PyObject *text, Spans *windows) {
     int kind = PyUnicode_KIND(text);
     const void *d = PyUnicode_DATA(text);
-    Py_ssize_t n = PyUnicode_GET_LENGTH(text), count = 0, i = 0;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text), i = 0;
     while ((i = next_non_ascii(kind, d, i, n)) < n) {
         Py_ssize_t start = i > 0 ? i - 1 : 0;
         while (i < n && PyUnicode_READ(kind, d, i) >= 128) i++;
-        if (starts) {
-            starts[count] = start;
-            ends[count] = i;
-        }
-        count++;
+        if (spans_push(windows, start, i) < 0) return -1;
     }
-    return count;
+    return 0;
 }
 
 /* nfkc_probe(text) -> str | None: the windows joined by NUL, or None when the text is ASCII (NFKC already). The
@@ -260,25 +256,23 @@ PyObject *speedups_nfkc_probe(PyObject *self, PyObject *arg) {
         return NULL;
     }
     if (PyUnicode_IS_ASCII(arg)) Py_RETURN_NONE;
-    Py_ssize_t count = nfkc_windows(arg, NULL, NULL);
-    Py_ssize_t *starts = PyMem_Malloc((size_t)(count ? count : 1) * 2 * sizeof(Py_ssize_t));
-    if (starts == NULL) return PyErr_NoMemory();
-    Py_ssize_t *ends = starts + count;
-    nfkc_windows(arg, starts, ends);
-    PyObject *pieces = PyList_New(count), *out = NULL;
+    Spans windows = {0};
+    PyObject *pieces = NULL, *out = NULL;
+    if (nfkc_windows(arg, &windows) < 0) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    pieces = PyList_New(windows.len);
     if (pieces == NULL) goto done;
-    for (Py_ssize_t k = 0; k < count; k++) {
-        PyObject *piece = PyUnicode_Substring(arg, starts[k], ends[k]);
+    for (Py_ssize_t k = 0; k < windows.len; k++) {
+        PyObject *piece = PyUnicode_Substring(arg, windows.start[k], windows.end[k]);
         if (piece == NULL) goto done;
         PyList_SET_ITEM(pieces, k, piece);
     }
-    PyObject *sep = PyUnicode_FromOrdinal(0);
-    if (sep == NULL) goto done;
-    out = PyUnicode_Join(sep, pieces);
-    Py_DECREF(sep);
+    out = join_text(pieces, 1);
 done:
     Py_XDECREF(pieces);
-    PyMem_Free(starts);
+    spans_free(&windows);
     return out;
 }
 
@@ -288,43 +282,41 @@ PyObject *speedups_nfkc_assemble(PyObject *self, PyObject *args) {
     (void)self;
     PyObject *text, *normalized;
     if (!PyArg_ParseTuple(args, "UO!:nfkc_assemble", &text, &PyList_Type, &normalized)) return NULL;
-    Py_ssize_t count = nfkc_windows(text, NULL, NULL);
-    if (PyList_GET_SIZE(normalized) != count) {
-        PyErr_Format(PyExc_ValueError, "nfkc_assemble(): %zd windows but %zd normalized pieces", count,
-                     PyList_GET_SIZE(normalized));
-        return NULL;
+    Spans windows = {0};
+    PyObject *parts = NULL, *out = NULL;
+    if (nfkc_windows(text, &windows) < 0) {
+        PyErr_NoMemory();
+        goto done;
     }
-    Py_ssize_t *starts = PyMem_Malloc((size_t)(count ? count : 1) * 2 * sizeof(Py_ssize_t));
-    if (starts == NULL) return PyErr_NoMemory();
-    Py_ssize_t *ends = starts + count;
-    nfkc_windows(text, starts, ends);
-    PyObject *parts = PyList_New(0), *out = NULL;
-    Py_ssize_t pos = 0;
+    if (PyList_GET_SIZE(normalized) != windows.len) {
+        PyErr_Format(PyExc_ValueError, "nfkc_assemble(): %zd windows but %zd normalized pieces", windows.len,
+                     PyList_GET_SIZE(normalized));
+        goto done;
+    }
+    parts = PyList_New(0);
     if (parts == NULL) goto done;
-    for (Py_ssize_t k = 0; k <= count; k++) {
-        Py_ssize_t start = k < count ? starts[k] : PyUnicode_GET_LENGTH(text);
+    Py_ssize_t pos = 0;
+    for (Py_ssize_t k = 0; k <= windows.len; k++) {
+        Py_ssize_t start = k < windows.len ? windows.start[k] : PyUnicode_GET_LENGTH(text);
         PyObject *kept = PyUnicode_Substring(text, pos, start);
         if (kept == NULL || PyList_Append(parts, kept) < 0) {
             Py_XDECREF(kept);
             goto done;
         }
         Py_DECREF(kept);
-        if (k < count) {
+        if (k < windows.len) {
             PyObject *piece = PyList_GET_ITEM(normalized, k);
             if (!PyUnicode_Check(piece)) {
                 PyErr_SetString(PyExc_TypeError, "nfkc_assemble(): normalized pieces must be str");
                 goto done;
             }
             if (PyList_Append(parts, piece) < 0) goto done;
-            pos = ends[k];
+            pos = windows.end[k];
         }
     }
-    PyObject *empty = PyUnicode_New(0, 0);
-    if (empty == NULL) goto done;
-    out = PyUnicode_Join(empty, parts);
-    Py_DECREF(empty);
+    out = join_text(parts, 0);
 done:
     Py_XDECREF(parts);
-    PyMem_Free(starts);
+    spans_free(&windows);
     return out;
 }
