@@ -59,7 +59,7 @@ export function serviceModelCandidates(root = repoRoot): string[] {
       out.push(join(dir, 'service-2.json.gz'), join(dir, 'service-2.json'));
     }
   }
-  const ref = join(root, '..', 'shared', 'reference');
+  const ref = join(process.env.MEDLLAMA_SHARED_DIR || join(root, '..', 'shared'), 'reference');
   if (existsSync(ref)) {
     for (const f of readdirSync(ref)
       .filter((f) => /sagemaker-2017-07-24\.service-2\.json(\.gz)?$/.test(f))

@@ -1,4 +1,4 @@
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import {
@@ -14,11 +14,13 @@ import { parseStageBenchmarksArgs, runStageBenchmarks } from '../lib/cli/command
 import { PUBMEDQA_SOURCES } from '../lib/data/benchmarks.ts';
 import { sha256Hex } from '../lib/data/s3-anonymous.ts';
 import { type MotoServer, startMoto } from './support/moto.ts';
+import { SHARED_DIR, sharedPath } from './support/shared.ts';
 
 const FIXTURE = join(import.meta.dirname, 'fixtures', 'pubmedqa');
-const SHARED = join(import.meta.dirname, '..', '..', 'shared', 'data', 'pubmedqa');
-const HAS_SHARED = existsSync(join(SHARED, 'ori_pqal.json'));
-if (!HAS_SHARED) console.warn(`stage-benchmarks: skipping the real-PubMedQA tests: ${SHARED} absent`);
+const SHARED = sharedPath(join('data', 'pubmedqa', 'ori_pqal.json'), 'the real-PubMedQA stage-benchmarks tests')
+  ? join(SHARED_DIR, 'data', 'pubmedqa')
+  : '';
+const HAS_SHARED = SHARED !== '';
 const BUCKET = 'medllama-data-stage';
 const KEYS = ['LICENSE', 'SOURCE.md', 'ori_pqal.json', 'pqal_all_pmids.txt', 'test_ground_truth.json'];
 

@@ -1,7 +1,14 @@
-"""Shared pytest fixtures. Tests that need ../shared skip with a visible reason when it is absent."""
+"""Shared pytest fixtures. Tests that need ../shared skip with a visible reason when it is absent.
+
+../shared (the team's data and reference folder beside the repo) is reached only through the fixtures below,
+so a run can hide it: ``MEDLLAMA_SHARED_DIR=/nonexistent`` makes every test behave as on a user's fresh clone.
+``MEDLLAMA_SHARED_USERS_ONLY=1`` keeps only the tests that use those fixtures (directly or through another
+fixture): `npm test` runs them once more that way, which proves a clone without ../shared passes.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,7 +16,15 @@ import pytest
 from medllama.resources import find_llama2_tokenizer, repo_root
 
 REPO = repo_root()
-SHARED = REPO.parent / "shared"
+SHARED = Path(os.environ.get("MEDLLAMA_SHARED_DIR") or REPO.parent / "shared")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("MEDLLAMA_SHARED_USERS_ONLY") != "1":
+        return
+    keep = [i for i in items if "optional_shared_dir" in getattr(i, "fixturenames", ())]
+    config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+    items[:] = keep
 
 
 @pytest.fixture(scope="session")
@@ -18,10 +33,16 @@ def repo() -> Path:
 
 
 @pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    if not (SHARED / "DESIGN.md").is_file():
+def optional_shared_dir() -> Path | None:
+    """../shared, or None when it is absent (a user's clone)."""
+    return SHARED if (SHARED / "DESIGN.md").is_file() else None
+
+
+@pytest.fixture(scope="session")
+def shared_dir(optional_shared_dir: Path | None) -> Path:
+    if optional_shared_dir is None:
         pytest.skip(f"../shared absent ({SHARED}): corpus and reference tests need it (CI has it)")
-    return SHARED
+    return optional_shared_dir
 
 
 @pytest.fixture(scope="session")
@@ -30,6 +51,13 @@ def pmc_sample(shared_dir: Path) -> Path:
     if not path.is_dir():
         pytest.skip(f"{path} absent")
     return path
+
+
+@pytest.fixture(scope="session")
+def optional_pmc_sample(optional_shared_dir: Path | None) -> Path | None:
+    """The 200 sample articles, or None without ../shared (tests that also run on the fixtures alone)."""
+    path = optional_shared_dir / "data" / "pmc-oa-sample" if optional_shared_dir else None
+    return path if path is not None and path.is_dir() else None
 
 
 @pytest.fixture(scope="session")

@@ -100,11 +100,11 @@ def prompts_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def benchmarks(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+def benchmarks(tmp_path_factory: pytest.TempPathFactory, optional_shared_dir: Path | None) -> tuple[Path, list[str]]:
     """One benchmarks folder as the pipeline's channel: PubMedQA files at the root (the real split when
     ../shared has it, else the authored mini fixture), medmcqa/ and medqa/ linked to the authored fixtures."""
-    shared = REPO.parent / "shared" / "data" / "pubmedqa"
-    real = (shared / "ori_pqal.json").is_file()
+    shared = optional_shared_dir / "data" / "pubmedqa" if optional_shared_dir else MINI
+    real = shared != MINI and (shared / "ori_pqal.json").is_file()
     folder = tmp_path_factory.mktemp("benchmarks")
     for name in ("ori_pqal.json", "test_ground_truth.json"):
         (folder / name).symlink_to((shared if real else MINI) / name)

@@ -106,3 +106,19 @@ def test_shards_from_resource_config(tmp_path: Path) -> None:
 def test_no_resource_config_means_one_shard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MEDLLAMA_OPT_ML", str(tmp_path))
     assert shard_from_resource_config() == Shard(0, 1)
+
+
+def test_tests_reach_shared_only_through_the_locator(repo: Path) -> None:
+    """../shared is reached only through conftest.py's fixtures (pytest) and test/support/shared.ts (vitest):
+    the only way `npm test`'s no-shared stage can hide it, and so prove a user's clone (which has no ../shared)
+    passes."""
+    # a path part named shared, or a string that starts with ../shared/ and a name
+    direct = re.compile(r"""['"]shared['"]|['"](?:\.\./)+shared/\w""")
+    offenders = []
+    for path in [*sorted((repo / "containers" / "tests").glob("*.py")), *sorted((repo / "test").rglob("*.ts"))]:
+        if path.name in {"conftest.py", "shared.ts"} or "node_modules" in path.parts:
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if direct.search(line):
+                offenders.append(f"{path.relative_to(repo)}:{number}: {line.strip()}")
+    assert not offenders, "read ../shared through the locator instead:\n" + "\n".join(offenders)

@@ -31,6 +31,7 @@ from medllama.ingest.safety import Rejected, cut_elements_py, has_markup_repairs
 from medllama.ingest.text import AY_CLOSE, AY_OPEN, CITE, squash_pieces_py, squash_py
 
 FIXTURES = Path(__file__).parent / "fixtures" / "jats"
+DEMO_CORPUS = Path(__file__).resolve().parents[2] / "fixtures" / "demo-corpus"
 
 
 @pytest.fixture(scope="module")
@@ -47,20 +48,16 @@ def c(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _corpus(pmc_sample: Path | None) -> list[bytes]:
-    paths = sorted(FIXTURES.glob("*.xml"))
+    paths = sorted(FIXTURES.glob("*.xml")) + sorted(DEMO_CORPUS.glob("*.xml"))
     if pmc_sample is not None:
         paths += sorted(pmc_sample.rglob("*.xml"))
     return [p.read_bytes() for p in paths]
 
 
 @pytest.fixture(scope="module")
-def corpus(request: pytest.FixtureRequest) -> list[bytes]:
-    """The fixtures, plus the 200 sample articles when ../shared is present."""
-    try:
-        sample = request.getfixturevalue("pmc_sample")
-    except pytest.skip.Exception:
-        sample = None
-    return _corpus(sample)
+def corpus(optional_pmc_sample: Path | None) -> list[bytes]:
+    """The fixtures and the demo corpus, plus the 200 sample articles when ../shared is present."""
+    return _corpus(optional_pmc_sample)
 
 
 # ---------------------------------------------------------------- cut_elements, has_markup_repairs
