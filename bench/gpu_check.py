@@ -133,7 +133,9 @@ def run_parts(
     from medllama.train.smoke import write_motif_splits
 
     base = create_tiny_base_model(work / "base", tokenizer_json=find_llama2_tokenizer())
-    data = write_motif_splits(work / "data", SEQ, {"train": 64, "validation": 8})
+    data = write_motif_splits(
+        work / "data", SEQ, {"train": 64, "validation": 8}, base_model=base
+    )
     if "train" not in args.skip:  # each passes when the step exits 0 and the loss falls
         lora = run_train(
             train_args(data, base, work / "lora", bf16=bf16), work / "lora"

@@ -47,7 +47,7 @@ const onlyArg = process.argv.indexOf('--only');
 const only = onlyArg >= 0 ? new Set(process.argv[onlyArg + 1].split(',')) : null;
 
 try {
-  setup();
+  await setup();
 } catch (err) {
   console.error(`[test] setup failed: ${err.message}`);
   process.exit(1);

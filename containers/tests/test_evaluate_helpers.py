@@ -32,14 +32,18 @@ class BigramLM(torch.nn.Module):
 
 
 class FakeTokenizer:
-    """Maps characters to ids (bytes of the text), bos = 1, eos = 2: enough for frame_document."""
+    """Maps characters to ids (bytes of the text), bos = 1, eos = 2: the medllama.tokenizer.BaseTokenizer calls
+    that evaluation makes."""
 
-    bos_token_id = 1
-    eos_token_id = 2
-    pad_token_id = None
+    bos_id = 1
+    eos_id = 2
+    pad_id = 2
 
-    def __call__(self, text: str, add_special_tokens: bool = False) -> dict:
-        return {"input_ids": [3 + (b % 5) for b in text.encode("utf-8")]}
+    def encode(self, text: str) -> list[int]:
+        return [3 + (b % 5) for b in text.encode("utf-8")]
+
+    def frame(self, text: str) -> list[int]:
+        return [self.bos_id, *self.encode(text), self.eos_id]
 
 
 def test_doubles_behave_as_documented() -> None:
@@ -48,4 +52,4 @@ def test_doubles_behave_as_documented() -> None:
     table = [[0.5, 0.5], [0.25, 0.75]]
     probs = BigramLM(table)(input_ids=torch.tensor([[1, 0]])).logits.exp()
     assert probs[0, 0].tolist() == pytest.approx([0.25, 0.75])
-    assert FakeTokenizer()("ab", add_special_tokens=False)["input_ids"] == [3 + 97 % 5, 3 + 98 % 5]
+    assert FakeTokenizer().encode("ab") == [3 + 97 % 5, 3 + 98 % 5]

@@ -172,14 +172,19 @@ def test_letter_scoring_with_a_known_answer_model() -> None:
 
 
 def test_build_requests_with_the_llama_tokenizer(tiny_base_model: Path) -> None:
-    from transformers import AutoTokenizer
+    from medllama.tokenizer import load_base_tokenizer
 
-    tok = AutoTokenizer.from_pretrained(tiny_base_model)
+    tok = load_base_tokenizer(tiny_base_model)
     bench = mcqa.load_medqa(FIXTURES / "medqa-mini")
     reqs, truncated = mcqa.build_requests(tok, bench.items[:2], max_len=4096)
     assert truncated == 0 and len(reqs) == 8
-    assert [tok.convert_ids_to_tokens(r.continuation) for r in reqs[:4]] == [["▁A"], ["▁B"], ["▁C"], ["▁D"]]
-    assert reqs[0].context[0] == tok.bos_token_id
+    assert [[tok.tokenizer.id_to_token(i) for i in r.continuation] for r in reqs[:4]] == [
+        ["▁A"],
+        ["▁B"],
+        ["▁C"],
+        ["▁D"],
+    ]
+    assert reqs[0].context[0] == tok.bos_id
     assert tok.decode(reqs[0].context[1:]) == bench.items[0].prompt
     short, truncated = mcqa.build_requests(tok, bench.items[:2], max_len=16)
     assert truncated == 2 and all(len(r.context) + len(r.continuation) <= 16 for r in short)

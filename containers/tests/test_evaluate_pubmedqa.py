@@ -92,14 +92,18 @@ def test_continuation_logprobs_known_answers() -> None:
 
 
 def test_build_requests_with_the_llama_tokenizer(tiny_base_model: Path) -> None:
-    from transformers import AutoTokenizer
+    from medllama.tokenizer import load_base_tokenizer
 
-    tok = AutoTokenizer.from_pretrained(tiny_base_model)
+    tok = load_base_tokenizer(tiny_base_model)
     items = pubmedqa.load_pubmedqa(MINI, limit=2)
     reqs, truncated = pubmedqa.build_requests(tok, items, max_len=4096)
     assert truncated == 0 and len(reqs) == 6
-    assert [tok.convert_ids_to_tokens(r.continuation) for r in reqs[:3]] == [["▁yes"], ["▁no"], ["▁maybe"]]
-    assert reqs[0].context[0] == tok.bos_token_id
+    assert [[tok.tokenizer.id_to_token(i) for i in r.continuation] for r in reqs[:3]] == [
+        ["▁yes"],
+        ["▁no"],
+        ["▁maybe"],
+    ]
+    assert reqs[0].context[0] == tok.bos_id
     assert tok.decode(reqs[0].context[1:]) == items[0].prompt
     short, truncated = pubmedqa.build_requests(tok, items, max_len=32)
     assert truncated == 2

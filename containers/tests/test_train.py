@@ -27,9 +27,10 @@ ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def data_dir(tmp_path_factory: pytest.TempPathFactory, tiny_base_model: Path) -> Path:
     """Repetitive packed blocks: a 16-token motif at random phases, so a model can learn it quickly."""
-    return write_motif_splits(tmp_path_factory.mktemp("packed"), SEQ, {"train": 48, "validation": 6})
+    packed = tmp_path_factory.mktemp("packed")
+    return write_motif_splits(packed, SEQ, {"train": 48, "validation": 6}, base_model=tiny_base_model)
 
 
 def args_for(data: Path, base: Path, out: Path, **overrides: object) -> list[str]:

@@ -27,7 +27,7 @@ METRIC_DEFINITIONS = repo_root() / "containers" / "medllama" / "metric_definitio
 def write_split(folder: Path, rows: np.ndarray, seq_len: int | None = None) -> Path:
     """A packed split folder (``input_ids.npy`` stands in for the Arrow files where the ``datasets`` stack cannot
     be imported)."""
-    return write_npy_split(folder, rows, seq_len=seq_len)
+    return write_npy_split(folder, rows, tokenizer=None, seq_len=seq_len)
 
 
 def test_dataclass_fields_equal_schema_properties() -> None:

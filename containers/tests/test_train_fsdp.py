@@ -51,9 +51,10 @@ REL_UPDATE_NORM, REL_UPDATE_MAX = 1e-4, 1e-2
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def data_dir(tmp_path_factory: pytest.TempPathFactory, tiny_base_model: Path) -> Path:
     """Packed blocks of a repeated 16-token motif at random phases (learnable in a few steps)."""
-    return write_motif_splits(tmp_path_factory.mktemp("packed-fsdp"), SEQ, {"train": 48, "validation": 4}, seed=1)
+    packed = tmp_path_factory.mktemp("packed-fsdp")
+    return write_motif_splits(packed, SEQ, {"train": 48, "validation": 4}, base_model=tiny_base_model, seed=1)
 
 
 def args_for(data: Path, base: Path, out: Path, **overrides: object) -> list[str]:

@@ -52,9 +52,9 @@ def scored_tokens(ids_len: int, seq_len: int) -> int:
 
 
 def frame_document(tokenizer, text: str) -> list[int]:
-    """``<s>`` + the text's tokens + ``</s>``, as the tokenize step frames training documents."""
-    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-    return [tokenizer.bos_token_id, *ids, tokenizer.eos_token_id]
+    """``<s>`` + the text's tokens + ``</s>``: :meth:`medllama.tokenizer.BaseTokenizer.frame`, the tokenize step's
+    own framing (any object with a ``frame(text)`` method)."""
+    return tokenizer.frame(text)
 
 
 def padded_batches(sequences: Sequence[Sequence[int]], batch_size: int, pad_id: int):

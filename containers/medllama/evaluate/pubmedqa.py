@@ -98,13 +98,13 @@ def build_choice_requests(
     requests: list[Request] = []
     truncated = 0
     for prompt in prompts:
-        context = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        context = tokenizer.encode(prompt)
         was_truncated = False
         for choice in choices:
             # the harness' split: the choice's tokens are those of prompt + choice past the prompt's length
-            whole = tokenizer(prompt + " " + choice, add_special_tokens=False)["input_ids"]
+            whole = tokenizer.encode(prompt + " " + choice)
             cont = whole[len(context) :]
-            ctx = [tokenizer.bos_token_id, *whole[: len(context)]]
+            ctx = [tokenizer.bos_id, *whole[: len(context)]]
             if len(ctx) + len(cont) > max_len:
                 ctx = ctx[len(ctx) + len(cont) - max_len :]
                 was_truncated = True

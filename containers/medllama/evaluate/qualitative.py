@@ -73,18 +73,18 @@ def generate_greedy(
     import torch
     from transformers import GenerationConfig
 
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     gen_config = GenerationConfig(
         max_new_tokens=max_new_tokens,
         do_sample=False,
         num_beams=1,
-        pad_token_id=pad_id,
-        eos_token_id=tokenizer.eos_token_id,
-        bos_token_id=tokenizer.bos_token_id,
+        pad_token_id=tokenizer.pad_id,
+        eos_token_id=tokenizer.eos_id,
+        bos_token_id=tokenizer.bos_id,
     )
+    pad_id = tokenizer.pad_id
     encoded = []
     for p in prompts:
-        ids = [tokenizer.bos_token_id, *tokenizer(p.prompt, add_special_tokens=False)["input_ids"]]
+        ids = [tokenizer.bos_id, *tokenizer.encode(p.prompt)]
         if max_len is not None and len(ids) + max_new_tokens > max_len:
             ids = ids[-max(1, max_len - max_new_tokens) :]
         encoded.append(ids)
@@ -103,9 +103,9 @@ def generate_greedy(
             )
             for row in range(len(chunk)):
                 new = out[row, width:].tolist()
-                if tokenizer.eos_token_id in new:
-                    new = new[: new.index(tokenizer.eos_token_id)]
-                text = tokenizer.decode(new, skip_special_tokens=True)
+                if tokenizer.eos_id in new:
+                    new = new[: new.index(tokenizer.eos_id)]
+                text = tokenizer.decode(new)
                 results.append({"answer": text, "new_tokens": len(new)})
     return results
 

@@ -28,6 +28,7 @@ from medllama.evaluate.general import general_section
 from medllama.evaluate.perplexity import DocumentScore, Throughput, frame_document, score_documents
 from medllama.jsonl import write_json, write_jsonl
 from medllama.logs import setup_logging
+from medllama.tokenizer import BaseTokenizer, TokenizerError, load_base_tokenizer, require_same_tokenizer
 
 log = setup_logging("medllama.evaluate")
 
@@ -91,21 +92,35 @@ def resolve_dtype(choice: str, device: str):
     return {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}[choice]
 
 
-def check_same_tokenizer(base_dir: str, tuned_dir: str, tokenizer) -> None:
-    """Both models must share the base tokenizer: same vocabulary size in config, same vocab if the tuned
-    folder ships a tokenizer. Perplexities over different token streams are not comparable."""
-    from transformers import AutoConfig, AutoTokenizer
+def check_same_tokenizer(base_dir: str, tuned_dir: str, training: dict[str, Any] | None) -> BaseTokenizer:
+    """The base model's tokenizer (:mod:`medllama.tokenizer`), after checking that the tuned model shares it: same
+    vocab_size in config, the same tokenizer fingerprint if the tuned folder ships a tokenizer.json, and the data it
+    was trained on tokenized with it (training_summary.json's ``tokenizer``, when the summary records one).
+    Perplexities over different token streams are not comparable."""
+    from transformers import AutoConfig
 
+    try:
+        tokenizer = load_base_tokenizer(base_dir)
+        if (Path(tuned_dir) / "tokenizer.json").is_file():
+            tuned = load_base_tokenizer(tuned_dir)
+            if tuned.identity.fingerprint != tokenizer.identity.fingerprint:
+                raise EvaluationError(
+                    f"the tokenizer in {tuned_dir} ({tuned.identity.describe()}) differs from the base model's "
+                    f"({base_dir}: {tokenizer.identity.describe()})"
+                )
+        if training is not None and isinstance(training[1].get("tokenizer"), dict):
+            require_same_tokenizer(
+                training[1]["tokenizer"], tokenizer, what=f"the tuned model's training data ({training[0]})"
+            )
+    except TokenizerError as err:
+        raise EvaluationError(str(err)) from None
     base_cfg = AutoConfig.from_pretrained(base_dir)
     tuned_cfg = AutoConfig.from_pretrained(tuned_dir)
     if base_cfg.vocab_size != tuned_cfg.vocab_size:
         raise EvaluationError(
             f"vocab_size differs: base {base_cfg.vocab_size} ({base_dir}) vs tuned {tuned_cfg.vocab_size} ({tuned_dir})"
         )
-    if any((Path(tuned_dir) / f).is_file() for f in ("tokenizer.json", "tokenizer.model")):
-        tuned_tok = AutoTokenizer.from_pretrained(tuned_dir)
-        if tuned_tok.get_vocab() != tokenizer.get_vocab():
-            raise EvaluationError(f"the tokenizer in {tuned_dir} differs from the base model's ({base_dir})")
+    return tokenizer
 
 
 def resolve_model_dir(path: str, flag: str) -> str:
@@ -227,7 +242,7 @@ def evaluate_model(
     model, params = load_model(path, device, dtype)
     run.runtime["parameters"] = params
     run.runtime["load_seconds"] = time.monotonic() - started
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    pad_id = tokenizer.pad_id
     if test is not None:
         run.test = _perplexity(model, test, role, cfg, seq_len, device, pad_id, run)
     if general is not None:
@@ -354,8 +369,6 @@ def read_training_summary(cfg: EvaluateConfig) -> tuple[tuple[str, Any] | None, 
 
 
 def run(cfg: EvaluateConfig) -> dict:
-    from transformers import AutoTokenizer
-
     given = {"base": cfg.base_model_dir, "tuned": cfg.tuned_model_dir}
     cfg = dataclasses.replace(
         cfg,
@@ -366,8 +379,8 @@ def run(cfg: EvaluateConfig) -> dict:
     dtype = resolve_dtype(cfg.dtype, device)
     out_dir = Path(cfg.output_dir)
     not_computed: dict[str, str] = {}
-    tokenizer = AutoTokenizer.from_pretrained(cfg.base_model_dir)
-    check_same_tokenizer(cfg.base_model_dir, cfg.tuned_model_dir, tokenizer)
+    training, training_missing = read_training_summary(cfg)
+    tokenizer = check_same_tokenizer(cfg.base_model_dir, cfg.tuned_model_dir, training)
     max_len = (
         min(x for x in (model_max_len(cfg.base_model_dir), model_max_len(cfg.tuned_model_dir)) if x) or cfg.seq_len
     )
@@ -414,7 +427,6 @@ def run(cfg: EvaluateConfig) -> dict:
     else:
         not_computed["metrics.pubmedqa"] = "no --benchmarks_dir given"
     mc_tasks = load_mc_tasks(cfg, tokenizer, max_len, inputs, not_computed)
-    training, training_missing = read_training_summary(cfg)
     if training_missing:
         not_computed["training"] = training_missing
 
@@ -531,7 +543,8 @@ def run(cfg: EvaluateConfig) -> dict:
         "tuned": {"path": given["tuned"], "parameters": tuned.runtime["parameters"]},
         "dtype": str(dtype).removeprefix("torch."),
         "device": device,
-        "vocab_size": len(tokenizer),
+        "vocab_size": tokenizer.identity.vocab_size,
+        "tokenizer": tokenizer.identity.as_manifest(),
     }
     document = report.assemble(
         config=config,

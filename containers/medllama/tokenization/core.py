@@ -35,6 +35,7 @@ import numpy as np
 from medllama.jsonl import dumps, jsonl_files, write_json
 from medllama.logs import Progress
 from medllama.sagemaker_env import Shard
+from medllama.tokenizer import BaseTokenizer, TokenizerError, load_base_tokenizer
 
 from .config import TokenizationConfig
 
@@ -43,51 +44,12 @@ class InputError(RuntimeError):
     """The inputs cannot be processed at all (no tokenizer, no split folders)."""
 
 
-def resolve_tokenizer_file(path: str | os.PathLike[str]) -> Path:
-    p = Path(path)
-    if p.is_dir():
-        p = p / "tokenizer.json"
-    if not p.is_file():
-        raise InputError(
-            f"--tokenizer {path}: no tokenizer.json there (give the file or a model folder containing it)"
-        )
-    return p
-
-
-@dataclass
-class LoadedTokenizer:
-    tokenizer: Any
-    bos_id: int
-    eos_id: int
-    sha256: str
-    path: Path
-
-    def encode_many(self, texts: list[str]) -> list[list[int]]:
-        encode = getattr(self.tokenizer, "encode_batch_fast", None) or self.tokenizer.encode_batch
-        return [e.ids for e in encode(texts, add_special_tokens=False)]
-
-
-def load_tokenizer(path: str | os.PathLike[str]) -> LoadedTokenizer:
-    from tokenizers import Tokenizer
-
-    file = resolve_tokenizer_file(path)
-    tok = Tokenizer.from_file(str(file))
-    bos, eos = tok.token_to_id("<s>"), tok.token_to_id("</s>")
-    if bos is None or eos is None:
-        raise InputError(f"--tokenizer {file}: no <s> / </s> tokens (not a Llama tokenizer?)")
-    config = file.parent / "tokenizer_config.json"
-    if config.is_file():  # a model folder: cross-check the ids its config declares
-        try:
-            declared = json.loads(config.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            declared = {}
-        for name, want in (("bos_token", "<s>"), ("eos_token", "</s>")):
-            value = declared.get(name)
-            value = value.get("content") if isinstance(value, dict) else value
-            if isinstance(value, str) and value != want:
-                raise InputError(f"{config}: {name} is {value!r}, expected {want!r}")
-    sha = hashlib.sha256(file.read_bytes()).hexdigest()
-    return LoadedTokenizer(tok, bos, eos, sha, file)
+def load_tokenizer(path: str | os.PathLike[str]) -> BaseTokenizer:
+    """The base model's tokenizer (:mod:`medllama.tokenizer`); an unusable one is an :class:`InputError`."""
+    try:
+        return load_base_tokenizer(path)
+    except TokenizerError as err:
+        raise InputError(f"--tokenizer {err}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,7 +241,7 @@ def chunk_range(n_chunks: int, shard: Shard) -> range:
 
 def pack_split(
     cfg: TokenizationConfig,
-    tok: LoadedTokenizer,
+    tok: BaseTokenizer,
     index: SplitIndex,
     shard: Shard,
     emit: Callable[[np.ndarray], None],
@@ -341,7 +303,7 @@ def run(cfg: TokenizationConfig, shard: Shard, log: logging.Logger) -> dict[str,
     from .writer import BlockWriter
 
     tok = load_tokenizer(cfg.tokenizer)
-    log.info(f"tokenizer {tok.path} sha256={tok.sha256[:12]} bos={tok.bos_id} eos={tok.eos_id}")
+    log.info(f"tokenizer {tok.path} sha256={tok.sha256[:12]} {tok.identity.describe()}")
     root = Path(cfg.input_dir)
     if not any((root / s).is_dir() for s in cfg.splits):
         raise InputError(
@@ -352,9 +314,7 @@ def run(cfg: TokenizationConfig, shard: Shard, log: logging.Logger) -> dict[str,
     sharded = shard.count > 1
     report: dict[str, Any] = {
         "seq_len": cfg.seq_len,
-        "tokenizer_sha256": tok.sha256,
-        "bos_id": tok.bos_id,
-        "eos_id": tok.eos_id,
+        **tok.identity.as_manifest(),
         "chunk_docs": cfg.chunk_docs,
         "shard": {"index": shard.index, "count": shard.count},
         "layout": "sharded" if sharded else "single",
@@ -394,9 +354,7 @@ def run(cfg: TokenizationConfig, shard: Shard, log: logging.Logger) -> dict[str,
             "tail_tokens_dropped": stats.tail_tokens_dropped,
             "replay_documents": stats.replay_documents,
             "replay_tokens": stats.replay_tokens,
-            "tokenizer_sha256": tok.sha256,
-            "bos_id": tok.bos_id,
-            "eos_id": tok.eos_id,
+            **tok.identity.as_manifest(),
             "layout": "sharded" if sharded else "single",
             "shard_index": shard.index,
             "shard_count": shard.count,

@@ -43,15 +43,18 @@ class PackedSplit:
         return np.asarray(self.rows[[int(i) for i in indices]]["input_ids"], dtype=np.int64)
 
 
-def write_npy_split(folder: str | Path, rows: np.ndarray, *, seq_len: int | None = None) -> Path:
+def write_npy_split(
+    folder: str | Path, rows: np.ndarray, *, tokenizer: dict | None, seq_len: int | None = None
+) -> Path:
     """Writes token blocks (blocks x seq_len) as a split in the ``input_ids.npy`` form :func:`load_split` reads:
-    for tests, benchmarks and the GPU check (the tokenization step writes Arrow). ``seq_len`` overrides the
-    manifest's value (to test the mismatch check)."""
+    for tests, benchmarks and the GPU check (the tokenization step writes Arrow). ``tokenizer`` is the identity the
+    rows were made for (``TokenizerIdentity.as_manifest()``; None records none, which Train refuses); ``seq_len``
+    overrides the manifest's value (to test the mismatch check)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     np.save(folder / NPY_FILE, rows.astype(np.int32))
     manifest = {"split": folder.name, "seq_len": seq_len or rows.shape[1], "documents": len(rows), "tokens": rows.size,
-                "blocks": len(rows), "tokenizer_sha256": "0" * 64, "bos_id": 1, "eos_id": 2}  # fmt: skip
+                "blocks": len(rows), **(tokenizer or {})}  # fmt: skip
     (folder / SPLIT_MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
     return folder
 
@@ -103,6 +106,9 @@ def load_split(path: str | Path, seq_len: int, *, name: str) -> PackedSplit:
 def _concatenate(parts: list[PackedSplit], folder: Path) -> PackedSplit:
     """Joins the per-instance outputs of a sharded tokenization (``shard-0000i-of-0000N/``) in shard order,
     which gives exactly the rows a single instance would have written."""
+    fingerprints = {str(p.manifest.get("tokenizer_fingerprint")) for p in parts}
+    if len(fingerprints) > 1:
+        raise DataError(f"the shards of {folder} were tokenized with different tokenizers: {sorted(fingerprints)}")
     counts = {k: sum(int(p.manifest.get(k, 0)) for p in parts) for k in ("documents", "tokens", "blocks")}
     manifest = {**parts[0].manifest, **counts, "shards": len(parts)}
     if all(isinstance(p.rows, np.ndarray) for p in parts):

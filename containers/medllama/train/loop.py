@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from medllama.jsonl import write_json
+from medllama.tokenizer import BaseTokenizer, TokenizerError, load_base_tokenizer, require_same_tokenizer
 from medllama.train.checkpoint import Checkpointer, TrainerState
 from medllama.train.config import TrainConfig
 from medllama.train.data import DataError, PackedSplit, StepPlan, load_split
@@ -209,6 +210,9 @@ def _train(cfg: TrainConfig, env: DistEnv) -> dict:
         )
 
     base_dir = resolve_base_model_dir(cfg.base_model_dir, env)
+    tokenizer = check_data_tokenizer(base_dir, {"train": train_split, "validation": val_split})
+    if env.is_main:
+        log.info(f"tokenizer of the base model and the data: {tokenizer.identity.describe()}")
     bundle = build_model(cfg, base_dir, env)
     optimizer = build_optimizer(cfg, bundle)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -330,6 +334,7 @@ def _train(cfg: TrainConfig, env: DistEnv) -> dict:
         "final_eval_loss": _finite(last_eval[0]),
         "final_eval_perplexity": _finite(perplexity(last_eval[0])) if math.isfinite(last_eval[0]) else None,
         "eval_blocks": last_eval[1],
+        "tokenizer": tokenizer.identity.as_manifest(),
         "versions": versions(),
     }
     if env.is_main:
@@ -340,6 +345,17 @@ def _train(cfg: TrainConfig, env: DistEnv) -> dict:
             f"final train loss {summary['final_train_loss']}, eval loss {summary['final_eval_loss']}"
         )
     return summary
+
+
+def check_data_tokenizer(base_dir: Path, splits: dict[str, PackedSplit]) -> BaseTokenizer:
+    """The base model's tokenizer, after checking that every split was packed with it (DataError if not)."""
+    try:
+        tokenizer = load_base_tokenizer(base_dir)
+        for name, split in splits.items():
+            require_same_tokenizer(split.manifest, tokenizer, what=f"the {name} data ({split.path})")
+    except TokenizerError as err:
+        raise DataError(str(err)) from None
+    return tokenizer
 
 
 def _finite(x: float | None) -> float | None:

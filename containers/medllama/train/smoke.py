@@ -17,13 +17,20 @@ from medllama.train.checkpoint import list_checkpoints
 from medllama.train.data import write_npy_split
 
 
-def write_motif_splits(root: str | Path, seq_len: int, sizes: dict[str, int], *, seed: int = 0) -> Path:
-    """Writes one packed split per ``sizes`` entry (name -> blocks of ``seq_len`` tokens) under ``root``."""
+def write_motif_splits(
+    root: str | Path, seq_len: int, sizes: dict[str, int], *, base_model: str | Path, seed: int = 0
+) -> Path:
+    """Writes one packed split per ``sizes`` entry (name -> blocks of ``seq_len`` tokens) under ``root``, recorded
+    as made with ``base_model``'s tokenizer (a folder with tokenizer.json), as the tokenization step would."""
+    from medllama.tokenizer import load_base_tokenizer
+
+    identity = load_base_tokenizer(base_model).identity.as_manifest()
     root = Path(root)
     rng = np.random.default_rng(seed)
     stream = np.tile(rng.integers(3, 32000, size=16), seq_len)
     for split, n in sizes.items():
-        write_npy_split(root / split, np.stack([stream[s : s + seq_len] for s in rng.integers(0, 16, size=n)]))
+        rows = np.stack([stream[s : s + seq_len] for s in rng.integers(0, 16, size=n)])
+        write_npy_split(root / split, rows, tokenizer=identity)
     return root
 
 

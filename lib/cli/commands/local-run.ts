@@ -1,7 +1,8 @@
 // `medllama local run`: builds the pipeline definition with local stand-in buckets and runs it on this
 // machine with the local runner (pipeline-steps/local). docs/local-runner.md explains every mapping.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ConsoleReporter, summaryTable } from '../../../pipeline-steps/local/display.ts';
@@ -12,6 +13,8 @@ import type { PipelineDefinition } from '../../../pipeline-steps/local/types.ts'
 import { type CliCommand, UsageError } from '../command.ts';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+/** The Llama 2 tokenizer.json that set-up writes (scripts/llama2-tokenizer.mjs; medllama.resources finds it too). */
+export const LLAMA2_TOKENIZER = join(repoRoot, '.cache', 'llama-2-tokenizer', 'tokenizer.json');
 
 /** Stand-in bucket names; each maps to a folder under the run (`runs/<id>/s3/<bucket>/…`) or to a mount. */
 export const LOCAL = {
@@ -84,10 +87,20 @@ export function venvPython(): string {
   return py;
 }
 
-/** The seeded tiny Llama base model (with the real Llama 2 tokenizer), created once under the runs folder. */
+/**
+ * The seeded tiny Llama base model (with the real Llama 2 tokenizer), created once under the runs folder and
+ * re-created when what it is built from changes (the model config or the tokenizer: a marker file holds their hash).
+ */
 export function ensureTinyBaseModel(runsDir: string, python: string): string {
   const dir = join(runsDir, '.base-model', 'tiny-llama');
-  if (existsSync(join(dir, 'config.json')) && existsSync(join(dir, 'tokenizer.json'))) return dir;
+  const marker = join(dir, 'built-from.sha256');
+  const sources = [join(repoRoot, 'fixtures', 'tiny-llama', 'config.json'), LLAMA2_TOKENIZER];
+  for (const source of sources) {
+    if (!existsSync(source)) throw new Error(`${source} not found: run \`npm run setup\` first`);
+  }
+  const want = sources.reduce((h, f) => h.update(readFileSync(f)), createHash('sha256')).digest('hex');
+  if (existsSync(join(dir, 'config.json')) && existsSync(marker) && readFileSync(marker, 'utf8').trim() === want)
+    return dir;
   mkdirSync(dirname(dir), { recursive: true });
   console.log(`creating the tiny base model at ${dir} (python -m medllama.tiny_model)`);
   const res = spawnSync(python, ['-m', 'medllama.tiny_model', '--output_dir', dir], {
@@ -95,6 +108,7 @@ export function ensureTinyBaseModel(runsDir: string, python: string): string {
     stdio: 'inherit',
   });
   if (res.status !== 0) throw new Error(`python -m medllama.tiny_model failed (exit ${res.status})`);
+  writeFileSync(marker, `${want}\n`);
   return dir;
 }
 
