@@ -4,7 +4,13 @@ import { fileURLToPath } from 'node:url';
 
 /** `containers/dlc.json`: the one place naming MedLlama's container images. */
 export interface DlcConfig {
-  readonly training: { readonly repository: string; readonly tag: string; readonly python: string };
+  readonly training: {
+    readonly repository: string;
+    readonly tag: string;
+    readonly python: string;
+    /** The image's SAGEMAKER_TRAINING_MODULE: the framework module the training toolkit hands the job to. */
+    readonly trainingModule: string;
+  };
   readonly processing: { readonly sameAs: 'training' };
   readonly serving: {
     readonly default: ServingContainer;
@@ -44,4 +50,9 @@ export function imageUri(role: ImageRole, region: string, dlc: DlcConfig = loadD
   }
   const image = role === 'training' || role === 'processing' ? dlc.training : dlc.serving[role];
   return `${account}.dkr.ecr.${region}.${ecrDomain(region)}/${image.repository}:${image.tag}`;
+}
+
+/** The training image's SAGEMAKER_TRAINING_MODULE (`module:function`), which the local runner sets as the image does. */
+export function trainingModule(dlc: DlcConfig = loadDlcConfig()): string {
+  return dlc.training.trainingModule;
 }

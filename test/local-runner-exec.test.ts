@@ -269,7 +269,7 @@ describe('local runner: a full small pipeline', () => {
       use_lora: 'True',
       channels: ['train'],
       texts: 4,
-      cwd_is_sandbox: true,
+      cwd_is_code: true,
     });
     expect(existsSync(join(runDir, 's3', 'test-artifacts', 'checkpoints', 'r1', 'step-2'))).toBe(true);
     expect(readFileSync(join(runDir, 'logs', 'Train.log'), 'utf8')).toMatch(/metric name=train_loss value=1.0 step=2/);

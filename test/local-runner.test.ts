@@ -17,7 +17,7 @@ import {
   walkPath,
 } from '../pipeline-steps/local/expressions.ts';
 import { downstreamOf, orderSteps } from '../pipeline-steps/local/graph.ts';
-import { hyperparameterArgs, localCommand } from '../pipeline-steps/local/jobs.ts';
+import { localCommand } from '../pipeline-steps/local/jobs.ts';
 import { definitionsFromTemplate, loadDefinition } from '../pipeline-steps/local/load.ts';
 import { contentHash, LocalS3, sandboxPath } from '../pipeline-steps/local/storage.ts';
 import type { Json, JsonObject, ParameterDefinition, StepDefinition } from '../pipeline-steps/local/types.ts';
@@ -304,30 +304,6 @@ describe('local S3 and the container command line', () => {
       '/opt/mlx',
     ]);
     expect(sandboxPath('/opt/ml', '/s')).toBe('/s');
-  });
-
-  it('passes hyperparameters like the training toolkit (JSON-decoded, sorted, no sagemaker_*)', () => {
-    expect(
-      hyperparameterArgs({
-        sagemaker_program: '"train.py"',
-        model_name: '"llama"',
-        learning_rate: '1.5e-05',
-        epochs: '3',
-        use_lora: 'true',
-        raw: 'not json',
-      }),
-    ).toEqual([
-      '--epochs',
-      '3',
-      '--learning_rate',
-      '1.5e-05',
-      '--model_name',
-      'llama',
-      '--raw',
-      'not json',
-      '--use_lora',
-      'True',
-    ]);
   });
 });
 

@@ -63,7 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m medllama.tiny_model", description=__doc__.splitlines()[0])
     parser.add_argument("--output_dir", required=True, help="folder to create (replaced if it exists)")
     parser.add_argument("--config", default=None, help=f"model config JSON (default: {DEFAULT_CONFIG})")
-    parser.add_argument("--tokenizer", default=None, help="tokenizer.json (default: the Llama 2 one set-up writes, medllama.resources.find_llama2_tokenizer)")
+    parser.add_argument(
+        "--tokenizer",
+        default=None,
+        help="tokenizer.json (default: the Llama 2 one set-up writes, medllama.resources.find_llama2_tokenizer)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     path = create_tiny_base_model(

@@ -136,9 +136,14 @@ export function renderContainerArguments<S extends z.ZodObject>(
 }
 
 /**
- * Training HyperParameters for a config, JSON-encoded as SageMaker framework estimators do
- * (`json.dumps`: strings carry quotes, numbers and booleans do not); String expressions are passed as
- * they are, numeric/boolean expressions wrapped in `Std:Join` with `On: ""`.
+ * Training HyperParameters for a config, JSON-encoded as SageMaker framework estimators do (`json.dumps`: strings
+ * carry quotes, numbers and booleans do not); String expressions are passed as they are, numeric/boolean
+ * expressions wrapped in `Std:Join` with `On: ""`.
+ *
+ * The training toolkit json-decodes each value and hands it to the program through `mapping.to_cmd_args`, which
+ * writes a decoded list with Python's `str()` (`['q_proj', 'k_proj']`). So a list is sent as one JSON string of
+ * comma-separated items (`"q_proj,k_proj"`), which decodes to that plain text; items must not contain commas.
+ * test/sagemaker-handoff.test.ts runs every Training/Tuning step of the definition through the toolkit itself.
  */
 export function renderHyperParameters<S extends z.ZodObject>(
   config: StepConfig<S>,
@@ -147,7 +152,20 @@ export function renderHyperParameters<S extends z.ZodObject>(
   return Object.fromEntries(
     resolveConfigValues(config, values).map(([key, value]) => [
       key,
-      value instanceof Expression ? asString(value) : JSON.stringify(value),
+      value instanceof Expression ? asString(value) : JSON.stringify(hyperparameterValue(config.step, key, value)),
     ]),
   );
+}
+
+function hyperparameterValue(step: string, key: string, value: unknown): unknown {
+  if (!Array.isArray(value)) return value;
+  const items = value.map((v) => literalString(v));
+  const bad = items.find((v) => v.includes(',') || v === '');
+  if (bad !== undefined) {
+    throw new StepConfigError(
+      `${step}: field ${key}: list item ${JSON.stringify(bad)} cannot travel as a hyperparameter ` +
+        '(lists are sent comma-separated, so items must be non-empty and contain no comma)',
+    );
+  }
+  return items.join(',');
 }

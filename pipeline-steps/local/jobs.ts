@@ -10,9 +10,19 @@
  * docs/local-runner.md describes every mapping and where it differs from SageMaker.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, rmSync, statSync, type WriteStream, writeFileSync } from 'node:fs';
+import {
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  type WriteStream,
+  writeFileSync,
+} from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { trainingModule } from '../images.ts';
 import { type LocalS3, moveTree, placeInput, sandboxPath } from './storage.ts';
 import type { Json, JsonObject, StepProperties } from './types.ts';
 
@@ -164,13 +174,37 @@ function runProcess(
   });
 }
 
-function checkExit(res: ProcessResult, what: string, ctx: JobContext): void {
+function checkExit(res: ProcessResult, what: string, ctx: JobContext, reason?: string): void {
   if (ctx.signal?.aborted) throw new StepFailure(`${what} was stopped`, 'Local.STOPPED', res.code);
   if (res.code !== 0) {
     const how = res.signal ? `was killed by ${res.signal}` : `exited with code ${res.code}`;
-    throw new StepFailure(`${what} ${how}`, LOCAL_FAILURE_EXCEPTION, res.code);
+    throw new StepFailure(`${what} ${how}${reason ? `: ${reason}` : ''}`, LOCAL_FAILURE_EXCEPTION, res.code);
   }
 }
+
+/**
+ * A Training job's FailureReason as SageMaker reports it: the first 1,024 characters of `/opt/ml/output/failure`,
+ * which the toolkit writes when the program fails (here: its last lines, where the program's error is).
+ */
+function failureReason(optMl: string): string | undefined {
+  const file = join(optMl, 'output', 'failure');
+  if (!existsSync(file)) return undefined;
+  const text = readFileSync(file, 'utf8').trim();
+  const lines = text.split('\n').filter((l) => l.trim());
+  return lines.slice(-3).join(' | ').slice(-1024) || undefined;
+}
+
+/**
+ * The environment the HF training image sets for its entry point (containers/dlc.json `training.trainingModule`),
+ * plus what lets the toolkit run outside a SageMaker host: no DNS wait for `algo-1` (its Studio local mode) and
+ * pip without an index (the venv already holds containers/requirements.txt; nothing is downloaded mid-run).
+ */
+const TRAINING_TOOLKIT_ENV: Readonly<Record<string, string>> = {
+  SAGEMAKER_TRAINING_MODULE: trainingModule(),
+  SM_STUDIO_LOCAL_MODE: 'true',
+  PIP_NO_INDEX: '1',
+  PIP_DISABLE_PIP_VERSION_CHECK: '1',
+};
 
 async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   const errors: unknown[] = [];
@@ -306,31 +340,13 @@ export function processingResult(args: JsonObject, jobName: string, s3: LocalS3)
 // ---------------------------------------------------------------------------------------------------
 // Training
 
-/** A hyperparameter as the program receives it: JSON-decoded, then in the toolkit's string form. */
+/** A hyperparameter value JSON-decoded as the training toolkit does (the raw string when it is not JSON). */
 export function decodeHyperparameter(raw: string): Json {
   try {
     return JSON.parse(raw) as Json;
   } catch {
     return raw;
   }
-}
-
-/** The command-line form of a decoded value (strings as is, booleans like Python's str(), numbers as written). */
-function argString(raw: string, decoded: Json): string {
-  if (typeof decoded === 'string') return decoded;
-  if (typeof decoded === 'boolean') return decoded ? 'True' : 'False';
-  if (typeof decoded === 'number') return raw.trim();
-  return JSON.stringify(decoded);
-}
-
-/** `--name value` pairs, sorted by name, for every hyperparameter that is not a `sagemaker_*` one. */
-export function hyperparameterArgs(hps: Readonly<Record<string, string>>): string[] {
-  const args: string[] = [];
-  for (const name of Object.keys(hps).sort()) {
-    if (name.startsWith('sagemaker_')) continue;
-    args.push(`--${name}`, argString(hps[name]!, decodeHyperparameter(hps[name]!)));
-  }
-  return args;
 }
 
 /** Last value of each MetricDefinitions regex in the log lines (FinalMetricDataList). */
@@ -444,43 +460,40 @@ export async function runTraining(args: JsonObject, ctx: JobContext): Promise<Jo
     }
   }
 
-  const userHps: Record<string, Json> = {};
-  for (const [k, v] of Object.entries(hps)) if (!k.startsWith('sagemaker_')) userHps[k] = decodeHyperparameter(v);
-  writeFileSync(join(configDir, 'hyperparameters.json'), `${JSON.stringify(hps, null, 2)}\n`);
+  // What SageMaker writes under /opt/ml/input/config before the container starts. The code location is the one
+  // storage mapping applied to a hyperparameter: the toolkit fetches sagemaker_submit_directory itself.
+  writeFileSync(
+    join(configDir, 'hyperparameters.json'),
+    `${JSON.stringify({ ...hps, sagemaker_submit_directory: JSON.stringify(submitLocal) }, null, 2)}\n`,
+  );
   writeFileSync(join(configDir, 'inputdataconfig.json'), `${JSON.stringify(inputDataConfig, null, 2)}\n`);
+  const instanceType = String(resources.InstanceType ?? 'local');
   writeFileSync(
     join(configDir, 'resourceconfig.json'),
-    `${JSON.stringify({ current_host: 'algo-1', hosts: ['algo-1'], network_interface_name: 'eth0' })}\n`,
+    `${JSON.stringify({
+      current_host: 'algo-1',
+      current_instance_type: instanceType,
+      current_group_name: 'homogeneousCluster',
+      hosts: ['algo-1'],
+      instance_groups: [{ instance_group_name: 'homogeneousCluster', instance_type: instanceType, hosts: ['algo-1'] }],
+      network_interface_name: 'eth0',
+    })}\n`,
   );
-  const userArgs = hyperparameterArgs(hps);
+  mkdirSync(join(optMl, 'output'), { recursive: true });
+  // The image's entry point: the training toolkit, with the image's framework module. It decodes and renders the
+  // hyperparameters, exports SM_*, copies the code to /opt/ml/code, installs its requirements.txt (offline here:
+  // the venv must already hold it) and starts the program (torchrun for sagemaker_torch_distributed_enabled).
+  const venvBin = dirname(ctx.python);
   const env: Record<string, string> = {
     ...envMap(args.Environment, optMl),
+    ...TRAINING_TOOLKIT_ENV,
+    SAGEMAKER_BASE_DIR: optMl,
+    PATH: `${venvBin}:${process.env.PATH ?? ''}`,
     MEDLLAMA_OPT_ML: optMl,
-    MEDLLAMA_NO_PIP: '1',
     PYTHONUNBUFFERED: '1',
-    SM_MODEL_DIR: modelDir,
-    SM_OUTPUT_DATA_DIR: outputDataDir,
-    SM_OUTPUT_DIR: join(optMl, 'output'),
-    SM_INPUT_DIR: join(optMl, 'input'),
-    SM_INPUT_CONFIG_DIR: configDir,
-    SM_CHANNELS: JSON.stringify(Object.keys(channels).sort()),
-    SM_HPS: JSON.stringify(userHps),
-    SM_USER_ARGS: JSON.stringify(userArgs),
-    SM_CURRENT_HOST: 'algo-1',
-    SM_HOSTS: JSON.stringify(['algo-1']),
-    SM_NUM_GPUS: '0',
-    SM_NUM_CPUS: String(availableParallelism()),
-    SM_USER_ENTRY_POINT: program,
-    SM_MODULE_DIR: submit,
-    SM_CURRENT_INSTANCE_TYPE: String(resources.InstanceType ?? 'local'),
   };
-  for (const [name, path] of Object.entries(channels))
-    env[`SM_CHANNEL_${name.toUpperCase().replace(/-/g, '_')}`] = path;
-  for (const [k, v] of Object.entries(userHps))
-    env[`SM_HP_${k.toUpperCase()}`] = typeof v === 'string' ? v : JSON.stringify(v);
-
-  const argv = [ctx.python, join(codeDir, program), ...userArgs];
-  ctx.log(`[runner] algo-1: ${argv.join(' ')}`);
+  const argv = [ctx.python, '-m', 'sagemaker_training.cli.train'];
+  ctx.log(`[runner] algo-1: ${argv.join(' ')} (SAGEMAKER_BASE_DIR=${optMl})`);
   const lines: string[] = [];
   const res = await runProcess(argv, {
     cwd: sandbox,
@@ -495,7 +508,7 @@ export async function runTraining(args: JsonObject, ctx: JobContext): Promise<Jo
     },
   });
   if (checkpointLocal && checkpointDest) moveTree(checkpointLocal, checkpointDest);
-  checkExit(res, ctx.stepName, ctx);
+  checkExit(res, ctx.stepName, ctx, failureReason(optMl));
 
   const result = trainingResult(args, ctx.jobName, ctx.s3, finalMetrics(algo.MetricDefinitions, lines));
   const { model: modelDest, output: dataDest } = result.outputs as { model: string; output: string };
