@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,3 +75,58 @@ def resolve_shard(shard_index: int | None, shard_count: int | None, resource_con
 def sm_env(name: str, default: str) -> str:
     """An ``SM_*`` environment value with a default, read when the config is built (inside ``main``)."""
     return os.environ.get(name, default)
+
+
+PROCESSING_JOB_CONFIG = "config/processingjobconfig.json"
+# GPU instance families (ml.g4dn, g5, g6, g6e, p3, p4d, p5, …); Trainium/Inferentia (trn, inf) are not CUDA devices.
+_GPU_INSTANCE = re.compile(r"^ml\.[gp]\d")
+
+
+@dataclass(frozen=True)
+class Host:
+    """The instance a step runs on, as SageMaker describes it to the container. ``instance_type`` is what the job
+    asked for (``ml.g5.12xlarge``), or ``local`` (SageMaker local mode's name, which the local runner uses: the
+    laptop is no GPU instance); ``num_gpus`` is ``SM_NUM_GPUS`` when the training toolkit set it."""
+
+    instance_type: str
+    num_gpus: int | None = None
+
+    @property
+    def has_gpus(self) -> bool:
+        """Whether the instance comes with NVIDIA GPUs, so a step must find CUDA there."""
+        return bool(self.num_gpus) or bool(_GPU_INSTANCE.match(self.instance_type))
+
+
+def current_host() -> Host:
+    """This container's instance: ``SM_CURRENT_INSTANCE_TYPE`` / ``SM_NUM_GPUS`` (training toolkit), else the
+    training resource config, else the processing job config (``ProcessingResources.ClusterConfig``); ``unknown``
+    outside SageMaker."""
+    gpus = os.environ.get("SM_NUM_GPUS")
+    num_gpus = int(gpus) if gpus and gpus.isdigit() else None
+    if os.environ.get("SM_CURRENT_INSTANCE_TYPE"):
+        return Host(os.environ["SM_CURRENT_INSTANCE_TYPE"], num_gpus)
+    training = Path(opt_ml(TRAINING_RESOURCE_CONFIG))
+    if training.is_file():
+        kind = json.loads(training.read_text(encoding="utf-8")).get("current_instance_type")
+        if isinstance(kind, str) and kind:
+            return Host(kind, num_gpus)
+    processing = Path(opt_ml(PROCESSING_JOB_CONFIG))
+    if processing.is_file():
+        job = json.loads(processing.read_text(encoding="utf-8"))
+        kind = (((job.get("ProcessingResources") or {}).get("ClusterConfig")) or {}).get("InstanceType")
+        if isinstance(kind, str) and kind:
+            return Host(kind, num_gpus)
+    return Host("unknown", num_gpus)
+
+
+def require_cuda_on_gpu_host(cuda_available: bool, step: str, host: Host | None = None) -> None:
+    """Raises RuntimeError when this is a GPU instance but PyTorch sees no CUDA device: running a 7B model on the
+    CPU instead would take days (a driver/image mismatch, or an image without CUDA, is the usual cause)."""
+    host = host or current_host()
+    if host.has_gpus and not cuda_available:
+        gpus = f", SM_NUM_GPUS={host.num_gpus}" if host.num_gpus is not None else ""
+        raise RuntimeError(
+            f"{step}: this is a GPU instance ({host.instance_type}{gpus}) but PyTorch finds no CUDA device; "
+            "refusing to run on the CPU. Check that the image's CUDA matches the host driver (the training image is "
+            "cu130: see docs/aws-runtime.md), or choose a CPU instance type on purpose."
+        )

@@ -38,6 +38,13 @@ export class StepFailure extends Error {
   }
 }
 
+/**
+ * The instance type the runner reports to jobs (resourceconfig.json, processingjobconfig.json): SageMaker local
+ * mode's name for "this machine". Steps that need GPUs on a GPU instance type (medllama.sagemaker_env.Host) see a
+ * host without them, which is the truth; the definition's instance types only matter on AWS.
+ */
+export const LOCAL_INSTANCE_TYPE = 'local';
+
 /** A local non-zero exit counts as this exception type for RetryPolicies (docs/local-runner.md). */
 export const LOCAL_FAILURE_EXCEPTION = 'SageMaker.JOB_INTERNAL_ERROR';
 
@@ -282,10 +289,17 @@ export async function runProcessing(args: JsonObject, ctx: JobContext): Promise<
       const s3 = obj(output.S3Output, 'output S3Output');
       mkdirSync(sandboxPath(str(s3.LocalPath, 'output LocalPath'), optMl), { recursive: true });
     }
+    // What SageMaker Processing writes under /opt/ml/config: the cluster, and the job's own request. The instance
+    // is the one the runner runs on: SageMaker local mode's `local` (no GPU), not the type the definition asks for.
     mkdirSync(join(optMl, 'config'), { recursive: true });
+    writeFileSync(join(optMl, 'config', 'resourceconfig.json'), `${JSON.stringify({ current_host: host, hosts })}\n`);
     writeFileSync(
-      join(optMl, 'config', 'resourceconfig.json'),
-      `${JSON.stringify({ current_host: host, hosts, current_instance_type: String(cluster.InstanceType ?? 'local') })}\n`,
+      join(optMl, 'config', 'processingjobconfig.json'),
+      `${JSON.stringify({
+        ...args,
+        ProcessingJobName: ctx.jobName,
+        ProcessingResources: { ClusterConfig: { ...cluster, InstanceType: LOCAL_INSTANCE_TYPE } },
+      })}\n`,
     );
     const argv = localCommand([...entrypoint, ...containerArgs], ctx.python, optMl);
     const env = {
@@ -467,7 +481,7 @@ export async function runTraining(args: JsonObject, ctx: JobContext): Promise<Jo
     `${JSON.stringify({ ...hps, sagemaker_submit_directory: JSON.stringify(submitLocal) }, null, 2)}\n`,
   );
   writeFileSync(join(configDir, 'inputdataconfig.json'), `${JSON.stringify(inputDataConfig, null, 2)}\n`);
-  const instanceType = String(resources.InstanceType ?? 'local');
+  const instanceType = LOCAL_INSTANCE_TYPE;
   writeFileSync(
     join(configDir, 'resourceconfig.json'),
     `${JSON.stringify({

@@ -28,6 +28,7 @@ from medllama.evaluate.general import general_section
 from medllama.evaluate.perplexity import DocumentScore, Throughput, frame_document, score_documents
 from medllama.jsonl import write_json, write_jsonl
 from medllama.logs import setup_logging
+from medllama.sagemaker_env import Host, require_cuda_on_gpu_host
 from medllama.tokenizer import BaseTokenizer, TokenizerError, load_base_tokenizer, require_same_tokenizer
 
 log = setup_logging("medllama.evaluate")
@@ -74,13 +75,20 @@ class ModelRun:
     runtime: dict[str, Any] = field(default_factory=dict)
 
 
-def resolve_device(choice: str) -> str:
+def resolve_device(choice: str, host: Host | None = None) -> str:
+    """``cuda``/``cpu`` for ``--device``. ``auto`` is cuda on a GPU instance, where CUDA must then be there (never a
+    silent fall-back to the CPU), and elsewhere cuda when available, else cpu."""
     import torch
 
-    if choice == "cuda" and not torch.cuda.is_available():
+    available = torch.cuda.is_available()
+    if choice == "cuda" and not available:
         raise EvaluationError("--device cuda was given but no CUDA device is available")
     if choice == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        try:
+            require_cuda_on_gpu_host(available, "medllama.evaluate", host)
+        except RuntimeError as err:
+            raise EvaluationError(str(err)) from None
+        return "cuda" if available else "cpu"
     return choice
 
 

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from medllama.jsonl import write_json
+from medllama.sagemaker_env import require_cuda_on_gpu_host
 from medllama.tokenizer import BaseTokenizer, TokenizerError, load_base_tokenizer, require_same_tokenizer
 from medllama.train.checkpoint import Checkpointer, TrainerState
 from medllama.train.config import TrainConfig
@@ -30,7 +31,7 @@ from medllama.train.distributed import DistEnv, all_reduce_sum, barrier, cleanup
 from medllama.train.fsdp import clip_grad_norm
 from medllama.train.merge import save_final_model
 from medllama.train.metrics import flops_per_token, format_metric, mfu, peak_tflops_for, perplexity
-from medllama.train.model import ModelBundle, build_model, resolve_base_model_dir
+from medllama.train.model import ModelBundle, ModelError, build_model, resolve_base_model_dir
 
 log = logging.getLogger("medllama.train")
 
@@ -168,6 +169,10 @@ def _sync(env: DistEnv) -> None:
 
 
 def train(cfg: TrainConfig) -> dict:
+    try:  # before anything is loaded: a GPU instance without CUDA would otherwise train on its CPU for days
+        require_cuda_on_gpu_host(torch.cuda.is_available(), "medllama.train")
+    except RuntimeError as err:
+        raise ModelError(str(err)) from None
     env = init_distributed()
     try:
         summary = _train(cfg, env)
