@@ -283,7 +283,8 @@ export function tokenizerUri(
 ): string | undefined {
   const model = config.baseModel;
   if (model.source === 'jumpstart') return model.tokenizerS3Uri;
-  return baseModelUri(config, dataBucketName);
+  // The base model folder's tokenizer.json alone (the definition's default), never the folder with its weights.
+  return `${baseModelUri(config, dataBucketName).replace(/\/+$/, '')}/tokenizer.json`;
 }
 
 /** Where the PubMedQA benchmark files are read from (staged by `medllama stage-benchmarks`). */

@@ -14,6 +14,7 @@ import { type AnyParameter, ExecutionVariables, Join, type Json, type StringValu
 import { imageUri, type ServingContainer } from './images.ts';
 import { loadMetricDefinitions } from './metrics.ts';
 import { createMedLlamaParameters, type MedLlamaParameters, parameterList } from './parameters.ts';
+import { dataVolumes } from './sizing.ts';
 import { ConditionStep, GreaterThanOrEqualTo, LessThanOrEqualTo } from './steps/condition.ts';
 import { FailStep } from './steps/fail.ts';
 import { PROCESSING_INPUT_ROOT, type ProcessingInputProps, ProcessingStep } from './steps/processing.ts';
@@ -116,6 +117,18 @@ export interface MedLlamaPipelineOptions {
   readonly trainMaxRuntimeSeconds?: number;
   /** S3 prefix for the definition's default input. @default `s3://<dataBucket>/pmc-oa/` */
   readonly inputDataUri?: string;
+  /**
+   * How Ingest gets the articles. `staged`: XML in your bucket, a File-mode ProcessingInput split over the Ingest
+   * instances (`ShardedByS3Key`). `pmc-open-data`: the public PMC Cloud bucket, read by the step's own S3 reader
+   * (parallel GETs from its inventory); declaring that bucket as a File input would copy all of it onto every volume.
+   * @default 'staged'
+   */
+  readonly ingestSource?: 'staged' | 'pmc-open-data';
+  /**
+   * Articles the pipeline is sized for: the data steps' volumes hold that many (`pipeline-steps/sizing.ts`).
+   * @default 5,600,000 (the full PMC OA subset)
+   */
+  readonly corpusArticles?: number;
 }
 
 /** The pipeline definition: `toJSON()` is the document CreatePipeline takes. */
@@ -345,12 +358,22 @@ export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): Pipelin
       : undefined;
   const baseModelFolder: StringValue = stage ? stage.modelArtifacts : o.baseModel.s3Uri;
 
-  // Ingest: sharded by the instance's position in resourceconfig.json (shard flags left unset).
+  const fromOpenData = (o.ingestSource ?? 'staged') === 'pmc-open-data';
+  const volumes = dataVolumes({ articles: o.corpusArticles, ingestReadsS3: fromOpenData });
+
+  // Ingest. Staged XML: SageMaker gives each instance its share of the files (ShardedByS3Key) and the step keeps
+  // all it received (--input_sharded); its outputs are named by its position in resourceconfig.json. The public
+  // bucket: the step lists it from its inventory and takes its share of the articles itself.
   const ingestCode = processing('ingest');
   const ingestInputs: ProcessingInputProps[] = [
     ingestCode.input,
-    { name: 'articles', source: params.inputDataUri, flag: 'input_dir' },
+    ...(fromOpenData
+      ? []
+      : [{ name: 'articles', source: params.inputDataUri, flag: 'input_dir', distribution: 'ShardedByS3Key' as const }]),
   ];
+  const ingestSource: ConfigValues<typeof ingestConfig.schema> = fromOpenData
+    ? { input_mode: 's3', s3_uri: params.inputDataUri }
+    : { input_sharded: true };
   const decontamFlag: string[] = [];
   if (o.decontamPmidsUri) {
     // A file input lands in the input folder under its own name.
@@ -365,14 +388,14 @@ export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): Pipelin
     entrypoint: ingestCode.entrypoint,
     instanceType: params.ingestInstanceType,
     instanceCount: params.ingestInstanceCount,
-    volumeSizeInGB: 200,
+    volumeSizeInGB: volumes.ingest,
     ...cpuVolumeKms,
     ...outputKms,
     inputs: ingestInputs,
     outputs: [{ name: 'ingest', destination: executionPrefix(o.dataBucket, 'pipeline', 'Ingest'), flag: 'output_dir' }],
     arguments: [
       ...decontamFlag,
-      ...containerArgs(ingestConfig, { licenses: params.licenses, max_articles: params.maxArticles }),
+      ...containerArgs(ingestConfig, { ...ingestSource, licenses: params.licenses, max_articles: params.maxArticles }),
     ],
     retryPolicies: jobRetries(60, 5),
     cache: CACHE_30_DAYS,
@@ -386,7 +409,7 @@ export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): Pipelin
     entrypoint: dedupCode.entrypoint,
     instanceType: params.dedupInstanceType,
     instanceCount: 1,
-    volumeSizeInGB: 200,
+    volumeSizeInGB: volumes.dedup,
     ...cpuVolumeKms,
     ...outputKms,
     inputs: [dedupCode.input, { name: 'ingest', source: ingest.output('ingest'), flag: 'input_dir' }],
@@ -400,9 +423,12 @@ export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): Pipelin
   });
 
   const tokenizeCode = processing('tokenization');
-  // From the staged folder only its tokenizer.json (one object), not the 13 GB of weights.
+  // Only the tokenizer.json of the base model folder (one object), never the 13 GB of weights.
   const tokenizerUri: StringValue =
-    o.tokenizerUri ?? (stage ? new Join('/', [stage.modelArtifacts, 'tokenizer.json']) : o.baseModel.s3Uri);
+    o.tokenizerUri ??
+    (stage
+      ? new Join('/', [stage.modelArtifacts, 'tokenizer.json'])
+      : `${o.baseModel.s3Uri.replace(/\/+$/, '')}/tokenizer.json`);
   const tokenize = new ProcessingStep({
     name: STEP_NAMES.tokenize,
     roleArn: o.roleArn,
@@ -410,7 +436,7 @@ export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): Pipelin
     entrypoint: tokenizeCode.entrypoint,
     instanceType: params.tokenizeInstanceType,
     instanceCount: params.tokenizeInstanceCount,
-    volumeSizeInGB: 200,
+    volumeSizeInGB: volumes.tokenize,
     ...cpuVolumeKms,
     ...outputKms,
     inputs: [

@@ -52,7 +52,11 @@ function lockHash(pythonVersion) {
   const h = createHash('sha256');
   h.update(`python ${pythonVersion}\n`);
   // The package itself is used in place (a .pth file), so only the requirement files decide the venv.
-  for (const f of ['containers/requirements.txt', 'containers/requirements-dev.txt']) {
+  for (const f of [
+    'containers/requirements-image.txt',
+    'containers/requirements.txt',
+    'containers/requirements-dev.txt',
+  ]) {
     h.update(`${f}\n`);
     h.update(readFileSync(join(root, f)));
   }

@@ -81,7 +81,7 @@ describe('pipeline configuration', () => {
     expect(baseModelUri(parseConfig({}), 'bkt')).toBe('s3://bkt/base-model/');
     const c = parseConfig({ baseModel: { source: 's3', s3Uri: 's3://models/llama-2-7b-hf/' } });
     expect(baseModelUri(c, 'bkt')).toBe('s3://models/llama-2-7b-hf/');
-    expect(tokenizerUri(c, 'bkt')).toBe('s3://models/llama-2-7b-hf/');
+    expect(tokenizerUri(c, 'bkt')).toBe('s3://models/llama-2-7b-hf/tokenizer.json');
     expect(errorOf({ baseModel: { source: 's3', s3Uri: 'https://x/y' } })[0]).toBe(
       'medllama.baseModel.s3Uri: got "https://x/y", expected an s3://bucket/key URI (Hugging Face model folder)',
     );

@@ -448,7 +448,7 @@ describe('step config rendering', () => {
       n: '2',
       rate: '0.5',
       on: 'true',
-      tags: '["x","y"]',
+      tags: '"x,y"', // a list travels comma-separated: the training toolkit would render a JSON array as Python str()
     });
   });
 

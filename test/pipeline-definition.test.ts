@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import { buildMedLlamaPipeline, GATE_PATHS, STEP_NAMES } from '../pipeline-steps/definition.ts';
 import type { Json } from '../pipeline-steps/expressions.ts';
+import { dataVolumes } from '../pipeline-steps/sizing.ts';
 import { formatIssues, loadServiceModel, type ServiceModel, validateDefinition } from '../pipeline-steps/validate.ts';
 import { PLACEHOLDER_OPTIONS } from './pipeline-options.ts';
 import { jsonGetPaths } from './support/definition.ts';
@@ -142,6 +143,7 @@ describe('MedLlama pipeline definition', () => {
     });
     expect(train.OutputDataConfig).toMatchObject({ CompressionType: 'NONE', KmsKeyId: PLACEHOLDER_OPTIONS.kmsKeyArn });
     expect(train.EnableNetworkIsolation).toBe(false);
+    expect(train.EnableInterContainerTrafficEncryption).toBe(true); // multi-instance FSDP/DDP traffic
     expect(train).not.toHaveProperty('EnableManagedSpotTraining');
     expect((train.AlgorithmSpecification.MetricDefinitions as { Name: string }[]).map((m) => m.Name)).toContain(
       'validation:loss',
@@ -267,7 +269,10 @@ describe('MedLlama pipeline definition', () => {
       const names = json().Steps.map((s) => s.Name);
       expect(names).toEqual(['Ingest', 'Dedup', 'Tokenize', 'Train', 'Evaluate', 'QualityGate']);
       expect(JSON.stringify(json())).not.toContain('StageBaseModel');
-      expect(input(json(), 'Tokenize', 'tokenizer').S3Input.S3Uri).toBe(PLACEHOLDER_OPTIONS.baseModel.s3Uri);
+      // Only the tokenizer.json of the folder, never its 13 GB of weights.
+      expect(input(json(), 'Tokenize', 'tokenizer').S3Input.S3Uri).toBe(
+        `${PLACEHOLDER_OPTIONS.baseModel.s3Uri}tokenizer.json`,
+      );
     });
   });
 
@@ -522,5 +527,71 @@ describe('validation against the SageMaker API model (botocore service-2.json)',
     expect(text).toMatch(/exactly one of MaxAttempts and ExpireAfterMin/);
     expect(text).toMatch(/invalid step name "Dedup step"/);
     expect(text).toMatch(/no processing output named report/);
+  });
+});
+
+describe('data at corpus scale (what SageMaker copies onto each volume)', () => {
+  interface ProcessingArgs {
+    ProcessingInputs: { InputName: string; S3Input: Record<string, unknown> }[];
+    AppSpecification: { ContainerArguments: unknown[] };
+    ProcessingResources: { ClusterConfig: { VolumeSizeInGB: number } };
+  }
+  const argsOf = (def: { Steps: Obj[] }, name: string) => step(def, name).Arguments as unknown as ProcessingArgs;
+  const ingestOf = (def: { Steps: Obj[] }) => argsOf(def, 'Ingest');
+  const inputs = (args: ProcessingArgs) => args.ProcessingInputs.map((i) => i.InputName);
+
+  test('staged XML: each Ingest instance gets its share (ShardedByS3Key) and processes all of it', () => {
+    const ingest = ingestOf(json());
+    const articles = ingest.ProcessingInputs.find((i) => i.InputName === 'articles');
+    expect(articles?.S3Input).toMatchObject({ S3DataDistributionType: 'ShardedByS3Key', S3InputMode: 'File' });
+    const args = ingest.AppSpecification.ContainerArguments;
+    expect(args.slice(args.indexOf('--input_sharded'), args.indexOf('--input_sharded') + 2)).toEqual([
+      '--input_sharded',
+      'true',
+    ]);
+    // one extraction worker per vCPU, as `plan` assumes (the step's default; the definition does not cap it)
+    expect(args[args.indexOf('--workers') + 1]).toBe('0');
+    // every flag once (argparse would take the last of two)
+    const flags = args.filter((a): a is string => typeof a === 'string' && a.startsWith('--'));
+    expect(flags.length).toBe(new Set(flags).size);
+  });
+
+  test('the public PMC bucket is read by the step, never declared as a File input', () => {
+    const def = buildMedLlamaPipeline({
+      ...PLACEHOLDER_OPTIONS,
+      ingestSource: 'pmc-open-data',
+      inputDataUri: 's3://pmc-oa-opendata/',
+    }).toJSON() as { Steps: Obj[] };
+    const ingest = ingestOf(def);
+    expect(inputs(ingest)).toEqual(['code', ...(PLACEHOLDER_OPTIONS.decontamPmidsUri ? ['decontam'] : [])]);
+    expect(JSON.stringify(ingest.ProcessingInputs)).not.toContain('pmc-oa-opendata');
+    const args = ingest.AppSpecification.ContainerArguments;
+    const at = args.indexOf('--input_mode');
+    expect(args.slice(at, at + 4)).toEqual(['--input_mode', 's3', '--s3_uri', { Get: 'Parameters.InputDataUri' }]);
+    expect(args[args.indexOf('--input_sharded') + 1]).toBe('false');
+  });
+
+  test('volumes hold each step’s inputs and outputs for the corpus (sizing.ts), smaller without copied XML', () => {
+    const volume = (def: { Steps: Obj[] }, name: string) =>
+      argsOf(def, name).ProcessingResources.ClusterConfig.VolumeSizeInGB;
+    const full = json();
+    const staged = dataVolumes({ ingestReadsS3: false });
+    expect(['Ingest', 'Dedup', 'Tokenize'].map((n) => volume(full, n))).toEqual([
+      staged.ingest,
+      staged.dedup,
+      staged.tokenize,
+    ]);
+    // 5.6 M articles: 118 KB of XML and 33 KB of documents each, plus 25 % headroom
+    expect(staged.ingest).toBe(Math.ceil((5_600_000 * (118_000 + 33_000) * 1.25) / 1e9));
+    expect(staged.tokenize).toBeGreaterThan(staged.dedup / 2);
+    const open = buildMedLlamaPipeline({ ...PLACEHOLDER_OPTIONS, ingestSource: 'pmc-open-data' }).toJSON() as {
+      Steps: Obj[];
+    };
+    expect(volume(open, 'Ingest')).toBeLessThan(staged.ingest / 3);
+    const small = buildMedLlamaPipeline({ ...PLACEHOLDER_OPTIONS, corpusArticles: 1000 }).toJSON() as {
+      Steps: Obj[];
+    };
+    expect(['Ingest', 'Dedup', 'Tokenize'].map((n) => volume(small, n))).toEqual([50, 50, 50]);
+    expect(() => dataVolumes({ articles: 0, ingestReadsS3: true })).toThrow(/positive integer/);
   });
 });

@@ -39,11 +39,15 @@ def test_dlc_file_names_images_and_versions() -> None:
 
 
 def test_requirements_pin_exactly_the_image_versions() -> None:
-    requirements = pins(REPO / "containers" / "requirements.txt")
+    image = pins(REPO / "containers" / "requirements-image.txt")
+    jobs = pins(REPO / "containers" / "requirements.txt")
     for name, version in DLC["training"]["packages"].items():
-        assert requirements.get(name) == version, (
-            f"requirements.txt pins {name}=={requirements.get(name)}, dlc.json says {version}"
-        )
+        pinned = {**image, **jobs}.get(name)
+        assert pinned == version, f"the requirement files pin {name}=={pinned}, dlc.json says {version}"
+    # Jobs install only what the image lacks or leaves floating, never a package the image pins.
+    floating = set(DLC["training"]["floatingInImage"])
+    assert set(jobs) & set(DLC["training"]["packages"]) == floating
+    assert not set(image) & floating and not set(image) & set(jobs)
 
 
 def test_installed_versions_match_the_image() -> None:
@@ -122,3 +126,19 @@ def test_tests_reach_shared_only_through_the_locator(repo: Path) -> None:
             if direct.search(line):
                 offenders.append(f"{path.relative_to(repo)}:{number}: {line.strip()}")
     assert not offenders, "read ../shared through the locator instead:\n" + "\n".join(offenders)
+
+
+def test_jobs_install_only_unmet_pins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from medllama import bootstrap
+
+    assert bootstrap.unmet() == []  # the venv already holds what a job installs: nothing to do
+    wanted = tmp_path / "requirements.txt"
+    wanted.write_text("# header\njsonschema==0.0.1\nno-such-package-medllama==1.0\nlxml==6.1.3\n")
+    assert bootstrap.unmet(wanted) == [
+        f"jsonschema==0.0.1 ({__import__('importlib.metadata').metadata.version('jsonschema')})",
+        "no-such-package-medllama==1.0 (missing)",
+    ]
+    monkeypatch.setattr(bootstrap, "REQUIREMENTS", wanted)
+    monkeypatch.setenv("MEDLLAMA_NO_PIP", "1")
+    with pytest.raises(SystemExit, match=r"requirements not met: jsonschema==0\.0\.1"):
+        bootstrap.ensure_requirements()

@@ -103,6 +103,61 @@ def test_shards_union_equals_single_run(tmp_path):
     assert sorted(rej, key=key) == sorted(single_rej, key=key)
 
 
+def _host(tmp: Path, files: list[Path], index: int, count: int) -> Path:
+    """One Processing instance's sandbox with a ShardedByS3Key share of ``files`` and its resourceconfig.json."""
+    opt_ml = tmp / f"algo-{index + 1}" / "opt" / "ml"
+    share = opt_ml / "processing" / "input" / "articles"
+    share.mkdir(parents=True)
+    for f in files:
+        shutil.copy(f, share / f.name)
+    (opt_ml / "config").mkdir(parents=True)
+    hosts = [f"algo-{i + 1}" for i in range(count)]
+    (opt_ml / "config" / "resourceconfig.json").write_text(json.dumps({"current_host": hosts[index], "hosts": hosts}))
+    return opt_ml
+
+
+def test_input_sharded_by_s3_key_keeps_every_file_and_names_outputs_by_host(tmp_path, monkeypatch):
+    """SageMaker gave each of 2 instances half of the files: each processes all it got (sharding again would drop
+    half of its half), and their outputs, uploaded to one S3 prefix, have distinct names."""
+    single, single_rej, _ = run(tmp_path / "one", FIXTURES)
+    files = sorted(FIXTURES.glob("*.xml"))
+    out = tmp_path / "s3-prefix"
+    for index in range(2):
+        opt_ml = _host(tmp_path, files[index::2], index, 2)
+        monkeypatch.setenv("MEDLLAMA_OPT_ML", str(opt_ml))
+        share = str(opt_ml / "processing" / "input" / "articles")
+        args = ["--input_dir", share, "--output_dir", str(out), "--min_words", "20", "--input_sharded", "true"]
+        assert main(args) == 0
+        report = json.loads((out / f"ingest-report-0000{index}-of-00002.json").read_text())
+        assert report["inputs"] == len(files[index::2]) and report["source"]["input_sharded"] is True
+    docs = [r for p in sorted((out / "documents").glob("*.jsonl")) for r in read_jsonl(p)]
+    rej = [r for p in sorted((out / "rejected").glob("*.jsonl")) for r in read_jsonl(p)]
+    assert sorted(p.name for p in (out / "documents").iterdir()) == [
+        "part-00000-of-00002.jsonl",
+        "part-00001-of-00002.jsonl",
+    ]
+    key = lambda r: r["source"]  # noqa: E731
+    assert sorted(docs, key=key) == sorted(single, key=key)
+    assert sorted(rej, key=key) == sorted(single_rej, key=key)
+    # without the flag, each host would take its resourceconfig share of its share: a quarter lost per host
+    lost = tmp_path / "lost"
+    monkeypatch.setenv("MEDLLAMA_OPT_ML", str(_host(lost, files[0::2], 0, 2)))
+    share = lost / "algo-1" / "opt" / "ml" / "processing" / "input" / "articles"
+    _, _, report = run(lost, share)
+    assert report["inputs"] < len(files[0::2])
+
+
+def test_input_sharded_refuses_a_split_pmc_cloud_layout(tmp_path, monkeypatch, caplog):
+    mirror = tmp_path / "mirror"
+    _cloud_mirror(mirror)
+    monkeypatch.setenv("MEDLLAMA_OPT_ML", str(_host(tmp_path, [], 1, 2)))
+    args = ["--input_dir", str(mirror), "--output_dir", str(tmp_path / "o"), "--input_sharded", "true"]
+    assert main(args) == 1
+    assert "separates an article's XML from its metadata JSON" in caplog.text
+    monkeypatch.setenv("MEDLLAMA_OPT_ML", str(_host(tmp_path / "single", [], 0, 1)))
+    assert main([*args[:3], str(tmp_path / "o1"), *args[4:]]) == 0  # one instance received the whole layout
+
+
 def test_max_articles_takes_first_n_by_sorted_source(tmp_path):
     docs, rej, report = run(tmp_path, FIXTURES, "--max_articles", "3")
     assert sorted(r["source"] for r in docs + rej) == sorted(p.name for p in FIXTURES.glob("*.xml"))[:3]

@@ -250,6 +250,8 @@ export function builderOptions(config: MedLlamaConfig, modelPackageGroupName: st
     ...(tokenizer ? { tokenizerUri: tokenizer } : {}),
     benchmarksUri: benchmarksUri(config, data),
     inputDataUri: articlesUri(config, data),
+    ingestSource: config.data.usePmcOpenData ? 'pmc-open-data' : 'staged',
+    ...(config.data.maxArticles ? { corpusArticles: config.data.maxArticles } : {}),
     serving: config.servingContainer,
     tuning: config.tuning,
     ...(config.data.generalTextS3Uri ? { generalTextUri: config.data.generalTextS3Uri } : {}),

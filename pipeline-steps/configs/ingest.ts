@@ -49,12 +49,18 @@ export const config = defineStepConfig(
       .default(null)
       .describe("this instance's shard (null = resourceconfig)"),
     shard_count: z.number().int().min(1).nullable().default(null).describe('number of shards (null = resourceconfig)'),
+    input_sharded: z
+      .boolean()
+      .default(false)
+      .describe(
+        "input_dir holds only this instance's share (a ShardedByS3Key input): process all of it, name outputs by host",
+      ),
     workers: z
       .number()
       .int()
       .min(0)
       .max(256)
-      .default(1)
-      .describe('worker processes (0 = one per core); output order is fixed'),
+      .default(0)
+      .describe('worker processes (0 = one per vCPU); output order is fixed'),
   }),
 );

@@ -115,6 +115,9 @@ export function renderTrainingJob(name: string, p: TrainingJobProps): TrainingAr
       ...(p.spot ? { MaxWaitTimeInSeconds: p.spot.maxWaitTimeInSeconds } : {}),
     },
     EnableNetworkIsolation: p.enableNetworkIsolation ?? false,
+    // Traffic between the instances of a multi-instance job (FSDP/DDP gradients, checkpoints) is encrypted; a
+    // single-instance job has none, so this costs nothing there. InstanceCount is a parameter, hence always on.
+    EnableInterContainerTrafficEncryption: true,
     ...(p.spot
       ? {
           EnableManagedSpotTraining: true,
@@ -262,6 +265,7 @@ export class TuningStep extends JobStep implements ModelSource {
         ResourceConfig: rest.ResourceConfig,
         StoppingCondition: rest.StoppingCondition,
         EnableNetworkIsolation: rest.EnableNetworkIsolation,
+        EnableInterContainerTrafficEncryption: rest.EnableInterContainerTrafficEncryption,
         ...(rest.EnableManagedSpotTraining !== undefined
           ? { EnableManagedSpotTraining: rest.EnableManagedSpotTraining, CheckpointConfig: rest.CheckpointConfig }
           : {}),

@@ -55,7 +55,12 @@ class IngestConfig:
     max_file_mb: float = option(32.0, help="XML files larger than this are rejected as too-large")
     shard_index: int | None = option(None, help="this instance's shard (none = from resourceconfig.json)")
     shard_count: int | None = option(None, help="number of shards (none = from resourceconfig.json)")
-    workers: int = option(1, help="worker processes for extraction (0 = one per core); output order is fixed")
+    input_sharded: bool = option(
+        False,
+        help="--input_dir holds only this instance's share of the articles (a ShardedByS3Key ProcessingInput): "
+        "process all of it, and name the outputs by this instance's position in resourceconfig.json",
+    )
+    workers: int = option(0, help="worker processes for extraction (0 = one per vCPU); output order is fixed")
 
     def __post_init__(self) -> None:
         if (self.shard_index is None) != (self.shard_count is None):

@@ -147,25 +147,40 @@ class _Writer:
 
 def run(cfg: IngestConfig) -> dict[str, Any]:
     started = time.monotonic()
+    # `shard` names this instance's outputs; `share` picks its inputs. With a ShardedByS3Key input SageMaker already
+    # gave each instance its share of the files, so it keeps all of them (sharding again would drop most).
     shard = resolve_shard(cfg.shard_index, cfg.shard_count)
+    share = Shard() if cfg.input_sharded else shard
     pmids = load_pmids(cfg.decontam_pmids)
     mode = cfg.input_mode
     root = Path(cfg.input_dir)
     if mode == "auto":
         mode = "s3" if cfg.s3_uri else detect_mode(root)
+    if cfg.input_sharded and mode == "s3":
+        raise ValueError("--input_sharded applies to a ProcessingInput folder, not to --input_mode s3")
+    if cfg.input_sharded and mode == "pmc-cloud" and shard.count > 1:
+        raise ValueError(
+            f"{root} is in the PMC Cloud layout, but its files were split over {shard.count} instances "
+            "(ShardedByS3Key), which separates an article's XML from its metadata JSON and its versions from each "
+            "other. Stage a plain folder of XML, read the bucket with --input_mode s3 (data.usePmcOpenData), or "
+            "run Ingest on one instance (IngestInstanceCount=1)."
+        )
     total: int
     if mode == "s3":
-        items_iter, cut, lineage, total = _s3(cfg, pmids, shard)
+        items_iter, cut, lineage, total = _s3(cfg, pmids, share)
     elif mode == "pmc-cloud":
-        items, cut, lineage = _local_cloud(cfg, root, pmids, shard)
+        items, cut, lineage = _local_cloud(cfg, root, pmids, share)
         items_iter, total = iter(items), len(items)
     else:
         if not root.is_dir():
             raise FileNotFoundError(f"--input_dir: {root} is not a folder")
-        items, cut = select(folder_items(root), cfg.max_articles, shard)
+        items, cut = select(folder_items(root), cfg.max_articles, share)
         items_iter, total, lineage = iter(items), len(items), {"mode": "folder", "root": str(root)}
+    if cfg.input_sharded:
+        lineage["input_sharded"] = True
     log.info(
-        f"ingest: mode={mode} shard={shard.index}/{shard.count} inputs={total} (cut by max_articles: {cut} groups)"
+        f"ingest: mode={mode} shard={shard.index}/{shard.count}{' (input sharded by S3 key)' if cfg.input_sharded else ''}"
+        f" inputs={total} (cut by max_articles: {cut} groups)"
     )
 
     out = Path(cfg.output_dir)
