@@ -1,6 +1,18 @@
 import { z } from 'zod';
 import { defineStepConfig } from './define.ts';
 
+/**
+ * What differs by method when a field is left to its method default (learning_rate 0, adam_beta2 / adam_epsilon
+ * null). One table, mirrored by containers/medllama/train/config.py METHOD_DEFAULTS (a test holds them equal):
+ * - LoRA: peak LR 2e-4 (QLoRA, Dettmers et al. 2023, for 7B/13B), AdamW β2 0.999, ε 1e-8 (PyTorch's);
+ * - full fine-tune: peak LR 2e-5 (PMC-LLaMA's continued pretraining of LLaMA-7B on PMC papers), AdamW β2 0.95,
+ *   ε 1e-5 (the Llama 2 recipe, also MEDITRON's); docs/training.md "Method defaults".
+ */
+export const METHOD_DEFAULTS = {
+  lora: { learning_rate: 2e-4, adam_beta2: 0.999, adam_epsilon: 1e-8 },
+  full: { learning_rate: 2e-5, adam_beta2: 0.95, adam_epsilon: 1e-5 },
+} as const;
+
 /** Llama's linear layers: attention q/k/v/o and the SwiGLU MLP. LoRA targets all of them by default. */
 export const LLAMA_LINEAR_LAYERS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
 
@@ -12,7 +24,12 @@ export const config = defineStepConfig(
       .enum(['lora', 'full'])
       .default('lora')
       .describe('lora: train low-rank adapters (DDP); full: all weights (FSDP)'),
-    learning_rate: z.number().gt(0).max(1).default(2e-4).describe('peak learning rate of AdamW'),
+    learning_rate: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0)
+      .describe("peak learning rate of AdamW; 0 = the method's default (lora 2e-4, full 2e-5)"),
     lr_scheduler: z
       .enum(['cosine', 'linear', 'constant_with_warmup'])
       .default('cosine')
@@ -29,7 +46,34 @@ export const config = defineStepConfig(
       .min(0)
       .default(1)
       .describe('passes over the training blocks; ignored if max_steps > 0'),
-    max_steps: z.number().int().min(-1).default(-1).describe('optimizer steps to run; -1 lets num_train_epochs decide'),
+    max_steps: z
+      .number()
+      .int()
+      .min(-1)
+      .default(-1)
+      .describe('optimizer steps to run; -1 lets max_tokens (or else num_train_epochs) decide'),
+    max_tokens: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe('train on this many tokens (steps = tokens / tokens per step); 0 lets num_train_epochs decide'),
+    max_runtime_seconds: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe("the job's MaxRuntimeInSeconds; the step checks its projected finish against it (0 = no limit)"),
+    runtime_margin_seconds: z
+      .number()
+      .int()
+      .min(0)
+      .default(1800)
+      .describe('time kept free before max_runtime_seconds for the final evaluation, saving and the upload'),
+    on_overrun: z
+      .enum(['cap', 'fail'])
+      .default('cap')
+      .describe('when the projected finish is too late: cap the steps (the schedule shortened to fit), or fail'),
     per_device_train_batch_size: z.number().int().min(1).default(1).describe('sequences per GPU per micro-step'),
     per_device_eval_batch_size: z.number().int().min(1).default(1).describe('sequences per GPU per evaluation pass'),
     gradient_accumulation_steps: z.number().int().min(1).default(8).describe('micro-steps per optimizer step'),
@@ -45,7 +89,18 @@ export const config = defineStepConfig(
     gradient_checkpointing: z.boolean().default(true).describe('recompute activations in the backward pass'),
     torch_compile: z.boolean().default(false).describe('torch.compile each decoder layer (GPU only)'),
     eval_steps: z.number().int().min(0).default(200).describe('evaluate every N optimizer steps (0: only at the end)'),
-    max_eval_blocks: z.number().int().min(0).default(0).describe('evaluate on at most N validation blocks (0: all)'),
+    max_eval_blocks: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe('periodic evaluations use at most N validation blocks, a fixed seeded subset (0: eval_budget decides)'),
+    eval_budget: z
+      .number()
+      .gt(0)
+      .max(0.5)
+      .default(0.05)
+      .describe('periodic evaluations may cost at most this fraction of training time (the final one is complete)'),
     save_steps: z.number().int().min(0).default(200).describe('write a checkpoint every N optimizer steps (0: never)'),
     save_total_limit: z.number().int().min(1).default(2).describe('keep the newest N checkpoints'),
     logging_steps: z.number().int().min(1).default(10).describe('print metric lines every N optimizer steps'),
@@ -53,8 +108,19 @@ export const config = defineStepConfig(
     max_grad_norm: z.number().min(0).default(1).describe('clip the global gradient norm to this (0: no clipping)'),
     weight_decay: z.number().min(0).default(0).describe('AdamW weight decay (not applied to norms and biases)'),
     adam_beta1: z.number().min(0).lt(1).default(0.9).describe('AdamW beta1'),
-    adam_beta2: z.number().min(0).lt(1).default(0.999).describe('AdamW beta2'),
-    adam_epsilon: z.number().gt(0).default(1e-8).describe('AdamW epsilon'),
+    adam_beta2: z
+      .number()
+      .min(0)
+      .lt(1)
+      .nullable()
+      .default(null)
+      .describe("AdamW beta2 (null: the method's default, lora 0.999, full 0.95)"),
+    adam_epsilon: z
+      .number()
+      .gt(0)
+      .nullable()
+      .default(null)
+      .describe("AdamW epsilon (null: the method's default, lora 1e-8, full 1e-5)"),
     resume: z.boolean().default(true).describe('resume from the newest valid checkpoint in checkpoint_dir'),
     merge_adapter: z.boolean().default(true).describe('LoRA: save the base with the adapter merged into model_dir'),
     max_shard_size: z

@@ -21,13 +21,14 @@ __all__ = ["TrainConfig", "main"]
 def main(argv: list[str] | None = None) -> int:
     cfg = parse_or_exit(TrainConfig, argv, step="train", description=TrainConfig.__doc__ or "")
     setup_logging("medllama.train")
+    from medllama.train.budget import OverrunError
     from medllama.train.data import DataError
     from medllama.train.loop import train
     from medllama.train.model import ModelError
 
     try:
         train(cfg)
-    except (DataError, ModelError) as err:
+    except (DataError, ModelError, OverrunError) as err:
         logging.getLogger("medllama.train").error(str(err))
         return 2
     return 0

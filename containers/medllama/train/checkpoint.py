@@ -43,6 +43,8 @@ class TrainerState:
     tokens_seen: int = 0
     world_size: int = 1
     method: str = "lora"
+    # the step count the run budget capped the run to (0: not capped), so a resumed run keeps its schedule
+    capped_total: int = 0
 
 
 def checkpoint_name(step: int) -> str:

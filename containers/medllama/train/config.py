@@ -11,6 +11,13 @@ from medllama.sagemaker_env import opt_ml, sm_env
 
 LLAMA_LINEAR_LAYERS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
+# What a field left to its method default means (learning_rate 0, adam_beta2 / adam_epsilon none). The same table
+# as pipeline-steps/configs/train.ts METHOD_DEFAULTS, with its sources there and in docs/training.md.
+METHOD_DEFAULTS: dict[str, dict[str, float]] = {
+    "lora": {"learning_rate": 2e-4, "adam_beta2": 0.999, "adam_epsilon": 1e-8},
+    "full": {"learning_rate": 2e-5, "adam_beta2": 0.95, "adam_epsilon": 1e-5},
+}
+
 
 @dataclass
 class TrainConfig:
@@ -19,7 +26,9 @@ class TrainConfig:
     method: Literal["lora", "full"] = option(
         "lora", help="lora: train low-rank adapters (DDP); full: all weights (FSDP)"
     )
-    learning_rate: float = option(2e-4, help="peak learning rate of AdamW")
+    learning_rate: float = option(
+        0.0, help="peak learning rate of AdamW; 0 = the method's default (lora 2e-4, full 2e-5)"
+    )
     lr_scheduler: Literal["cosine", "linear", "constant_with_warmup"] = option(
         "cosine", help="learning-rate schedule after the linear warmup"
     )
@@ -28,7 +37,19 @@ class TrainConfig:
     num_train_epochs: float = option(
         1.0, help="passes over the training blocks (fractions allowed); ignored if max_steps > 0"
     )
-    max_steps: int = option(-1, help="optimizer steps to run; -1 lets num_train_epochs decide")
+    max_steps: int = option(-1, help="optimizer steps to run; -1 lets max_tokens (or else num_train_epochs) decide")
+    max_tokens: int = option(
+        0, help="train on this many tokens (steps = tokens / tokens per step); 0 lets num_train_epochs decide"
+    )
+    max_runtime_seconds: int = option(
+        0, help="the job's MaxRuntimeInSeconds; the step checks its projected finish against it (0 = no limit)"
+    )
+    runtime_margin_seconds: int = option(
+        1800, help="time kept free before max_runtime_seconds for the final evaluation, saving and the upload"
+    )
+    on_overrun: Literal["cap", "fail"] = option(
+        "cap", help="when the projected finish is too late: cap the steps (the schedule shortened to fit), or fail"
+    )
     per_device_train_batch_size: int = option(1, help="sequences per GPU per micro-step")
     per_device_eval_batch_size: int = option(1, help="sequences per GPU per evaluation forward pass")
     gradient_accumulation_steps: int = option(8, help="micro-steps per optimizer step")
@@ -45,7 +66,12 @@ class TrainConfig:
     eval_steps: int = option(
         200, help="evaluate on the validation blocks every N optimizer steps (0: only at the end)"
     )
-    max_eval_blocks: int = option(0, help="evaluate on at most N validation blocks (0: all)")
+    max_eval_blocks: int = option(
+        0, help="periodic evaluations use at most N validation blocks, a fixed seeded subset (0: eval_budget decides)"
+    )
+    eval_budget: float = option(
+        0.05, help="periodic evaluations may cost at most this fraction of training time (the final one is complete)"
+    )
     save_steps: int = option(200, help="write a checkpoint every N optimizer steps (0: never)")
     save_total_limit: int = option(2, help="keep the newest N checkpoints")
     logging_steps: int = option(10, help="print metric lines every N optimizer steps")
@@ -53,8 +79,8 @@ class TrainConfig:
     max_grad_norm: float = option(1.0, help="clip the global gradient norm to this (0: no clipping)")
     weight_decay: float = option(0.0, help="AdamW weight decay (not applied to norms and biases)")
     adam_beta1: float = option(0.9, help="AdamW beta1")
-    adam_beta2: float = option(0.999, help="AdamW beta2")
-    adam_epsilon: float = option(1e-8, help="AdamW epsilon")
+    adam_beta2: float | None = option(None, help="AdamW beta2 (none: the method's default, lora 0.999, full 0.95)")
+    adam_epsilon: float | None = option(None, help="AdamW epsilon (none: the method's default, lora 1e-8, full 1e-5)")
     resume: bool = option(True, help="resume from the newest valid checkpoint in checkpoint_dir")
     merge_adapter: bool = option(True, help="LoRA: save the base with the adapter merged into model_dir")
     max_shard_size: str = option("2GB", help="largest safetensors shard of the saved model")
@@ -78,6 +104,12 @@ class TrainConfig:
     output_data_dir: str = path_option(
         lambda: sm_env("SM_OUTPUT_DATA_DIR", opt_ml("output", "data")), help="training_summary.json and metrics.jsonl"
     )
+
+    def method_value(self, name: str) -> float:
+        """``name`` (learning_rate, adam_beta2, adam_epsilon) as given, or the method's default when left to it."""
+        value = getattr(self, name)
+        unset = value is None or (name == "learning_rate" and value == 0)
+        return METHOD_DEFAULTS[self.method][name] if unset else float(value)
 
     def __post_init__(self) -> None:
         if self.max_steps == 0 or self.max_steps < -1:

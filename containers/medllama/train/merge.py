@@ -44,8 +44,9 @@ def copy_tokenizer(base_dir: Path, model_dir: Path) -> list[str]:
     return copied
 
 
-def save_final_model(cfg: TrainConfig, bundle: Any, base_dir: Path, env: DistEnv) -> Path:
-    """Called on every rank (FSDP gathers collectively); rank 0 writes."""
+def save_final_model(cfg: TrainConfig, bundle: Any, base_dir: Path, env: DistEnv, *, merge: bool = True) -> Path:
+    """Called on every rank (FSDP gathers collectively); rank 0 writes. ``merge`` False writes a LoRA run's adapter
+    only (after SIGTERM, when merging would not fit the grace period)."""
     model_dir = Path(cfg.model_dir)
     # BF16 weights when training ran in BF16 (GPU); fp32 when it ran in fp32 (CPU), so the saved model is
     # exactly what was trained and compares fairly with an fp32 base.
@@ -62,7 +63,7 @@ def save_final_model(cfg: TrainConfig, bundle: Any, base_dir: Path, env: DistEnv
         if cfg.method == "lora":
             inner.save_pretrained(str(model_dir / "adapter"), safe_serialization=True)
             log.info(f"adapter saved to {model_dir / 'adapter'}")
-            if cfg.merge_adapter:
+            if cfg.merge_adapter and merge:
                 merged = inner.merge_and_unload()  # merges in the base dtype (fp32 delta cast once)
                 merged.to(out_dtype).save_pretrained(
                     str(model_dir), safe_serialization=True, max_shard_size=cfg.max_shard_size
@@ -78,7 +79,7 @@ def save_final_model(cfg: TrainConfig, bundle: Any, base_dir: Path, env: DistEnv
             inner.to(out_dtype).save_pretrained(
                 str(model_dir), safe_serialization=True, max_shard_size=cfg.max_shard_size
             )
-        if cfg.method == "full" or cfg.merge_adapter:
+        if cfg.method == "full" or (cfg.merge_adapter and merge):
             copy_tokenizer(base_dir, model_dir)
         log.info(f"model saved to {model_dir} ({out_dtype})")
     barrier(env)
