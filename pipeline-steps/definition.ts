@@ -20,6 +20,7 @@ import { FailStep } from './steps/fail.ts';
 import { PROCESSING_INPUT_ROOT, type ProcessingInputProps, ProcessingStep } from './steps/processing.ts';
 import { RegisterModelStep } from './steps/register.ts';
 import { CacheConfig, RetryPolicy, type Step } from './steps/step.ts';
+import { STOP_PIDS_DIR, stopRelayEntrypoint } from './steps/stop-relay.ts';
 import { type ChannelProps, type TrainingJobProps, TrainingStep, TuningStep } from './steps/training.ts';
 
 /** Step names: one name for one thing across the definition, the console, the local runner and the docs. */
@@ -369,7 +370,9 @@ export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): Pipelin
     ingestCode.input,
     ...(fromOpenData
       ? []
-      : [{ name: 'articles', source: params.inputDataUri, flag: 'input_dir', distribution: 'ShardedByS3Key' as const }]),
+      : [
+          { name: 'articles', source: params.inputDataUri, flag: 'input_dir', distribution: 'ShardedByS3Key' as const },
+        ]),
   ];
   const ingestSource: ConfigValues<typeof ingestConfig.schema> = fromOpenData
     ? { input_mode: 's3', s3_uri: params.inputDataUri }
@@ -467,8 +470,11 @@ export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): Pipelin
     lora_r: params.loraRank,
     gradient_accumulation_steps: params.gradientAccumulationSteps,
     max_eval_blocks: params.maxEvalBlocks,
+    max_tokens: params.trainTokens,
   };
   const maxRuntime = o.trainMaxRuntimeSeconds ?? 432_000;
+  // Train checks its projected finish against its own MaxRuntime (a literal: StoppingCondition takes no parameter).
+  trainValues.max_runtime_seconds = maxRuntime;
   const metricDefinitions = loadMetricDefinitions();
   const trainingJob = (tuned: readonly string[] = []): TrainingJobProps => ({
     roleArn: o.roleArn,
@@ -491,6 +497,9 @@ export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): Pipelin
     },
     metricDefinitions,
     maxRuntimeInSeconds: maxRuntime,
+    // SIGTERM reaches the training processes only through this relay (steps/stop-relay.ts).
+    container: stopRelayEntrypoint(),
+    environment: { MEDLLAMA_STOP_PIDS: STOP_PIDS_DIR },
     ...(o.spot
       ? {
           spot: {

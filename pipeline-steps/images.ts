@@ -10,6 +10,8 @@ export interface DlcConfig {
     readonly python: string;
     /** The image's SAGEMAKER_TRAINING_MODULE: the framework module the training toolkit hands the job to. */
     readonly trainingModule: string;
+    /** The image's ENTRYPOINT (SageMaker appends `train`). */
+    readonly entrypoint: readonly string[];
   };
   readonly processing: { readonly sameAs: 'training' };
   readonly serving: {
@@ -55,4 +57,9 @@ export function imageUri(role: ImageRole, region: string, dlc: DlcConfig = loadD
 /** The training image's SAGEMAKER_TRAINING_MODULE (`module:function`), which the local runner sets as the image does. */
 export function trainingModule(dlc: DlcConfig = loadDlcConfig()): string {
   return dlc.training.trainingModule;
+}
+
+/** The training image's ENTRYPOINT, which the Train step's stop relay starts (containers/dlc.json). */
+export function trainingEntrypoint(dlc: DlcConfig = loadDlcConfig()): readonly string[] {
+  return dlc.training.entrypoint;
 }

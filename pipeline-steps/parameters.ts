@@ -23,6 +23,7 @@ export interface MedLlamaParameters {
   readonly learningRate: ParameterFloat;
   readonly epochs: ParameterInteger;
   readonly maxSteps: ParameterInteger;
+  readonly trainTokens: ParameterInteger;
   readonly loraRank: ParameterInteger;
   readonly gradientAccumulationSteps: ParameterInteger;
   readonly maxEvalBlocks: ParameterInteger;
@@ -46,6 +47,13 @@ export interface MedLlamaParameterDefaults {
   /** @default false */
   readonly tuning?: boolean;
 }
+
+/**
+ * The default token budget: 1B tokens. On the default ml.g5.12xlarge (4 × A10G) at the assumed 1,200 tokens/s per
+ * GPU that is 58 h of training, half of Train's 120 h MaxRuntime, so the run ends in time even at half that pace
+ * (docs/training.md "Run budget"; Train itself caps the steps if its measured pace says otherwise).
+ */
+export const DEFAULT_TRAIN_TOKENS = 1_000_000_000;
 
 /** Creates the parameters; defaults match the step configs' own defaults where both exist. */
 export function createMedLlamaParameters(defaults: MedLlamaParameterDefaults): MedLlamaParameters {
@@ -101,7 +109,12 @@ export function createMedLlamaParameters(defaults: MedLlamaParameterDefaults): M
     epochs: new ParameterInteger('Epochs', { defaultValue: 1, description: 'Ignored when MaxSteps > 0' }),
     maxSteps: new ParameterInteger('MaxSteps', {
       defaultValue: -1,
-      description: 'Optimizer steps; -1 lets Epochs decide',
+      description: 'Optimizer steps; -1 lets TrainTokens (or, when that is 0, Epochs) decide',
+    }),
+    trainTokens: new ParameterInteger('TrainTokens', {
+      defaultValue: DEFAULT_TRAIN_TOKENS,
+      description:
+        'Tokens to train on (steps = tokens / tokens per step); the default fits the default instance within Train MaxRuntime with margin (docs/training.md "Run budget"); 0 lets Epochs decide',
     }),
     loraRank: new ParameterInteger('LoraRank', { defaultValue: 16 }),
     gradientAccumulationSteps: new ParameterInteger('GradientAccumulationSteps', {

@@ -113,12 +113,24 @@ export function localCommand(argv: string[], python: string, optMl: string): str
 interface ProcessResult {
   code: number | null;
   signal: NodeJS.Signals | null;
+  /** The job ran past its StoppingCondition.MaxRuntimeInSeconds and was stopped. */
+  overran: boolean;
 }
 
-/** Spawns one process in its own process group; lines go to the log (prefixed when `prefix` is set). */
+/**
+ * How SageMaker stops a job (MaxRuntime, a stop request, a spot interruption): SIGTERM to the container's first
+ * process only, as `docker stop` does, then SIGKILL to everything after the grace period.
+ */
+export const STOP_GRACE_MS = 120_000;
+
+/**
+ * Spawns one process in its own process group; lines go to the log (prefixed when `prefix` is set). Stopping it
+ * (the run's abort signal, or `maxRuntimeMs` elapsed) follows SageMaker: SIGTERM to this process alone, SIGKILL to
+ * its whole group {@link STOP_GRACE_MS} later.
+ */
 function runProcess(
   argv: string[],
-  opts: { cwd: string; env: Record<string, string>; prefix: string; ctx: JobContext },
+  opts: { cwd: string; env: Record<string, string>; prefix: string; ctx: JobContext; maxRuntimeMs?: number },
 ): Promise<ProcessResult> {
   const { ctx } = opts;
   return new Promise((resolvePromise, reject) => {
@@ -147,21 +159,35 @@ function runProcess(
     const err = { rest: '' };
     child.stdout?.on('data', onLines(out));
     child.stderr?.on('data', onLines(err));
+    let overran = false;
+    let stopping = false;
     const kill = () => {
-      if (child.pid === undefined || child.exitCode !== null) return;
+      if (stopping || child.pid === undefined || child.exitCode !== null) return;
+      stopping = true;
       try {
-        process.kill(-child.pid, 'SIGTERM');
+        process.kill(child.pid, 'SIGTERM');
       } catch {
         /* already gone */
       }
       setTimeout(() => {
         try {
-          if (child.exitCode === null && child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+          if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
         } catch {
           /* already gone */
         }
-      }, 5000).unref();
+      }, STOP_GRACE_MS).unref();
     };
+    const limit =
+      opts.maxRuntimeMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            overran = true;
+            ctx.log(
+              `[runner] MaxRuntimeInSeconds (${opts.maxRuntimeMs! / 1000} s) reached: SIGTERM, SIGKILL 120 s later`,
+            );
+            kill();
+          }, opts.maxRuntimeMs);
+    limit?.unref();
     if (ctx.signal?.aborted) kill();
     ctx.signal?.addEventListener('abort', kill, { once: true });
     child.on('error', (e) => {
@@ -170,19 +196,30 @@ function runProcess(
     });
     child.on('close', (code, signal) => {
       ctx.signal?.removeEventListener('abort', kill);
+      if (limit) clearTimeout(limit);
+      // whatever the first process left behind goes with it, as with a container
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        /* the group is gone */
+      }
       for (const b of [out, err]) {
         if (b.rest) {
           ctx.log(opts.prefix + b.rest);
           ctx.onOutput?.(b.rest);
         }
       }
-      resolvePromise({ code, signal });
+      resolvePromise({ code, signal, overran });
     });
   });
 }
 
 function checkExit(res: ProcessResult, what: string, ctx: JobContext, reason?: string): void {
   if (ctx.signal?.aborted) throw new StepFailure(`${what} was stopped`, 'Local.STOPPED', res.code);
+  if (res.overran) {
+    // SageMaker stops the job (its artifacts written in the grace period still upload) and the step fails.
+    throw new StepFailure(`${what} reached MaxRuntimeInSeconds and was stopped`, 'SageMaker.MAX_RUNTIME_EXCEEDED');
+  }
   if (res.code !== 0) {
     const how = res.signal ? `was killed by ${res.signal}` : `exited with code ${res.code}`;
     throw new StepFailure(`${what} ${how}${reason ? `: ${reason}` : ''}`, LOCAL_FAILURE_EXCEPTION, res.code);
@@ -506,13 +543,28 @@ export async function runTraining(args: JsonObject, ctx: JobContext): Promise<Jo
     MEDLLAMA_OPT_ML: optMl,
     PYTHONUNBUFFERED: '1',
   };
-  const argv = [ctx.python, '-m', 'sagemaker_training.cli.train'];
+  // The image's entry point is the toolkit's `train` (its start script only fixes host names, right here already);
+  // a ContainerEntrypoint of the definition (the Train step's stop relay) runs as written, around that stand-in.
+  const imageEntrypoint = [ctx.python, '-m', 'sagemaker_training.cli.train'];
+  const container = strList(algo.ContainerEntrypoint, 'AlgorithmSpecification.ContainerEntrypoint');
+  const argv = container.length
+    ? localCommand(
+        [...container, ...strList(algo.ContainerArguments, 'AlgorithmSpecification.ContainerArguments')],
+        ctx.python,
+        optMl,
+      )
+    : imageEntrypoint;
+  if (container.length) env.MEDLLAMA_IMAGE_ENTRYPOINT = imageEntrypoint.join(' ');
+  const stopping = obj(args.StoppingCondition ?? {}, 'StoppingCondition');
+  const maxRuntimeMs =
+    stopping.MaxRuntimeInSeconds === undefined ? undefined : Number(stopping.MaxRuntimeInSeconds) * 1000;
   ctx.log(`[runner] algo-1: ${argv.join(' ')} (SAGEMAKER_BASE_DIR=${optMl})`);
   const lines: string[] = [];
   const res = await runProcess(argv, {
     cwd: sandbox,
     env,
     prefix: '',
+    maxRuntimeMs,
     ctx: {
       ...ctx,
       onOutput: (line) => {

@@ -62,6 +62,12 @@ export interface TrainingJobProps {
   /** @default - none */
   readonly environment?: Readonly<Record<string, StringValue>>;
   /**
+   * The container's entry point and its arguments instead of the image's (`AlgorithmSpecification.
+   * ContainerEntrypoint` / `ContainerArguments`; Training jobs only: a Tuning step's jobs always run the image's).
+   * @default - the image's ENTRYPOINT, called with `train`
+   */
+  readonly container?: { readonly entrypoint: readonly string[]; readonly arguments: readonly string[] };
+  /**
    * Network isolation. Off by default: the training toolkit pip-installs the source dir's requirements.txt.
    * @default false
    */
@@ -82,6 +88,9 @@ export function renderTrainingJob(name: string, p: TrainingJobProps): TrainingAr
       TrainingImage: p.imageUri,
       TrainingInputMode: 'File',
       ...(p.metricDefinitions?.length ? { MetricDefinitions: p.metricDefinitions.map((m) => ({ ...m })) } : {}),
+      ...(p.container
+        ? { ContainerEntrypoint: [...p.container.entrypoint], ContainerArguments: [...p.container.arguments] }
+        : {}),
     },
     HyperParameters: { ...p.hyperParameters },
     InputDataConfig: p.channels.map((c) => ({
@@ -228,7 +237,8 @@ export class TuningStep extends JobStep implements ModelSource {
 
   protected renderArguments(): TuningArguments {
     const p = this.props;
-    const job = renderTrainingJob(this.name, p.trainingJob);
+    // HyperParameterAlgorithmSpecification has no ContainerEntrypoint: the trials run the image's entry point.
+    const job = renderTrainingJob(this.name, { ...p.trainingJob, container: undefined });
     const { HyperParameters, ...rest } = job;
     const ranges = {
       ContinuousParameterRanges: p.ranges.flatMap((r) =>
