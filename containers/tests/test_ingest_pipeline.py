@@ -240,3 +240,49 @@ def test_bad_flags_exit_2_naming_the_field(tmp_path, capsys, flags, field):
 
 def test_missing_input_is_an_error_not_a_crash(tmp_path):
     assert main(["--input_dir", str(tmp_path / "nope"), "--output_dir", str(tmp_path / "o")]) == 1
+
+
+def test_empty_or_useless_input_stops_at_ingest_with_the_reason(tmp_path, caplog):
+    empty = tmp_path / "empty"
+    (empty / "notes").mkdir(parents=True)
+    (empty / "notes" / "readme.txt").write_text("not JATS")
+    args = ["--output_dir", str(tmp_path / "o1"), "--min_words", "20"]
+    assert main(["--input_dir", str(empty), *args]) == 1
+    assert "no articles found in" in caplog.text and ".xml/.nxml files" in caplog.text
+    useless = tmp_path / "useless"
+    useless.mkdir()
+    for name in ("10-license-nc.xml", "16-retracted.xml", "09-correction.xml"):
+        shutil.copy(FIXTURES / name, useless / name)
+    out = tmp_path / "o2"
+    assert main(["--input_dir", str(useless), "--output_dir", str(out), "--min_words", "20"]) == 1
+    verdict = json.loads((out / "ingest-report-00000-of-00001.json").read_text())["verdict"]
+    assert verdict.startswith("every one of the 3 articles was rejected (")
+    assert "license-not-allowed 1" in verdict and "retracted 1" in verdict and "notice 1" in verdict
+    # one of several instances may see nothing: only the total decides (Dedup)
+    shard = ["--shard_index", "1", "--shard_count", "4", "--output_dir", str(tmp_path / "o3")]
+    assert main(["--input_dir", str(useless), *shard]) == 0
+
+
+def test_dedup_stops_when_ingest_kept_nothing_on_any_instance(tmp_path):
+    from medllama.dedup import main as dedup_main
+
+    useless = tmp_path / "useless"
+    useless.mkdir()
+    shutil.copy(FIXTURES / "10-license-nc.xml", useless / "a.xml")
+    shutil.copy(FIXTURES / "16-retracted.xml", useless / "b.xml")
+    ingest_out = tmp_path / "ingest"
+    for i in range(2):
+        shard = ["--shard_index", str(i), "--shard_count", "2"]
+        assert main(["--input_dir", str(useless), "--output_dir", str(ingest_out), *shard]) == 0
+    import logging
+
+    records: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda r: records.append(r.getMessage())  # type: ignore[method-assign]
+    logging.getLogger("medllama.dedup").addHandler(handler)
+    try:
+        assert dedup_main(["--input_dir", str(ingest_out), "--output_dir", str(tmp_path / "dedup")]) != 0
+    finally:
+        logging.getLogger("medllama.dedup").removeHandler(handler)
+    text = "\n".join(records)
+    assert "Ingest kept none of the 2 articles (" in text and "license-not-allowed 1" in text

@@ -28,6 +28,7 @@ added) and the rest to ``rejected/`` (bad input with its reason, duplicates with
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import math
 import os
@@ -408,6 +409,23 @@ def iter_items(files: list[Path], root: Path, *, compute: bool) -> Iterator[Item
             ordinal += 1
 
 
+def no_documents_reason(root: Path, lines: int, bad: dict[str, int]) -> str:
+    """Why there is nothing to deduplicate, with Ingest's funnel when its reports are beside the documents."""
+    if lines:
+        return f"none of the {lines} document records is valid ({bad}): nothing to train on"
+    reasons: dict[str, int] = {}
+    inputs = 0
+    for report in sorted(root.glob("ingest-report-*.json")):
+        data = json.loads(report.read_text(encoding="utf-8"))
+        inputs += int(data.get("inputs", 0))
+        for k, v in (data.get("rejected_by_reason") or {}).items():
+            reasons[k] = reasons.get(k, 0) + int(v)
+    if not inputs:
+        return "Ingest found no articles on any instance: nothing to train on"
+    listed = ", ".join(f"{k} {v}" for k, v in sorted(reasons.items(), key=lambda kv: -kv[1]))
+    return f"Ingest kept none of the {inputs} articles ({listed}): nothing to train on"
+
+
 def run(cfg: DedupConfig, log: logging.Logger) -> dict[str, Any]:
     root = Path(cfg.input_dir)
     docs_dir = root / "documents"
@@ -438,6 +456,8 @@ def run(cfg: DedupConfig, log: logging.Logger) -> dict[str, Any]:
     progress.close(valid=len(state), rejected=sum(bad.values()))
     state_bytes = state.nbytes
 
+    if not len(state):
+        raise InputError(f"--input_dir {root}: {no_documents_reason(root, lines, bad)}")
     result = plan(state, cfg, log)
     n = len(state)
 

@@ -145,6 +145,24 @@ class _Writer:
         os.replace(self.tmp, self.path)
 
 
+class EmptyInputError(ValueError):
+    """The input yields nothing to train on: stop here, not three steps later in Train."""
+
+
+def useless_input(report: dict[str, Any], mode: str, where: object, shard: Shard) -> str | None:
+    """Why the run should stop at Ingest, or None. With several instances one may see no articles or keep none
+    while the others do, so only a single instance decides here; Dedup checks the total across instances."""
+    if shard.count > 1:
+        return None
+    if report["inputs"] == 0:
+        looked = "PMC<id>.<v>/ article folders" if mode in ("pmc-cloud", "s3") else ".xml/.nxml files (at any depth)"
+        return f"no articles found in {where}: looked for {looked}"
+    if report["documents"] == 0:
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(report["rejected_by_reason"].items(), key=lambda kv: -kv[1]))
+        return f"every one of the {report['inputs']} articles was rejected ({reasons}): nothing to train on"
+    return None
+
+
 def run(cfg: IngestConfig) -> dict[str, Any]:
     started = time.monotonic()
     # `shard` names this instance's outputs; `share` picks its inputs. With a ShardedByS3Key input SageMaker already
@@ -239,7 +257,10 @@ def run(cfg: IngestConfig) -> dict[str, Any]:
     }
     if report["inputs"] != total:
         raise RuntimeError(f"accounting error: {total} inputs but {report['inputs']} records")
+    report["verdict"] = useless_input(report, mode, root if mode != "s3" else cfg.s3_uri, shard)
     write_json(out / f"ingest-report-{shard.suffix}.json", report)
+    if report["verdict"]:
+        raise EmptyInputError(report["verdict"])
     log.info(
         f"ingest: {report['documents']} documents, {report['rejected']} rejected {report['rejected_by_reason']} "
         f"in {elapsed:.1f}s"
