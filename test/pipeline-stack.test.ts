@@ -229,6 +229,27 @@ describe('PipelineStack (default config)', () => {
     t.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
   });
 
+  test('alarms and EventBridge can really publish to the encrypted topic (topic and key policies, scoped)', () => {
+    const t = built.templates.pipeline;
+    const statements = (type: string, policy: string) =>
+      Object.values(t.findResources(type)).flatMap(
+        (r) => (r.Properties as Record<string, { Statement: Record<string, unknown>[] }>)[policy]!.Statement,
+      );
+    const topicGrants = statements('AWS::SNS::TopicPolicy', 'PolicyDocument');
+    const cloudwatch = topicGrants.find((s) => JSON.stringify(s.Principal).includes('cloudwatch.amazonaws.com'));
+    expect(cloudwatch).toMatchObject({ Effect: 'Allow', Action: 'sns:Publish' });
+    expect(JSON.stringify(cloudwatch!.Condition)).toContain('aws:SourceAccount');
+    expect(JSON.stringify(cloudwatch!.Condition)).toMatch(/cloudwatch:.*:alarm:\*/);
+    expect(topicGrants.some((s) => JSON.stringify(s.Principal).includes('events.amazonaws.com'))).toBe(true);
+    // the notifications key: both services may encrypt and decrypt, from this account only
+    const keyGrants = statements('AWS::KMS::Key', 'KeyPolicy');
+    for (const service of ['events.amazonaws.com', 'cloudwatch.amazonaws.com']) {
+      const grant = keyGrants.find((s) => JSON.stringify(s.Principal).includes(service));
+      expect(grant, service).toMatchObject({ Action: ['kms:Decrypt', 'kms:GenerateDataKey'] });
+      expect(JSON.stringify(grant!.Condition), service).toContain('aws:SourceAccount');
+    }
+  });
+
   test('dashboard: training loss and tokens/s by SEARCH, executions, endpoint; alarms notify the topic', () => {
     const t = built.templates.pipeline;
     const dashboards = Object.values(t.findResources('AWS::CloudWatch::Dashboard'));

@@ -4,6 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Stack } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 
 export interface PipelineNotificationsProps {
@@ -25,8 +26,11 @@ export interface PipelineNotificationsProps {
 
 /**
  * Pipeline execution outcomes by e-mail: an EventBridge rule on "SageMaker Model Building Pipeline Execution Status
- * Change" for this pipeline → an SNS topic encrypted with its own KMS key (rotation on; EventBridge and CloudWatch
- * alarms may use it) whose policy refuses non-TLS publishing. Alarms can send to {@link topic} too.
+ * Change" for this pipeline → an SNS topic encrypted with its own KMS key (rotation on) whose policy refuses non-TLS
+ * publishing. Alarms send to {@link topic} too. A KMS-encrypted topic takes a publish from a service only when both
+ * policies allow it: the topic's (sns:Publish) and the key's (kms:GenerateDataKey, kms:Decrypt). EventBridge's topic
+ * grant comes with its rule target; CloudWatch's is added here. Every grant is scoped to this account (and, on the
+ * topic, to its alarms), so another account's alarm or rule cannot use them.
  */
 export class PipelineNotifications extends Construct {
   readonly topic: sns.Topic;
@@ -39,6 +43,7 @@ export class PipelineNotifications extends Construct {
       description: `MedLlama: notifications of ${props.pipelineName}`,
       enableKeyRotation: true,
     });
+    const { account, region, partition } = Stack.of(this);
     for (const service of ['events.amazonaws.com', 'cloudwatch.amazonaws.com']) {
       this.key.addToResourcePolicy(
         new iam.PolicyStatement({
@@ -46,6 +51,7 @@ export class PipelineNotifications extends Construct {
           principals: [new iam.ServicePrincipal(service)],
           actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
           resources: ['*'], // A key policy's resource is always the key itself.
+          conditions: { StringEquals: { 'aws:SourceAccount': account } },
         }),
       );
     }
@@ -54,6 +60,18 @@ export class PipelineNotifications extends Construct {
       masterKey: this.key,
       enforceSSL: true,
     });
+    this.topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': account },
+          ArnLike: { 'aws:SourceArn': `arn:${partition}:cloudwatch:${region}:${account}:alarm:*` },
+        },
+      }),
+    );
     if (props.email) this.topic.addSubscription(new subs.EmailSubscription(props.email));
 
     const states = props.states ?? ['Failed', 'Succeeded'];
