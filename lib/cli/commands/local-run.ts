@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { ConsoleReporter, summaryTable } from '../../../pipeline-steps/local/display.ts';
+import { ConsoleReporter, quietProgressEnv, summaryTable } from '../../../pipeline-steps/local/display.ts';
 import { parseParamAssignments } from '../../../pipeline-steps/local/expressions.ts';
 import { loadDefinition } from '../../../pipeline-steps/local/load.ts';
 import { latestRunId, runPipeline } from '../../../pipeline-steps/local/runner.ts';
@@ -94,6 +94,7 @@ export function ensureTinyBaseModel(runsDir: string, python: string): string {
   const res = spawnSync(python, ['-m', 'medllama.tiny_model', '--output_dir', dir], {
     cwd: repoRoot,
     stdio: 'inherit',
+    env: { ...process.env, ...quietProgressEnv() },
   });
   if (res.status !== 0) throw new Error(`python -m medllama.tiny_model failed (exit ${res.status})`);
   return dir;
@@ -190,6 +191,7 @@ Ctrl-C stops the running step and leaves a resumable state (re-run with --run-id
         python,
         reporter,
         signal: controller.signal,
+        env: quietProgressEnv(),
       });
       console.log(`\n${summaryTable(state, runDir)}`);
       const train = state.steps.Train;
