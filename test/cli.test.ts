@@ -41,7 +41,7 @@ describe('--help of every command', () => {
         if (option.value) expect(option.value, `${command.name} --${option.name}`).toMatch(/^[A-Za-z<[s]/);
         expect(option.description.trim().length, `${command.name} --${option.name}`).toBeGreaterThan(5);
         // The label, then (on its line or the next) the first words of the description.
-        const first = option.description.split('\n')[0]!.trim();
+        const first = option.description.trim().split(/\s+/).slice(0, 3).join(' ');
         const escaped = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
         expect(help, `${command.name} --${option.name}`).toMatch(
           new RegExp(`^ {2}${escaped(label)}(\\s+|\\n\\s+)${escaped(first)}`, 'm'),

@@ -65,6 +65,21 @@ export function optionLabel(option: CliOption): string {
 
 /** Labels longer than this put their description on the next line. */
 const MAX_LABEL = 30;
+/** Help lines are wrapped at this width (the project's line width, less a margin). */
+const HELP_WIDTH = 116;
+
+/** Splits `text` into lines of at most `width` characters at spaces (a longer word stays whole). */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  return [...lines, line];
+}
 
 /** The options section of a command's help: every option with its value name and description, aligned. */
 export function formatOptions(options: readonly CliOption[]): string[] {
@@ -79,8 +94,8 @@ export function formatOptions(options: readonly CliOption[]): string[] {
       ...(option.repeatable ? ['repeatable'] : []),
     ];
     const text = `${option.description}${notes.length ? ` (${notes.join('; ')})` : ''}`;
-    const [first = '', ...rest] = text.split('\n').map((l) => l.trim());
     const indent = ' '.repeat(2 + width + 2);
+    const [first = '', ...rest] = text.split('\n').flatMap((l) => wrap(l, HELP_WIDTH - indent.length));
     if (label.length > width) lines.push(`  ${label}`, `${indent}${first}`);
     else lines.push(`  ${label.padEnd(width)}  ${first}`);
     for (const line of rest) lines.push(`${indent}${line}`);

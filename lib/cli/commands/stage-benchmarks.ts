@@ -47,8 +47,8 @@ const options = [
     name: 'from',
     value: 'DIR',
     description:
-      "a local copy of the PubMedQA repository's data/ori_pqal.json, data/test_ground_truth.json and LICENSE\n" +
-      '(pqal_all_pmids.txt is checked when present). Default: download those raw files of\n' +
+      "a folder holding ori_pqal.json, test_ground_truth.json and LICENSE (from github.com/pubmedqa/pubmedqa's " +
+      'data/ folder and its root; pqal_all_pmids.txt is checked when present).\nDefault: download those files from ' +
       `github.com/pubmedqa/pubmedqa at commit ${PUBMEDQA_COMMIT.slice(0, 12)} (sha256-checked; needs internet)`,
   },
   { name: 'kms-key-id', value: 'KEY', description: 'upload with SSE-KMS under this key (id, ARN or alias)' },
