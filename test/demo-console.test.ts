@@ -175,12 +175,12 @@ describe('the demo’s closing lines', () => {
     expect(demoCompleted({ ...base, state, totalSeconds: 204.4 })).toBe(true);
     expect(lines).toContain('[demo] pipeline Succeeded; wall time after set-up 3 min 24 s');
     expect(lines).toContain(
-      '[demo]   time bar (≤ 5 min 0 s after set-up on 2 cores): met, 3 min 24 s on this machine (2 cores)',
+      '[demo]   time bar (≤ 5 min after set-up on 2 cores): met, 3 min 24 s on this machine (2 cores)',
     );
     expect(lines.filter((l) => /^\[demo\]\s+(Ingest|Train|Evaluate|Register)\b/.test(l))).toEqual([]);
     expect(lines).toContain('[demo] registry:   /runs/demo-1/registry/g/1.json (quality gate passed)');
     expect(demoSummary({ ...base, state, totalSeconds: 412 })).toContain(
-      '[demo]   time bar (≤ 5 min 0 s after set-up on 2 cores): NOT met, 6 min 52 s on this machine (2 cores)',
+      '[demo]   time bar (≤ 5 min after set-up on 2 cores): NOT met, 6 min 52 s on this machine (2 cores)',
     );
   });
 
