@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { didYouMean } from './suggest.ts';
 
 /**
  * The deploy-time configuration of MedLlama, read once in `bin/app.ts` from the `medllama` key of the
@@ -7,6 +8,8 @@ import { z } from 'zod';
  * fixed when the stacks are synthesized.
  */
 const S3_URI = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[^\s]*)?$/;
+/** An AWS region name: us-east-1, us-gov-west-1, … (the CLI checks --region and AWS_REGION with it too). */
+export const AWS_REGION_PATTERN = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/;
 const s3Uri = (what: string) => z.string().regex(S3_URI, `an s3://bucket/key URI (${what})`);
 const instanceType = z
   .string()
@@ -128,10 +131,7 @@ export const MedLlamaConfigSchema = z
       .regex(/^\d{12}$/, 'a 12-digit AWS account id')
       .optional(),
     /** Target region; also picks the ECR account of the Hugging Face images. */
-    region: z
-      .string()
-      .regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/, 'an AWS region such as us-east-1')
-      .default('us-east-1'),
+    region: z.string().regex(AWS_REGION_PATTERN, 'an AWS region such as us-east-1').default('us-east-1'),
     /** Keep buckets and the KMS key when the stack is deleted (recommended for anything but throw-away dev). */
     retainData: z.boolean().default(true),
     /** Days after which non-current object versions in the data and artifact buckets expire. */
@@ -224,12 +224,60 @@ function expectedText(issue: z.core.$ZodIssue): string {
   }
 }
 
+/** The parts of a zod schema's definition that lead to an object's fields. */
+interface SchemaDef {
+  readonly type: string;
+  readonly shape?: Record<string, z.ZodType>;
+  readonly innerType?: z.ZodType;
+  readonly in?: z.ZodType;
+  readonly options?: z.ZodType[];
+  readonly discriminator?: string;
+  readonly values?: unknown[];
+}
+const defOf = (schema: z.ZodType) => (schema as unknown as { _zod: { def: SchemaDef } })._zod.def;
+
+/**
+ * The field names the object at `path` may have: wrappers (default, optional, …) are looked through, and of a
+ * discriminated union the option whose tag `raw` has (all options' fields when none matches).
+ */
+export function knownFields(schema: z.ZodType, path: readonly PropertyKey[], raw: unknown): string[] {
+  const def = defOf(schema);
+  if (def.innerType) return knownFields(def.innerType, path, raw);
+  if (def.type === 'pipe' && def.in) return knownFields(def.in, path, raw);
+  if (def.type === 'union' && def.options) {
+    const tag = def.discriminator;
+    const given = tag && raw !== null && typeof raw === 'object' ? (raw as Record<string, unknown>)[tag] : undefined;
+    const chosen = def.options.filter((o) => {
+      const tagSchema = tag ? defOf(o).shape?.[tag] : undefined;
+      return tagSchema !== undefined && (defOf(tagSchema).values ?? []).includes(given);
+    });
+    return [...new Set((chosen.length ? chosen : def.options).flatMap((o) => knownFields(o, path, raw)))];
+  }
+  if (def.type !== 'object' || !def.shape) return [];
+  if (path.length === 0) return Object.keys(def.shape);
+  const [head, ...rest] = path;
+  const child = def.shape[String(head)];
+  const value = raw !== null && typeof raw === 'object' ? (raw as Record<PropertyKey, unknown>)[head!] : undefined;
+  return child ? knownFields(child, rest, value) : [];
+}
+
+/** `medllama.data: unknown field "inputS3uri" (did you mean "inputS3Uri"?); known fields: …` */
+function unknownFieldsText(where: string, keys: string[], known: string[]): string {
+  const named = keys.map((k) => `${JSON.stringify(k)}${didYouMean(k, known)}`).join(', ');
+  return `${where}: unknown field${keys.length > 1 ? 's' : ''} ${named}; known fields: ${known.join(', ')}`;
+}
+
 /** Formats a zod error as `medllama.<field>: got <value>, expected <what>` lines. */
-export function describeIssues(error: z.ZodError, raw: unknown, prefix = 'medllama'): string[] {
+export function describeIssues(
+  error: z.ZodError,
+  raw: unknown,
+  prefix = 'medllama',
+  schema: z.ZodType = MedLlamaConfigSchema,
+): string[] {
   return error.issues.map((issue) => {
     if (issue.code === 'unrecognized_keys') {
       const where = [prefix, ...issue.path.map(String)].join('.');
-      return `${where}: unknown field(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}; expected only known fields`;
+      return unknownFieldsText(where, issue.keys, knownFields(schema, issue.path, raw));
     }
     const field = [prefix, ...issue.path.map(String)].join('.');
     const got = valueAt(raw, issue.path);

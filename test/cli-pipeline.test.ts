@@ -198,7 +198,7 @@ describe('medllama start / status / approve against a moto server', () => {
     [['--param', 'Epochs'], /--param "Epochs": expected Name=Value/],
     [['--param', 'Epochs=1', '--param', 'Epochs=2'], /--param Epochs: given twice \("1" and "2"\)/],
     [['--display-name', 'bad name'], /--display-name: got "bad name"/],
-    [['--frobnicate'], /Unknown option '--frobnicate'/],
+    [['--frobnicate'], /unknown option --frobnicate/],
   ])('start %j fails before any AWS call, naming parameter, value and expectation', async (argv, message) => {
     const refusing = refusingClient();
     const start = createStartCommand({ client: () => refusing, config: () => config, log });

@@ -110,7 +110,7 @@ describe('pipeline configuration', () => {
     [{ instances: { ingest: { count: 1.5 } } }, 'medllama.instances.ingest.count: got 1.5, expected a whole number'],
     [
       { instances: { dedup: { count: 2 } } },
-      'medllama.instances.dedup: unknown field(s) "count"; expected only known fields',
+      'medllama.instances.dedup: unknown field "count"; known fields: type',
     ],
     [{ data: { maxArticles: -1 } }, 'medllama.data.maxArticles: got -1, expected a number >= 0'],
     [

@@ -29,8 +29,32 @@ describe('parseConfig', () => {
     expect(() => parseConfig(raw)).toThrow(message);
   });
 
-  test('fails on unknown fields, naming them', () => {
-    expect(() => parseConfig({ stgae: 'dev' })).toThrow(/unknown field\(s\) "stgae"/);
+  test('fails on unknown fields, naming them, the closest known field and every known field', () => {
+    expect(() => parseConfig({ regoin: 'us-east-1' })).toThrow(
+      'medllama: unknown field "regoin" (did you mean "region"?); known fields: stage, account, region, retainData,',
+    );
+    expect(() => parseConfig({ stgae: 'dev', zzz: 1 })).toThrow(
+      /medllama: unknown fields "stgae" \(did you mean "stage"\?\), "zzz"; known fields: stage, .*, serving$/m,
+    );
+  });
+
+  test.each([
+    [{ data: { inputS3uri: 's3://b/x/' } }, 'medllama.data: unknown field "inputS3uri" (did you mean "inputS3Uri"?)'],
+    [
+      { instances: { train: { tpye: 'ml.g5.2xlarge' } } },
+      'medllama.instances.train: unknown field "tpye" (did you mean "type"?); known fields: type, count',
+    ],
+    // A discriminated union: the fields of the option the `source` names.
+    [
+      { baseModel: { source: 'jumpstart', acceptLlama2Eula: true, modelid: 'x' } },
+      'medllama.baseModel: unknown field "modelid" (did you mean "modelId"?); known fields: source, acceptLlama2Eula, modelId, tokenizerS3Uri, gatedKey',
+    ],
+    [
+      { baseModel: { source: 's3', uri: 's3://b/m/' } },
+      'medllama.baseModel: unknown field "uri"; known fields: source, s3Uri',
+    ],
+  ])('unknown nested field %j: the suggestion and the known fields at that level', (raw, message) => {
+    expect(() => parseConfig(raw)).toThrow(message);
   });
 
   test('fails when the context is not an object', () => {

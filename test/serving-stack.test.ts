@@ -1,9 +1,11 @@
-import { App } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { App, Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, test } from 'vitest';
+import { importSameEnvironmentTopic } from '../lib/constructs/same-environment-topic.ts';
 import { DataStack } from '../lib/stacks/data-stack.ts';
 import { ServingStack, type ServingStackProps } from '../lib/stacks/serving-stack.ts';
 import { nagFindings } from './support/nag.ts';
+import { buildTestApp } from './support/pipeline-app.ts';
 
 function build(overrides: Partial<ServingStackProps> = {}) {
   const app = new App();
@@ -132,5 +134,34 @@ describe('ServingStack', () => {
     [{ minCapacity: 3, maxCapacity: 2 }, 'got min 3, initial 1, max 2'],
   ])('fails early on bad props: %j', (overrides, message) => {
     expect(() => build(overrides)).toThrow(message);
+  });
+
+  test('in the app, the endpoint-state rule sends to the pipeline topic without an environment warning', () => {
+    for (const raw of [{}, { account: '123456789012', region: 'eu-west-1' }]) {
+      const { app, stacks } = buildTestApp(raw);
+      app.synth();
+      Annotations.fromStack(stacks.serving).hasNoWarning('*', Match.stringLikeRegexp('unresolved environment'));
+      Template.fromStack(stacks.serving).hasResourceProperties('AWS::Events::Rule', {
+        EventPattern: Match.objectLike({ 'detail-type': ['SageMaker Endpoint State Change'] }),
+        Targets: Match.arrayWith([
+          Match.objectLike({
+            Arn: {
+              'Fn::ImportValue': 'MedLlama-dev-Pipeline-NotificationTopicArn',
+            },
+          }),
+        ]),
+      });
+    }
+  });
+
+  test('a literal topic ARN from another region or account is refused', () => {
+    const stack = new Stack(new App(), 'S', { env: { account: '123456789012', region: 'us-east-1' } });
+    expect(() => importSameEnvironmentTopic(stack, 'A', 'arn:aws:sns:eu-west-1:123456789012:t')).toThrow(
+      "the topic's region is eu-west-1, expected the stack's (us-east-1)",
+    );
+    expect(() => importSameEnvironmentTopic(stack, 'B', 'arn:aws:sns:us-east-1:210987654321:t')).toThrow(
+      "the topic's account is 210987654321",
+    );
+    expect(importSameEnvironmentTopic(stack, 'C', 'arn:aws:sns:us-east-1:123456789012:t').topicName).toBe('t');
   });
 });

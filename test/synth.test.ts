@@ -33,6 +33,17 @@ describe('cdk synth (the CLI, as a user runs it)', () => {
     expect(JSON.stringify(manifest.missing ?? [])).toBe('[]');
   });
 
+  test('prints no warnings: no unresolved rule environment, every recommended feature flag configured', () => {
+    const res = cdkSynth([]);
+    expect(res.status, res.stderr).toBe(0);
+    const printed = `${res.stdout}\n${res.stderr}`;
+    // The EndpointStateChange rule's SNS target (the imported notification topic) is in the stack's environment.
+    expect(printed).not.toMatch(/unresolved environment/);
+    // cdk.json sets each flag aws-cdk-lib recommends (docs/cdk-feature-flags.md).
+    expect(printed).not.toMatch(/feature flags are not configured/);
+    expect(printed).not.toMatch(/^\s*WARNING/m);
+  });
+
   test('fails on invalid context, naming the field, the value and what was expected', () => {
     const res = cdkSynth(['-c', 'medllama={"stage":"PROD","region":"us-east-1"}']);
     expect(res.status).not.toBe(0);

@@ -4,8 +4,11 @@ import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 export type SageMakerLike = Pick<SageMakerClient, 'send'>;
 
 export interface ClientOptions {
-  /** @default - the SDK's (AWS_REGION, profile) */
-  readonly region?: string;
+  /**
+   * From `resolveRegion` (lib/aws/region.ts), so every command picks it the same way.
+   * @default - the AWS profile's (the SDK's own lookup)
+   */
+  readonly region?: string | undefined;
   /**
    * Endpoint override (a moto server in tests).
    * @default - the SDK's (AWS_ENDPOINT_URL_SAGEMAKER / AWS_ENDPOINT_URL, else the regional endpoint)
@@ -22,7 +25,13 @@ export function sageMakerClient(options: ClientOptions = {}): SageMakerClient {
   });
 }
 
-/** Region of an ARN (`arn:<partition>:<service>:<region>:…`), or undefined. */
-export function arnRegion(arn: string): string | undefined {
-  return /^arn:[a-z-]+:[a-z0-9-]+:([a-z0-9-]+):/.exec(arn)?.[1];
+/**
+ * Turns off the AWS SDK's NodeVersionSupportWarning in this process, through the environment variable the SDK
+ * reads for exactly that (aws/aws-sdk-js-v3 issue #7983). The warning (8 lines on stderr, on every AWS command
+ * under Node 20) is about SDK releases after January 2027 needing Node 22; this project pins its SDK versions,
+ * so it is noise for a CLI user. Called by bin/medllama.ts before any client exists (the SDK checks once, when
+ * the first client is built); a value the user set, e.g. `false` to see the warning, is kept.
+ */
+export function quietSdkNodeVersionWarning(env: NodeJS.ProcessEnv = process.env): void {
+  env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 }

@@ -14,6 +14,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { acknowledgeWildcards } from '../constructs/nag-acknowledge.ts';
+import { importSameEnvironmentTopic } from '../constructs/same-environment-topic.ts';
 import { supportsVolumeKms, VARIANT_NAME } from '../serving/deploy-handler.ts';
 import type { DataStackImports } from './data-stack.ts';
 
@@ -31,7 +32,8 @@ export interface ServingStackProps extends StackProps {
   readonly imageRegistryAccount: string;
   /**
    * ARN of the topic told when the endpoint becomes InService or Failed and when an alarm fires (the
-   * pipeline's notification topic, whose policy admits EventBridge and CloudWatch).
+   * pipeline's notification topic, whose policy admits EventBridge and CloudWatch). It must be in this stack's
+   * account and region (the stacks of one stage share them).
    * @default - a new KMS-encrypted topic
    */
   readonly notificationTopicArn?: string;
@@ -117,7 +119,7 @@ export class ServingStack extends Stack {
     const endpointArn = this.sagemakerArn('endpoint', this.endpointName);
 
     this.topic = props.notificationTopicArn
-      ? sns.Topic.fromTopicArn(this, 'Notifications', props.notificationTopicArn)
+      ? importSameEnvironmentTopic(this, 'Notifications', props.notificationTopicArn)
       : new sns.Topic(this, 'Notifications', { masterKey: key, enforceSSL: true, displayName: 'MedLlama serving' });
 
     this.endpointRole = this.createEndpointRole(props, artifactBucket, key);

@@ -17,6 +17,33 @@ export function formatSeconds(s: number | undefined): string {
     : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
 }
 
+/**
+ * Environment for every job of a local run (and the tiny-model build): progress bars off. tqdm (used by
+ * transformers, datasets and huggingface_hub) redraws its bar with carriage returns, and the runner splits job
+ * output on them, so each redraw became a log line, a status line and, in a failure's log tail, summary text.
+ * TQDM_DISABLE is tqdm's own switch; the HF libraries also read their variables. A value the user set wins.
+ */
+export function quietProgressEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const quiet: Record<string, string> = {};
+  for (const name of ['TQDM_DISABLE', 'HF_HUB_DISABLE_PROGRESS_BARS', 'HF_DATASETS_DISABLE_PROGRESS_BARS']) {
+    quiet[name] = env[name] ?? '1';
+  }
+  return quiet;
+}
+
+/** Terminal control sequences (colours, cursor moves) that tqdm and loggers may write: ESC [ … final byte. */
+const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-?]*[ -/]*[@-~]`, 'g');
+
+/**
+ * A job's output line as the display shows it: control sequences removed, of a line redrawn with carriage returns
+ * only its last state, and nothing at all for a progress-bar frame (tqdm's `NN%|███   | n/N [...]`).
+ */
+export function cleanLine(line: string): string {
+  const states = line.split('\r').filter((part) => part.trim());
+  const text = (states[states.length - 1] ?? '').replace(ANSI, '').trimEnd();
+  return /\d+%\|/.test(text) || /[█▏▎▍▌▋▊▉]{3,}/.test(text) ? '' : text;
+}
+
 /** Lines that look like progress (counts, rates, metrics) rather than noise. */
 function isProgressLine(line: string): boolean {
   return /\d/.test(line) && !/^\s*(warnings?\.warn|File ")/i.test(line);
@@ -24,12 +51,15 @@ function isProgressLine(line: string): boolean {
 
 export class ConsoleReporter implements RunReporter {
   private timer: NodeJS.Timeout | undefined;
-  private current: { name: string; started: number; last: string } | undefined;
+  /** The running step, its latest progress line, when that came, and the line the last status showed. */
+  private current: { name: string; started: number; last: string; lastAt: number; shown: string } | undefined;
   private runDir = '';
 
   constructor(
     private readonly write: (line: string) => void = (l) => console.log(l),
     private readonly intervalMs = 10_000,
+    /** The clock (tests drive it). */
+    private readonly now: () => number = Date.now,
   ) {}
 
   runStarted(state: RunState, runDir: string): void {
@@ -43,21 +73,38 @@ export class ConsoleReporter implements RunReporter {
 
   stepStarted(record: StepRecord): void {
     this.write(`▶ ${record.name} (${record.type}) started — log: ${join(this.runDir, record.log ?? '')}`);
-    this.current = { name: record.name, started: Date.now(), last: '' };
+    const now = this.now();
+    this.current = { name: record.name, started: now, last: '', lastAt: now, shown: '' };
     clearInterval(this.timer);
     this.timer = setInterval(() => this.tick(), this.intervalMs);
     this.timer.unref();
   }
 
   stepOutput(step: string, line: string): void {
-    if (this.current?.name === step && line.trim() && isProgressLine(line)) this.current.last = line.trim();
+    const text = cleanLine(line).trim();
+    if (this.current?.name === step && text && isProgressLine(text)) {
+      this.current.last = text;
+      this.current.lastAt = this.now();
+    }
   }
 
-  private tick(): void {
-    if (!this.current) return;
-    const elapsed = formatSeconds((Date.now() - this.current.started) / 1000);
-    const last = this.current.last.length > 100 ? `${this.current.last.slice(0, 97)}...` : this.current.last;
-    this.write(`  … ${this.current.name} Executing ${elapsed}${last ? ` | ${last}` : ''}`);
+  /**
+   * The status line of the running step: its latest progress line when there is a new one since the previous
+   * status line; otherwise how long the step has been quiet (repeating an old line would read as fresh progress).
+   */
+  tick(): void {
+    const cur = this.current;
+    if (!cur) return;
+    const now = this.now();
+    const elapsed = formatSeconds((now - cur.started) / 1000);
+    if (cur.last && cur.last !== cur.shown) {
+      const last = cur.last.length > 100 ? `${cur.last.slice(0, 97)}...` : cur.last;
+      cur.shown = cur.last;
+      this.write(`  … ${cur.name} Executing ${elapsed} | ${last}`);
+    } else {
+      const quiet = cur.last ? `no new output for ${formatSeconds((now - cur.lastAt) / 1000)}` : 'no output yet';
+      this.write(`  … ${cur.name} Executing ${elapsed} (${quiet})`);
+    }
   }
 
   stepFinished(record: StepRecord): void {
@@ -95,11 +142,11 @@ export class ConsoleReporter implements RunReporter {
   }
 }
 
+/** The last `n` lines of a log worth showing: progress-bar frames and control sequences left out. */
 export function tailLines(path: string, n: number): string[] {
   if (!existsSync(path)) return [];
-  const lines = readFileSync(path, 'utf8').split('\n');
-  while (lines.length && lines[lines.length - 1] === '') lines.pop();
-  return lines.slice(-n);
+  const lines = readFileSync(path, 'utf8').split('\n').map(cleanLine);
+  return lines.filter((line) => line.trim() !== '').slice(-n);
 }
 
 /** The final summary: one row per step (state, time, cache/reuse, attempts, log). */

@@ -1,15 +1,18 @@
-import { parseArgs } from 'node:util';
 import { DescribeModelPackageCommand, UpdateModelPackageCommand } from '@aws-sdk/client-sagemaker';
-import { arnRegion, type SageMakerLike, sageMakerClient } from '../../aws/clients.ts';
+import { type SageMakerLike, sageMakerClient } from '../../aws/clients.ts';
+import { resolveRegion } from '../../aws/region.ts';
 import { type CliCommand, UsageError } from '../command.ts';
+import { parseOptions, regionOption } from '../options.ts';
 
 const usage = `usage: medllama approve MODEL_PACKAGE_ARN [--description TEXT] [--region REGION]
 
 Approves a registered model package version (UpdateModelPackage, ModelApprovalStatus=Approved). The approval
-event starts the serving stack's deployment to the real-time endpoint.
+event starts the serving stack's deployment to the real-time endpoint.`;
 
-  --description TEXT  why it was approved (stored as ApprovalDescription)
-  --region REGION     AWS region (default: the ARN's)`;
+const options = [
+  { name: 'description', value: 'TEXT', description: 'why it was approved (stored as ApprovalDescription)' },
+  regionOption("the ARN's region"),
+] as const;
 
 const MODEL_PACKAGE_ARN = /^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package\/[a-zA-Z0-9-]{1,63}\/\d+$/;
 
@@ -50,7 +53,7 @@ export async function approveModelPackage(
 }
 
 export interface ApproveDeps {
-  readonly client: (region: string) => SageMakerLike;
+  readonly client: (region: string | undefined) => SageMakerLike;
   readonly log: (line: string) => void;
 }
 
@@ -59,26 +62,14 @@ const defaultDeps: ApproveDeps = {
   log: (line) => console.log(line),
 };
 
-function parseApproveArgs(argv: string[]) {
-  try {
-    return parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: true,
-      options: { description: { type: 'string' }, region: { type: 'string' } },
-    });
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
-}
-
 export function createApproveCommand(deps: ApproveDeps = defaultDeps): CliCommand {
   return {
     name: 'approve',
     summary: 'approve a registered model package (triggers deployment)',
     usage,
+    options,
     async run(argv: string[]): Promise<number> {
-      const { values, positionals } = parseApproveArgs(argv);
+      const { values, positionals } = parseOptions(argv, options, { positionals: true });
       if (positionals.length !== 1) {
         throw new UsageError(`expected one model package ARN, got ${positionals.length} arguments`);
       }
@@ -91,7 +82,7 @@ export function createApproveCommand(deps: ApproveDeps = defaultDeps): CliComman
       if (values.description !== undefined && values.description.length > 1024) {
         throw new UsageError(`--description: got ${values.description.length} characters, expected at most 1024`);
       }
-      const region = values.region ?? arnRegion(arn)!;
+      const { region } = resolveRegion({ flag: values.region, arn });
       const result = await approveModelPackage(deps.client(region), arn, values.description);
       deps.log(result.changed ? `approved  ${arn} (was ${result.previous})` : `unchanged ${arn} is already Approved`);
       return 0;

@@ -1,19 +1,29 @@
-import { parseArgs } from 'node:util';
 import {
   DescribeEndpointCommand,
   DescribeEndpointConfigCommand,
   ListEndpointsCommand,
-  SageMakerClient,
+  type SageMakerClient,
 } from '@aws-sdk/client-sagemaker';
+import { type SageMakerLike, sageMakerClient } from '../../aws/clients.ts';
+import { resolveRegion } from '../../aws/region.ts';
 import type { CliCommand } from '../command.ts';
+import { cdkJsonRegion } from '../deploy-config.ts';
+import { parseOptions, regionOption } from '../options.ts';
 
 const usage = `usage: medllama endpoints [--name-prefix PREFIX] [--region REGION]
 
 Lists the MedLlama real-time endpoints: status, instance type and count, the model (package version) each
-serves, and when it last changed.
+serves, and when it last changed.`;
 
-  --name-prefix PREFIX   endpoints whose name contains PREFIX (default medllama)
-  --region REGION        AWS region (default: the SDK's, e.g. AWS_REGION)`;
+const options = [
+  {
+    name: 'name-prefix',
+    value: 'PREFIX',
+    description: 'endpoints whose name contains PREFIX',
+    default: 'medllama',
+  },
+  regionOption(),
+] as const;
 
 export interface EndpointRow {
   readonly name: string;
@@ -68,18 +78,31 @@ export function formatTable(rows: EndpointRow[]): string {
   return [line(header), ...cells.map(line), ...(failures.length ? ['', 'failures:', ...failures] : [])].join('\n');
 }
 
-export const command: CliCommand = {
-  name: 'endpoints',
-  summary: 'list the MedLlama endpoints: status, instance, model version',
-  usage,
-  async run(argv) {
-    const { values } = parseArgs({
-      args: argv,
-      strict: true,
-      options: { 'name-prefix': { type: 'string', default: 'medllama' }, region: { type: 'string' } },
-    });
-    const client = new SageMakerClient(values.region ? { region: values.region } : {});
-    console.log(formatTable(await listEndpoints(client, values['name-prefix'])));
-    return 0;
-  },
+export interface EndpointsDeps {
+  readonly client: (region: string | undefined) => SageMakerLike;
+  readonly cdkJsonRegion: () => string | undefined;
+  readonly log: (line: string) => void;
+}
+
+const defaultDeps: EndpointsDeps = {
+  client: (region) => sageMakerClient({ region }),
+  cdkJsonRegion: () => cdkJsonRegion(),
+  log: (line) => console.log(line),
 };
+
+export function createEndpointsCommand(deps: EndpointsDeps = defaultDeps): CliCommand {
+  return {
+    name: 'endpoints',
+    summary: 'list the MedLlama endpoints: status, instance, model version',
+    usage,
+    options,
+    async run(argv) {
+      const { values } = parseOptions(argv, options);
+      const { region } = resolveRegion({ flag: values.region, cdkJson: deps.cdkJsonRegion });
+      deps.log(formatTable(await listEndpoints(deps.client(region), values['name-prefix'])));
+      return 0;
+    },
+  };
+}
+
+export const command = createEndpointsCommand();

@@ -1,5 +1,4 @@
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { S3Client } from '@aws-sdk/client-s3';
 import {
   DEFAULT_LICENSES,
@@ -12,6 +11,7 @@ import {
 } from '../../data/pmc-cloud.ts';
 import { anonymousS3Client, type RetryOptions } from '../../data/s3-anonymous.ts';
 import { type CliCommand, UsageError } from '../command.ts';
+import { parseOptions } from '../options.ts';
 
 const usage = `usage: medllama fetch-sample --count N [--out DIR] [--licenses LIST] [--allow-manuscripts] [--allow-ocr]
                              [--inventory-date DATE] [--concurrency N] [--bucket NAME] [--region REGION]
@@ -26,18 +26,32 @@ whose license_code is allowed and that are not retracted, author manuscripts or 
 
 Writes <out>/PMC<id>.<v>/PMC<id>.<v>.xml and .json (the layout \`medllama.ingest\` reads in pmc-cloud mode) and
 <out>/fetch-report.json (counts, skipped articles with reasons). An XML already present with the right md5 is not
-downloaded again. Exits 1 when fewer than N articles passed the filters (the report is still written).
+downloaded again. Exits 1 when fewer than N articles passed the filters (the report is still written).`;
 
-  --count N              articles to download (required, 1 to 100000)
-  --out DIR              output folder (default data/pmc-sample)
-  --licenses LIST        comma-separated license codes to keep (default "CC0,CC BY,CC BY-SA")
-  --allow-manuscripts    keep author manuscripts (is_manuscript; license_code is often TDM: add it to --licenses)
-  --allow-ocr            keep historical OCR scans (is_historical_ocr)
-  --inventory-date DATE  use this inventory (e.g. 2026-01-08T01-00Z) instead of the newest
-  --concurrency N        parallel GETs (default 8, 1 to 64)
-  --bucket NAME          default pmc-oa-opendata
-  --region REGION        default us-east-1
-  --endpoint URL         S3 endpoint override (tests: a moto server; path-style)`;
+const options = [
+  { name: 'count', value: 'N', description: 'articles to download (required, 1 to 100000)' },
+  { name: 'out', value: 'DIR', description: 'output folder', default: 'data/pmc-sample' },
+  {
+    name: 'licenses',
+    value: 'LIST',
+    description: 'comma-separated license codes to keep',
+    default: DEFAULT_LICENSES.join(','),
+  },
+  {
+    name: 'allow-manuscripts',
+    description: 'keep author manuscripts (is_manuscript; license_code is often TDM: add it to --licenses)',
+  },
+  { name: 'allow-ocr', description: 'keep historical OCR scans (is_historical_ocr)' },
+  {
+    name: 'inventory-date',
+    value: 'DATE',
+    description: 'use this inventory (e.g. 2026-01-08T01-00Z) instead of the newest',
+  },
+  { name: 'concurrency', value: 'N', description: 'parallel GETs, 1 to 64', default: '8' },
+  { name: 'bucket', value: 'NAME', description: 'the public PMC bucket', default: PMC_BUCKET },
+  { name: 'region', value: 'REGION', description: "the bucket's region (requests are unsigned)", default: PMC_REGION },
+  { name: 'endpoint', value: 'URL', description: 'S3 endpoint override (tests: a moto server; path-style)' },
+] as const;
 
 export interface FetchSampleArgs extends FetchSampleOptions {
   readonly region: string;
@@ -53,22 +67,7 @@ function wholeNumber(flag: string, raw: string, min: number, max: number): numbe
 }
 
 export function parseFetchSampleArgs(argv: string[]): FetchSampleArgs {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      count: { type: 'string' },
-      out: { type: 'string', default: 'data/pmc-sample' },
-      licenses: { type: 'string', default: DEFAULT_LICENSES.join(',') },
-      'allow-manuscripts': { type: 'boolean', default: false },
-      'allow-ocr': { type: 'boolean', default: false },
-      'inventory-date': { type: 'string' },
-      concurrency: { type: 'string', default: '8' },
-      bucket: { type: 'string', default: PMC_BUCKET },
-      region: { type: 'string', default: PMC_REGION },
-      endpoint: { type: 'string' },
-    },
-  });
+  const { values } = parseOptions(argv, options);
   if (values.count === undefined) throw new UsageError('--count is required');
   const count = wholeNumber('--count', values.count, 1, 100_000);
   const concurrency = wholeNumber('--concurrency', values.concurrency, 1, 64);
@@ -133,5 +132,6 @@ export const command: CliCommand = {
   name: 'fetch-sample',
   summary: 'download N open-license PMC articles from the public PMC Cloud bucket (anonymous S3)',
   usage,
+  options,
   run: (argv) => runFetchSample(argv),
 };

@@ -1,9 +1,9 @@
-import { parseArgs } from 'node:util';
 import {
   InvokeEndpointCommand,
   InvokeEndpointWithResponseStreamCommand,
   SageMakerRuntimeClient,
 } from '@aws-sdk/client-sagemaker-runtime';
+import { resolveRegion } from '../../aws/region.ts';
 import {
   type GenerationRequest,
   generatedText,
@@ -13,46 +13,40 @@ import {
   streamedText,
 } from '../../serving/invoke.ts';
 import { type CliCommand, UsageError } from '../command.ts';
+import { cdkJsonRegion } from '../deploy-config.ts';
+import { parseOptions, regionOption } from '../options.ts';
 
 const usage = `usage: medllama invoke --prompt TEXT [--max-new-tokens N] [--temperature T] [--stream]
                        [--endpoint NAME | --local [--url URL]] [--container vllm|tgi] [--region REGION]
 
 Generates a completion from the deployed MedLlama endpoint (IAM-signed InvokeEndpoint) or, with --local,
-from \`medllama local serve\`. The request and response schema is the serving container's (vLLM by default).
+from \`medllama local serve\`. The request and response schema is the serving container's (vLLM by default).`;
 
-  --prompt TEXT          text to continue (required; Llama 2 base continues text rather than following chat)
-  --max-new-tokens N     tokens to generate (default 128)
-  --temperature T        0 for greedy decoding, up to 2 (default 0.7)
-  --stream               print tokens as they arrive (InvokeEndpointWithResponseStream / SSE)
-  --endpoint NAME        endpoint name (default medllama-dev)
-  --local                talk to a local server instead of AWS
-  --url URL              local server (default http://127.0.0.1:8080)
-  --container NAME       vllm (default) or tgi: which request schema to speak
-  --region REGION        AWS region (default: the SDK's, e.g. AWS_REGION)`;
+const options = [
+  {
+    name: 'prompt',
+    value: 'TEXT',
+    description: 'text to continue (required; Llama 2 base continues text rather than following chat)',
+  },
+  { name: 'max-new-tokens', value: 'N', description: 'tokens to generate, 1 to 4096', default: '128' },
+  { name: 'temperature', value: 'T', description: '0 for greedy decoding, up to 2', default: '0.7' },
+  { name: 'stream', description: 'print tokens as they arrive (InvokeEndpointWithResponseStream / SSE)' },
+  { name: 'endpoint', value: 'NAME', description: 'endpoint name (default medllama-dev)' },
+  { name: 'local', description: 'talk to a local server (`medllama local serve`) instead of AWS' },
+  { name: 'url', value: 'URL', description: 'the local server', default: 'http://127.0.0.1:8080' },
+  { name: 'container', value: 'NAME', description: 'vllm or tgi: which request schema to speak', default: 'vllm' },
+  regionOption(),
+] as const;
 
 export interface InvokeOptions extends GenerationRequest {
   readonly container: ServingContainer;
   readonly target:
     | { readonly kind: 'local'; readonly url: string }
-    | { readonly kind: 'endpoint'; readonly name: string; readonly region?: string };
+    | { readonly kind: 'endpoint'; readonly name: string; readonly region?: string | undefined };
 }
 
 export function parseInvokeArgs(argv: string[]): InvokeOptions {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      prompt: { type: 'string' },
-      'max-new-tokens': { type: 'string', default: '128' },
-      temperature: { type: 'string', default: '0.7' },
-      stream: { type: 'boolean', default: false },
-      endpoint: { type: 'string' },
-      local: { type: 'boolean', default: false },
-      url: { type: 'string', default: 'http://127.0.0.1:8080' },
-      container: { type: 'string', default: 'vllm' },
-      region: { type: 'string' },
-    },
-  });
+  const { values } = parseOptions(argv, options);
   if (!values.prompt) throw new UsageError('--prompt is required');
   const maxNewTokens = Number(values['max-new-tokens']);
   if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1 || maxNewTokens > 4096) {
@@ -109,7 +103,7 @@ async function invokeLocal(
 }
 
 async function invokeEndpoint(
-  opts: InvokeOptions & { target: { kind: 'endpoint'; name: string; region?: string } },
+  opts: InvokeOptions & { target: { kind: 'endpoint'; name: string; region?: string | undefined } },
   write: (s: string) => void,
   client: SageMakerRuntimeClient,
 ) {
@@ -138,18 +132,29 @@ async function invokeEndpoint(
 
 export async function runInvoke(
   argv: string[],
-  deps: { write?: (s: string) => void; runtime?: SageMakerRuntimeClient } = {},
+  deps: {
+    write?: (s: string) => void;
+    runtime?: SageMakerRuntimeClient;
+    cdkJsonRegion?: () => string | undefined;
+  } = {},
 ): Promise<number> {
   const opts = parseInvokeArgs(argv);
   const write = deps.write ?? ((s: string) => process.stdout.write(s));
   if (opts.target.kind === 'local') {
     await invokeLocal({ ...opts, target: opts.target }, write);
   } else {
-    const client = deps.runtime ?? new SageMakerRuntimeClient(opts.target.region ? { region: opts.target.region } : {});
+    const { region } = resolveRegion({ flag: opts.target.region, cdkJson: deps.cdkJsonRegion ?? cdkJsonRegion });
+    const client = deps.runtime ?? new SageMakerRuntimeClient({ maxAttempts: 4, ...(region ? { region } : {}) });
     try {
       await invokeEndpoint({ ...opts, target: opts.target }, write, client);
     } catch (err) {
-      throw new Error(`InvokeEndpoint ${opts.target.name} failed: ${err instanceof Error ? err.message : String(err)}`);
+      // The cause keeps the SDK error, so the CLI can explain a credentials or region problem (lib/aws/errors.ts).
+      throw new Error(
+        `InvokeEndpoint ${opts.target.name} failed: ${err instanceof Error ? err.message : String(err)}`,
+        {
+          cause: err,
+        },
+      );
     }
   }
   write('\n');
@@ -160,5 +165,6 @@ export const command: CliCommand = {
   name: 'invoke',
   summary: 'generate text from the deployed endpoint, or from a local server with --local',
   usage,
+  options,
   run: (argv) => runInvoke(argv),
 };

@@ -5,12 +5,13 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { ConsoleReporter, summaryTable } from '../../../pipeline-steps/local/display.ts';
+import { ConsoleReporter, quietProgressEnv, summaryTable } from '../../../pipeline-steps/local/display.ts';
 import { parseParamAssignments } from '../../../pipeline-steps/local/expressions.ts';
 import { loadDefinition } from '../../../pipeline-steps/local/load.ts';
 import { latestRunId, runPipeline } from '../../../pipeline-steps/local/runner.ts';
 import type { PipelineDefinition } from '../../../pipeline-steps/local/types.ts';
 import { type CliCommand, UsageError } from '../command.ts';
+import { parseOptions } from '../options.ts';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 /** The Llama 2 tokenizer.json that set-up writes (scripts/llama2-tokenizer.mjs; medllama.resources finds it too). */
@@ -106,44 +107,41 @@ export function ensureTinyBaseModel(runsDir: string, python: string): string {
   const res = spawnSync(python, ['-m', 'medllama.tiny_model', '--output_dir', dir], {
     cwd: repoRoot,
     stdio: 'inherit',
+    env: { ...process.env, ...quietProgressEnv() },
   });
   if (res.status !== 0) throw new Error(`python -m medllama.tiny_model failed (exit ${res.status})`);
   writeFileSync(marker, `${want}\n`);
   return dir;
 }
 
-interface LocalRunArgs {
-  input?: string;
-  params: string[];
-  mounts: string[];
-  fromStep?: string;
-  runId?: string;
-  runsDir: string;
-  definition?: string;
-  demoParams: boolean;
-}
-
-function parseArgs(argv: string[]): LocalRunArgs {
-  const out: LocalRunArgs = { params: [], mounts: [], runsDir: 'runs', demoParams: true };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined || v.startsWith('--')) throw new UsageError(`${a} needs a value`);
-      return v;
-    };
-    if (a === '--input') out.input = value();
-    else if (a === '--param') out.params.push(value());
-    else if (a === '--mount') out.mounts.push(value());
-    else if (a === '--from-step') out.fromStep = value();
-    else if (a === '--run-id') out.runId = value();
-    else if (a === '--runs-dir') out.runsDir = value();
-    else if (a === '--definition') out.definition = value();
-    else if (a === '--no-demo-params') out.demoParams = false;
-    else throw new UsageError(`unknown option ${a}`);
-  }
-  return out;
-}
+const options = [
+  { name: 'input', value: 'DIR', description: 'folder of JATS .xml/.nxml articles (default fixtures/demo-corpus)' },
+  {
+    name: 'param',
+    value: 'Name=Value',
+    description: "override a pipeline parameter (checked against the definition's Parameters)",
+    repeatable: true,
+  },
+  {
+    name: 'from-step',
+    value: 'STEP',
+    description: 're-run STEP and everything after it in an existing run (default: the latest run)',
+  },
+  { name: 'run-id', value: 'ID', description: 'run id; an existing run is resumed (its Succeeded steps are reused)' },
+  { name: 'runs-dir', value: 'DIR', description: 'where runs are written', default: 'runs' },
+  {
+    name: 'definition',
+    value: 'PATH',
+    description: 'run a definition JSON, a template or a cdk.out folder instead of building one',
+  },
+  { name: 'mount', value: 's3://prefix=DIR', description: 'map an S3 prefix to a local folder', repeatable: true },
+  {
+    name: 'no-demo-params',
+    description: `keep the definition's defaults instead of the small demo values:\n${Object.entries(DEMO_PARAMETERS)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')}`,
+  },
+] as const;
 
 export const command: CliCommand = {
   name: 'local run',
@@ -154,28 +152,19 @@ export const command: CliCommand = {
 Builds the pipeline definition (pipeline-steps/definition.ts) with local stand-in buckets and runs it:
 Processing/Training steps run as subprocesses of .venv/bin/python with the SageMaker container contract.
 
-  --input DIR         folder of JATS .xml/.nxml articles (default fixtures/demo-corpus)
-  --param N=V         override a pipeline parameter (validated against the definition's Parameters)
-  --from-step STEP    re-run STEP and everything after it in an existing run (default: the latest run)
-  --run-id ID         run id; an existing run is resumed (its Succeeded steps are reused)
-  --runs-dir DIR      where runs are written (default runs/)
-  --definition PATH   run a definition JSON, a template or a cdk.out folder instead of building one
-  --mount URI=DIR     map an S3 prefix to a local folder (repeatable)
-  --no-demo-params    keep the definition's defaults instead of the small demo values (${Object.entries(DEMO_PARAMETERS)
-    .map(([k, v]) => `${k}=${v}`)
-    .join(' ')})
-
 Outputs: runs/<id>/{state.json, logs/<Step>.log, s3/<bucket>/..., registry/<group>/<version>.json}.
 Ctrl-C stops the running step and leaves a resumable state (re-run with --run-id <id>).`,
+  options,
   async run(argv) {
-    const args = parseArgs(argv);
-    const runsDir = resolve(args.runsDir);
+    const { values: args } = parseOptions(argv, options);
+    const runsDir = resolve(args['runs-dir']);
     const python = venvPython();
     const definition = args.definition ? loadDefinition(resolve(args.definition)) : await buildLocalDefinition();
     const declared = new Set((definition.Parameters ?? []).map((p) => p.Name));
     const parameters: Record<string, string> = {};
-    if (args.demoParams) for (const [k, v] of Object.entries(DEMO_PARAMETERS)) if (declared.has(k)) parameters[k] = v;
-    Object.assign(parameters, parseParamAssignments(args.params));
+    if (!args['no-demo-params'])
+      for (const [k, v] of Object.entries(DEMO_PARAMETERS)) if (declared.has(k)) parameters[k] = v;
+    Object.assign(parameters, parseParamAssignments(args.param));
 
     const input = resolve(args.input ?? join(repoRoot, 'fixtures', 'demo-corpus'));
     if (!existsSync(input)) throw new UsageError(`--input ${input} does not exist`);
@@ -186,13 +175,13 @@ Ctrl-C stops the running step and leaves a resumable state (re-run with --run-id
       [LOCAL.generalTextUri]: join(repoRoot, 'fixtures', 'general-text'),
     };
     if (!args.definition) mounts[LOCAL.baseModelUri] = ensureTinyBaseModel(runsDir, python);
-    for (const m of args.mounts) {
+    for (const m of args.mount) {
       const eq = m.indexOf('=');
       if (eq <= 0) throw new UsageError(`--mount expects s3://prefix=DIR, got "${m}"`);
       mounts[m.slice(0, eq)] = resolve(m.slice(eq + 1));
     }
-    let runId = args.runId;
-    if (args.fromStep && !runId) {
+    let runId = args['run-id'];
+    if (args['from-step'] && !runId) {
       runId = latestRunId(runsDir);
       if (!runId) throw new UsageError(`--from-step needs a previous run in ${runsDir}`);
     }
@@ -211,11 +200,12 @@ Ctrl-C stops the running step and leaves a resumable state (re-run with --run-id
         runsDir,
         runId,
         parameters,
-        fromStep: args.fromStep,
+        fromStep: args['from-step'],
         mounts,
         python,
         reporter,
         signal: controller.signal,
+        env: quietProgressEnv(),
       });
       console.log(`\n${summaryTable(state, runDir)}`);
       const train = state.steps.Train;
@@ -223,7 +213,7 @@ Ctrl-C stops the running step and leaves a resumable state (re-run with --run-id
       const reg = state.steps.Register?.properties?.RegistryEntry;
       if (typeof reg === 'string') console.log(`registry: ${join(runDir, reg)}`);
       if (state.status === 'Stopped')
-        console.log(`resume:   medllama local run --run-id ${state.runId} --runs-dir ${args.runsDir}`);
+        console.log(`resume:   medllama local run --run-id ${state.runId} --runs-dir ${args['runs-dir']}`);
       console.log(`report:   medllama report --run ${runDir}`);
       return state.status === 'Succeeded' ? 0 : state.status === 'Stopped' ? 130 : 1;
     } finally {

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { type CliCommand, UsageError } from '../command.ts';
+import { parseOptions } from '../options.ts';
 
 const root = join(import.meta.dirname, '..', '..', '..');
 
@@ -37,31 +37,29 @@ const usage = `usage: medllama local serve [--model DIR] [--runs-dir DIR] [--por
 
 Serves a locally trained model over HTTP with the same request and response schema as the deployed
 container (vLLM's OpenAI-shaped /invocations, and /ping), so \`medllama invoke --local\` behaves like the
-endpoint. Stops with Ctrl-C.
+endpoint. Stops with Ctrl-C.`;
 
-  --model DIR          the model folder (the Train step's output: config.json, safetensors, tokenizer);
-                       default: the model of the newest local registry entry under --runs-dir
-  --runs-dir DIR       where \`medllama local run\` wrote its runs (default runs/)
-  --port N             port (default 8080, the SageMaker container port)
-  --host ADDR          address (default 127.0.0.1)
-  --max-model-len N    prompt + generated tokens limit (default 512)`;
+const options = [
+  {
+    name: 'model',
+    value: 'DIR',
+    description:
+      "the model folder (the Train step's output: config.json, safetensors, tokenizer);\n" +
+      'default: the model of the newest local registry entry under --runs-dir',
+  },
+  { name: 'runs-dir', value: 'DIR', description: 'where `medllama local run` wrote its runs', default: 'runs' },
+  { name: 'port', value: 'N', description: 'port (8080 is the SageMaker container port)', default: '8080' },
+  { name: 'host', value: 'ADDR', description: 'address to listen on', default: '127.0.0.1' },
+  { name: 'max-model-len', value: 'N', description: 'prompt + generated tokens limit', default: '512' },
+] as const;
 
 export const command: CliCommand = {
   name: 'local serve',
   summary: 'serve a locally trained model with the endpoint’s HTTP schema on 127.0.0.1',
   usage,
+  options,
   run(argv) {
-    const { values } = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        model: { type: 'string' },
-        'runs-dir': { type: 'string', default: 'runs' },
-        port: { type: 'string', default: '8080' },
-        host: { type: 'string', default: '127.0.0.1' },
-        'max-model-len': { type: 'string', default: '512' },
-      },
-    });
+    const { values } = parseOptions(argv, options);
     let modelArg = values.model;
     if (!modelArg) {
       const latest = latestRegisteredModel(resolve(values['runs-dir']));

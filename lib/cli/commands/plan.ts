@@ -1,7 +1,7 @@
 // `medllama plan`: tokens, wall time and cost per step for a configuration, from lib/report/throughputs.ts.
 import { fmtNumber } from '../../report/render.ts';
 import { CORPUS, PRICES, THROUGHPUTS } from '../../report/throughputs.ts';
-import { type CliCommand, UsageError } from '../command.ts';
+import { type CliCommand, type CliOption, optionSynopsis, UsageError } from '../command.ts';
 
 export interface PlanOptions {
   articles: number;
@@ -189,16 +189,40 @@ export function parsePlanArgs(argv: string[]): PlanOptions {
   return o;
 }
 
+/** What --help says for each option of FLAGS (the value name and its meaning; defaults from DEFAULT_PLAN). */
+const OPTION_HELP: Record<keyof PlanOptions, [value: string, description: string]> = {
+  articles: ['N', 'articles in the corpus'],
+  tokensPerArticle: ['N', 'Llama 2 tokens per article'],
+  seqLen: ['N', 'training sequence length'],
+  epochs: ['N', 'passes over the corpus'],
+  maxTrainTokens: ['N', 'train on at most N tokens (0: all, times --epochs)'],
+  testDocuments: ['N', 'test-split documents Evaluate scores with both models'],
+  ingestInstanceType: ['TYPE', 'Ingest instance type'],
+  ingestInstanceCount: ['N', 'Ingest instances'],
+  dedupInstanceType: ['TYPE', 'Dedup instance type (one instance)'],
+  tokenizeInstanceType: ['TYPE', 'Tokenize instance type'],
+  tokenizeInstanceCount: ['N', 'Tokenize instances'],
+  trainInstanceType: ['TYPE', 'Train instance type'],
+  trainInstanceCount: ['N', 'Train instances'],
+  evaluateInstanceType: ['TYPE', 'Evaluate instance type (one instance)'],
+};
+
+const options: CliOption[] = Object.entries(FLAGS).map(([flag, key]) => ({
+  name: flag.slice(2),
+  value: OPTION_HELP[key][0],
+  description: OPTION_HELP[key][1],
+  default: String(DEFAULT_PLAN[key]),
+}));
+
 export const command: CliCommand = {
   name: 'plan',
   summary: 'Estimate tokens, wall time and cost per step for a configuration',
-  usage: `usage: medllama plan [${Object.keys(FLAGS)
-    .map((f) => `${f} V`)
-    .join('] [')}]
+  usage: `usage: medllama plan ${optionSynopsis(options, 'usage: medllama plan '.length)}
 
 Defaults: the full PMC OA subset (${fmtNumber(CORPUS.articles.value)} articles × ${fmtNumber(CORPUS.tokensPerArticle.value)} tokens ≈ ${fmtNumber(
     CORPUS.articles.value * CORPUS.tokensPerArticle.value,
   )} tokens), ${DEFAULT_PLAN.ingestInstanceCount} × ${DEFAULT_PLAN.ingestInstanceType} for Ingest, 1 × ${DEFAULT_PLAN.trainInstanceType} for Train.`,
+  options,
   async run(argv) {
     console.log(formatPlan(plan(parsePlanArgs(argv))));
     return 0;

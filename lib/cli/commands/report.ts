@@ -1,17 +1,21 @@
 // `medllama report --run <run folder>` or `--execution <ARN>`: report.md, report.html and slides.html.
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { S3Client } from '@aws-sdk/client-s3';
-import { arnRegion, sageMakerClient } from '../../aws/clients.ts';
+import { sageMakerClient } from '../../aws/clients.ts';
+import { resolveRegion } from '../../aws/region.ts';
 import { type AwsReportClients, EXECUTION_ARN, type FetchResult, fetchExecution } from '../../report/aws.ts';
 import { collectRun } from '../../report/collect.ts';
 import { renderHtml, renderMarkdown, renderSlides } from '../../report/render.ts';
 import { type CliCommand, UsageError } from '../command.ts';
+import { cdkJsonRegion } from '../deploy-config.ts';
+import { parseOptions, regionOption } from '../options.ts';
 
-/** Writes the three files into `out` (default: the run folder); returns their paths. */
+/** Writes the three files into `out` (default: the run folder; created when missing); returns their paths. */
 export function writeReport(runDir: string, out = runDir): { md: string; html: string; slides: string } {
   const data = collectRun(runDir);
+  mkdirSync(out, { recursive: true });
   const files = { md: join(out, 'report.md'), html: join(out, 'report.html'), slides: join(out, 'slides.html') };
   writeFileSync(files.md, renderMarkdown(data));
   writeFileSync(files.html, renderHtml(data));
@@ -32,16 +36,28 @@ reports, evaluation.json and qualitative.jsonl (S3, located through DescribeProc
 report there. A running execution gives a partial report that says so; every artifact that could not be
 fetched is named with the reason (sources.json).`;
 
+const options = [
+  { name: 'run', value: 'DIR', description: 'a local run folder (runs/<id>)' },
+  { name: 'execution', value: 'ARN', description: 'a SageMaker pipeline execution ARN' },
+  {
+    name: 'out',
+    value: 'DIR',
+    description:
+      'where the report goes, created if missing\n(default: the run folder; runs/aws-<execution id> for --execution)',
+  },
+  regionOption("the execution ARN's region"),
+] as const;
+
 export interface ReportDeps {
-  readonly clients: (region: string) => AwsReportClients;
+  readonly clients: (region: string | undefined) => AwsReportClients;
   readonly log: (line: string) => void;
 }
 
 const defaultDeps: ReportDeps = {
   clients: (region) => ({
     sagemaker: sageMakerClient({ region }),
-    s3: new S3Client({ region, maxAttempts: 4 }),
-    cloudwatch: new CloudWatchClient({ region, maxAttempts: 4 }),
+    s3: new S3Client({ maxAttempts: 4, ...(region ? { region } : {}) }),
+    cloudwatch: new CloudWatchClient({ maxAttempts: 4, ...(region ? { region } : {}) }),
   }),
   log: (line) => console.log(line),
 };
@@ -61,24 +77,11 @@ export function createReportCommand(deps: ReportDeps = defaultDeps): CliCommand 
     name: 'report',
     summary: 'Write report.md, report.html and slides.html for a run or an AWS execution',
     usage,
+    options,
     async run(argv) {
-      let run: string | undefined;
-      let execution: string | undefined;
-      let out: string | undefined;
-      let region: string | undefined;
-      for (let i = 0; i < argv.length; i++) {
-        const flag = argv[i];
-        const value = () => {
-          const v = argv[++i];
-          if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs a value`);
-          return v;
-        };
-        if (flag === '--run') run = value();
-        else if (flag === '--execution') execution = value();
-        else if (flag === '--out') out = value();
-        else if (flag === '--region') region = value();
-        else throw new UsageError(`unknown option ${flag}`);
-      }
+      const { values } = parseOptions(argv, options);
+      let { run, execution } = values;
+      const { out } = values;
       if (run?.startsWith('arn:')) [execution, run] = [run, undefined];
       if (run && execution) throw new UsageError('give either --run or --execution, not both');
       if (!run && !execution) throw new UsageError('--run <run folder> or --execution <execution ARN> is required');
@@ -90,11 +93,8 @@ export function createReportCommand(deps: ReportDeps = defaultDeps): CliCommand 
           );
         }
         const dir = resolve(out ?? join('runs', `aws-${m[3]}`));
-        const { fetched, files } = await writeExecutionReport(
-          deps.clients(region ?? arnRegion(execution)!),
-          execution,
-          dir,
-        );
+        const { region } = resolveRegion({ flag: values.region, arn: execution, cdkJson: cdkJsonRegion });
+        const { fetched, files } = await writeExecutionReport(deps.clients(region), execution, dir);
         const missing = fetched.sources.entries.filter((e) => e.missing);
         deps.log(`execution ${execution}: ${fetched.status.status}`);
         if (fetched.status.status === 'Executing' || fetched.status.status === 'Stopping')

@@ -9,6 +9,7 @@ import { startReviewServer } from '../../review/server.ts';
 import { DEFAULT_REPS, DEFAULT_SEED } from '../../review/stats.ts';
 import { computeSummary, formatSummary } from '../../review/summary.ts';
 import { type CliCommand, UsageError } from '../command.ts';
+import { parseOptions } from '../options.ts';
 
 export const DEFAULT_PORT = 8377;
 
@@ -30,34 +31,53 @@ function intArg(flag: string, value: string | undefined, min: number, max: numbe
   return Number(value);
 }
 
+const options = [
+  { name: 'run', value: 'DIR|FILE', description: 'the run folder, or the path of a qualitative.jsonl (required)' },
+  {
+    name: 'port',
+    value: 'N',
+    description: 'port of the rating app; 0 picks a free port',
+    default: String(DEFAULT_PORT),
+  },
+  { name: 'db', value: 'FILE', description: 'ratings database (default <run folder>/review/ratings.sqlite)' },
+  {
+    name: 'export',
+    value: 'csv|json',
+    description: 'write the ratings: one row per reviewer, item and model (stdout, or --out FILE)',
+  },
+  {
+    name: 'summary',
+    description:
+      'per-axis means for base and tuned, the paired difference and the preference rate,\n' +
+      'with percentile-bootstrap 95% CIs over items',
+  },
+  { name: 'json', description: 'the summary as JSON (the same numbers the report uses)' },
+  { name: 'out', value: 'FILE', description: 'write the export or summary to FILE instead of stdout' },
+  { name: 'reps', value: 'N', description: 'bootstrap resamples for --summary', default: String(DEFAULT_REPS) },
+  { name: 'seed', value: 'N', description: 'bootstrap seed for --summary', default: String(DEFAULT_SEED) },
+] as const;
+
 export function parseReviewArgs(argv: string[]): ReviewArgs {
-  const args: Partial<ReviewArgs> = { port: DEFAULT_PORT, summary: false, json: false };
-  const value = (i: number) => {
-    const v = argv[i + 1];
-    if (v === undefined || v.startsWith('--')) throw new UsageError(`${argv[i]} needs a value`);
-    return v;
+  const { values } = parseOptions(argv, options);
+  if (!values.run) throw new UsageError('--run <run folder | path to qualitative.jsonl> is required');
+  const exportAs = values.export;
+  if (exportAs !== undefined && exportAs !== 'csv' && exportAs !== 'json')
+    throw new UsageError(`--export takes csv or json, got ${exportAs}`);
+  if (exportAs && values.summary) throw new UsageError('use either --export or --summary, not both');
+  if (values.out && !exportAs && !values.summary) throw new UsageError('--out goes with --export or --summary');
+  if (values.json && !values.summary)
+    throw new UsageError('--json goes with --summary (use --export json for ratings)');
+  return {
+    run: values.run,
+    port: intArg('--port', values.port, 0, 65535),
+    summary: values.summary,
+    json: values.json,
+    reps: intArg('--reps', values.reps, 1, 1_000_000),
+    seed: intArg('--seed', values.seed, 0, 2 ** 32 - 1),
+    ...(values.db !== undefined ? { db: values.db } : {}),
+    ...(exportAs !== undefined ? { export: exportAs } : {}),
+    ...(values.out !== undefined ? { out: values.out } : {}),
   };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--run') args.run = value(i++);
-    else if (a === '--port') args.port = intArg('--port', value(i++), 0, 65535);
-    else if (a === '--db') args.db = value(i++);
-    else if (a === '--export') {
-      const v = value(i++);
-      if (v !== 'csv' && v !== 'json') throw new UsageError(`--export takes csv or json, got ${v}`);
-      args.export = v;
-    } else if (a === '--out') args.out = value(i++);
-    else if (a === '--summary') args.summary = true;
-    else if (a === '--json') args.json = true;
-    else if (a === '--reps') args.reps = intArg('--reps', value(i++), 1, 1_000_000);
-    else if (a === '--seed') args.seed = intArg('--seed', value(i++), 0, 2 ** 32 - 1);
-    else throw new UsageError(`unknown option ${a}`);
-  }
-  if (!args.run) throw new UsageError('--run <run folder | path to qualitative.jsonl> is required');
-  if (args.export && args.summary) throw new UsageError('use either --export or --summary, not both');
-  if (args.out && !args.export && !args.summary) throw new UsageError('--out goes with --export or --summary');
-  if (args.json && !args.summary) throw new UsageError('--json goes with --summary (use --export json for ratings)');
-  return { reps: DEFAULT_REPS, seed: DEFAULT_SEED, ...args } as ReviewArgs;
 }
 
 function openExisting(file: string, run: string): ReviewDb {
@@ -134,16 +154,10 @@ export const command: CliCommand = {
        medllama review --run <...> --export csv|json [--out FILE] [--db FILE]
        medllama review --run <...> --summary [--json] [--out FILE] [--db FILE] [--reps N] [--seed N]
 
-Serves a rating app on http://127.0.0.1:<port>/ (default ${DEFAULT_PORT}; 0 picks a free port) for the
-Evaluate step's qualitative.jsonl: each reviewer rates Answer A and Answer B (models hidden, order shuffled per
-reviewer and prompt) on six Med-PaLM axes (1–5, 5 = best), picks the better answer and may comment.
-Ratings go to <run folder>/review/ratings.sqlite (or --db); a returning reviewer continues where they stopped.
-
-  --export csv|json  one row per reviewer, item and model (stdout, or --out FILE)
-  --summary          per-axis means for base and tuned, the paired difference and the preference rate,
-                     with percentile-bootstrap 95% CIs over items (--reps ${DEFAULT_REPS}, --seed ${DEFAULT_SEED})
-  --json             the summary as JSON (the same numbers the report uses)
-
-See docs/review.md for running a session with clinicians.`,
+Serves a rating app on http://127.0.0.1:<port>/ for the Evaluate step's qualitative.jsonl: each reviewer rates
+Answer A and Answer B (models hidden, order shuffled per reviewer and prompt) on six Med-PaLM axes (1–5, 5 =
+best), picks the better answer and may comment. Ratings go to <run folder>/review/ratings.sqlite (or --db); a
+returning reviewer continues where they stopped. See docs/review.md for running a session with clinicians.`,
+  options,
   run: (argv) => runReview(argv),
 };

@@ -1,5 +1,5 @@
-import { parseArgs } from 'node:util';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { resolveRegion } from '../../aws/region.ts';
 import {
   BENCHMARK_FILES,
   benchmarkObjects,
@@ -15,6 +15,8 @@ import {
   validatePubMedQa,
 } from '../../data/benchmarks.ts';
 import { type CliCommand, UsageError } from '../command.ts';
+import { cdkJsonRegion } from '../deploy-config.ts';
+import { parseOptions, regionOption } from '../options.ts';
 
 const usage = `usage: medllama stage-benchmarks (--to s3://BUCKET[/PREFIX] | --bucket NAME) [--from DIR] [--kms-key-id KEY]
                                  [--dry-run] [--any-size] [--region REGION] [--endpoint URL]
@@ -32,18 +34,29 @@ is set in the deploy config):
 
 The files are validated first (JSON, 1000 items with yes/no/maybe decisions, 500 test ids that are among them, MIT
 license). Idempotent: each object carries x-amz-meta-content-sha256, and an object whose hash (and KMS key) already
-matches is not uploaded again.
+matches is not uploaded again.`;
 
-  --to URI           s3://BUCKET/PREFIX; s3://BUCKET alone means s3://BUCKET/benchmarks/pubmedqa/
-  --bucket NAME      the data bucket: same as --to s3://NAME/benchmarks/pubmedqa/ (give --to or --bucket)
-  --from DIR         a local copy (ori_pqal.json, test_ground_truth.json, LICENSE; pqal_all_pmids.txt is checked
-                     when present), e.g. ../shared/data/pubmedqa. Default: download the raw files of
-                     github.com/pubmedqa/pubmedqa at commit ${PUBMEDQA_COMMIT.slice(0, 12)} (sha256-checked; needs internet)
-  --kms-key-id KEY   upload with SSE-KMS under this key (id, ARN or alias)
-  --dry-run          validate and show what would be uploaded, upload nothing
-  --any-size         skip the 1000 items / 500 test ids check (for PubMedQA-format fixtures)
-  --region REGION    AWS region (default: the SDK's, e.g. AWS_REGION)
-  --endpoint URL     S3 endpoint override (tests: a moto server; path-style)`;
+const options = [
+  {
+    name: 'to',
+    value: 's3://BUCKET[/PREFIX]',
+    description: 's3://BUCKET alone means s3://BUCKET/benchmarks/pubmedqa/ (give --to or --bucket)',
+  },
+  { name: 'bucket', value: 'NAME', description: 'the data bucket: same as --to s3://NAME/benchmarks/pubmedqa/' },
+  {
+    name: 'from',
+    value: 'DIR',
+    description:
+      "a folder holding ori_pqal.json, test_ground_truth.json and LICENSE (from github.com/pubmedqa/pubmedqa's " +
+      'data/ folder and its root; pqal_all_pmids.txt is checked when present).\nDefault: download those files from ' +
+      `github.com/pubmedqa/pubmedqa at commit ${PUBMEDQA_COMMIT.slice(0, 12)} (sha256-checked; needs internet)`,
+  },
+  { name: 'kms-key-id', value: 'KEY', description: 'upload with SSE-KMS under this key (id, ARN or alias)' },
+  { name: 'dry-run', description: 'validate and show what would be uploaded, upload nothing' },
+  { name: 'any-size', description: 'skip the 1000 items / 500 test ids check (for PubMedQA-format fixtures)' },
+  regionOption(),
+  { name: 'endpoint', value: 'URL', description: 'S3 endpoint override (tests: a moto server; path-style)' },
+] as const;
 
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
@@ -59,20 +72,7 @@ export interface StageBenchmarksArgs {
 }
 
 export function parseStageBenchmarksArgs(argv: string[]): StageBenchmarksArgs {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      to: { type: 'string' },
-      bucket: { type: 'string' },
-      from: { type: 'string' },
-      'kms-key-id': { type: 'string' },
-      'dry-run': { type: 'boolean', default: false },
-      'any-size': { type: 'boolean', default: false },
-      region: { type: 'string' },
-      endpoint: { type: 'string' },
-    },
-  });
+  const { values } = parseOptions(argv, options);
   if ((values.to === undefined) === (values.bucket === undefined)) {
     throw new UsageError('give exactly one of --to s3://BUCKET/PREFIX and --bucket NAME');
   }
@@ -107,8 +107,8 @@ export interface StageBenchmarksDeps {
   readonly log?: (line: string) => void;
   /** The S3 client for the data bucket (default: the SDK's credential chain; path-style with --endpoint). */
   readonly s3?: (opts: StageBenchmarksArgs) => S3Client;
-  /** The region when --region is absent (default: the SDK's, e.g. AWS_REGION). */
-  readonly region?: () => string | undefined;
+  /** `medllama.region` of cdk.json, the region when neither --region nor AWS_REGION/AWS_DEFAULT_REGION gives one. */
+  readonly cdkJsonRegion?: () => string | undefined;
   /** The default source's downloader (tests inject one; this machine has no internet). */
   readonly download?: Download;
   /** Today's date for SOURCE.md (tests pin it). */
@@ -127,6 +127,7 @@ function defaultClient(opts: StageBenchmarksArgs): S3Client {
 
 export async function runStageBenchmarks(argv: string[], deps: StageBenchmarksDeps = {}): Promise<number> {
   const opts = parseStageBenchmarksArgs(argv);
+  const { region } = resolveRegion({ flag: opts.region, cdkJson: deps.cdkJsonRegion ?? cdkJsonRegion });
   const log = deps.log ?? ((line: string) => console.error(line));
   const target = `s3://${opts.bucket}/${opts.prefix}`;
   log(`stage-benchmarks: PubMedQA from ${opts.from ?? `github.com/pubmedqa/pubmedqa@${PUBMEDQA_COMMIT.slice(0, 12)}`}`);
@@ -139,7 +140,7 @@ export async function runStageBenchmarks(argv: string[], deps: StageBenchmarksDe
   const date = (deps.now ?? (() => new Date()))().toISOString().slice(0, 10);
   const objects = benchmarkObjects(raw, summary, date);
 
-  const client = (deps.s3 ?? defaultClient)({ ...opts, ...(opts.region ? {} : { region: deps.region?.() }) });
+  const client = (deps.s3 ?? defaultClient)({ ...opts, ...(region ? { region } : {}) });
   log(
     `stage-benchmarks: ${opts.dryRun ? 'dry run, ' : ''}${target}` +
       `${opts.kmsKeyId ? ` (SSE-KMS ${opts.kmsKeyId})` : ''}`,
@@ -173,6 +174,7 @@ export function createStageBenchmarksCommand(deps: StageBenchmarksDeps = {}): Cl
     name: 'stage-benchmarks',
     summary: 'stage PubMedQA (with its license and the decontamination PMID list) into the data bucket',
     usage,
+    options,
     run: (argv) => runStageBenchmarks(argv, deps),
   };
 }

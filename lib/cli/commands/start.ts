@@ -1,16 +1,14 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { StartPipelineExecutionCommand } from '@aws-sdk/client-sagemaker';
 import { type SageMakerLike, sageMakerClient } from '../../aws/clients.ts';
-import { type MedLlamaConfig, parseConfig } from '../../config.ts';
+import { describeRegion, resolveRegion } from '../../aws/region.ts';
+import type { MedLlamaConfig } from '../../config.ts';
 import type { DefinitionParameter } from '../../private/definition-tokens.ts';
 import { type DefinitionJson, definitionForConfig, pipelineNames } from '../../stacks/pipeline-stack.ts';
 import { type CliCommand, UsageError } from '../command.ts';
-
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+import { cdkJsonRegion, readDeployConfig } from '../deploy-config.ts';
+import { parseOptions, regionOption } from '../options.ts';
 
 const usage = `usage: medllama start [--param Name=Value]... [--display-name NAME] [--pipeline NAME]
                       [--definition FILE] [--region REGION] [--dry-run]
@@ -19,14 +17,25 @@ Starts an execution of the deployed MedLlama pipeline (StartPipelineExecution). 
 against the pipeline definition's own Parameters (name, type, allowed values) before anything is sent.
 The ClientRequestToken is derived from the pipeline, the parameters and the display name, so re-running
 the same command (a retry after a timeout) cannot start a second 7B training run; give another
---display-name to start a new execution with the same parameters on purpose.
+--display-name to start a new execution with the same parameters on purpose.`;
 
-  --param Name=Value   a pipeline parameter (repeatable), e.g. --param TrainInstanceType=ml.p4d.24xlarge
-  --display-name NAME  execution display name (letters, digits and "-", at most 82)
-  --pipeline NAME      pipeline name (default medllama-<stage> from cdk.json)
-  --definition FILE    read the Parameters from this definition JSON instead of building it from cdk.json
-  --region REGION      AWS region (default: cdk.json's region)
-  --dry-run            validate and print the request, do not call AWS`;
+const options = [
+  {
+    name: 'param',
+    value: 'Name=Value',
+    description: 'a pipeline parameter, e.g. --param TrainInstanceType=ml.p4d.24xlarge',
+    repeatable: true,
+  },
+  { name: 'display-name', value: 'NAME', description: 'execution display name (letters, digits and "-", at most 82)' },
+  { name: 'pipeline', value: 'NAME', description: 'pipeline name (default medllama-<stage> from cdk.json)' },
+  {
+    name: 'definition',
+    value: 'FILE',
+    description: 'read the Parameters from this definition JSON instead of building it from cdk.json',
+  },
+  regionOption(),
+  { name: 'dry-run', description: 'validate and print the request, do not call AWS' },
+] as const;
 
 /** One `--param` after validation: the name and the string SageMaker receives. */
 export interface PipelineParameterValue {
@@ -91,12 +100,6 @@ export function clientRequestToken(pipelineName: string, params: PipelineParamet
   return createHash('sha256').update(canonical).digest('hex');
 }
 
-/** The deploy config from cdk.json's `medllama` context (the same source `cdk synth` reads). */
-export function readDeployConfig(root = repoRoot): MedLlamaConfig {
-  const cdkJson = JSON.parse(readFileSync(join(root, 'cdk.json'), 'utf8')) as { context?: Record<string, unknown> };
-  return parseConfig(cdkJson.context?.medllama);
-}
-
 /** The definition's Parameters: from a file (a definition JSON or a DescribePipeline response) or from the config. */
 export function loadParameters(definitionFile: string | undefined, config: MedLlamaConfig): DefinitionParameter[] {
   let definition: DefinitionJson;
@@ -134,8 +137,10 @@ export async function startExecution(client: SageMakerLike, options: StartOption
 }
 
 export interface StartDeps {
-  readonly client: (region: string) => SageMakerLike;
+  readonly client: (region: string | undefined) => SageMakerLike;
   readonly config: () => MedLlamaConfig;
+  /** `medllama.region` as cdk.json writes it (default: read from the repository's cdk.json). */
+  readonly cdkJsonRegion?: () => string | undefined;
   readonly log: (line: string) => void;
 }
 
@@ -145,33 +150,15 @@ const defaultDeps: StartDeps = {
   log: (line) => console.log(line),
 };
 
-function parseStartArgs(argv: string[]) {
-  try {
-    return parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        param: { type: 'string', multiple: true, default: [] },
-        'display-name': { type: 'string' },
-        pipeline: { type: 'string' },
-        definition: { type: 'string' },
-        region: { type: 'string' },
-        'dry-run': { type: 'boolean', default: false },
-      },
-    }).values;
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
-}
-
 export function createStartCommand(deps: StartDeps = defaultDeps): CliCommand {
   return {
     name: 'start',
     summary: 'start a pipeline execution (parameters checked against the definition first)',
     usage,
+    options,
+    withoutAws: '--dry-run checks the parameters and prints the request',
     async run(argv: string[]): Promise<number> {
-      const values = parseStartArgs(argv);
+      const { values } = parseOptions(argv, options);
       const displayName = values['display-name'];
       if (displayName !== undefined && !/^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,81}$/.test(displayName)) {
         throw new UsageError(
@@ -179,11 +166,11 @@ export function createStartCommand(deps: StartDeps = defaultDeps): CliCommand {
         );
       }
       const config = deps.config();
-      const params = validateParameters(values.param ?? [], loadParameters(values.definition, config));
+      const params = validateParameters(values.param, loadParameters(values.definition, config));
       const pipelineName = values.pipeline ?? pipelineNames(config.stage).pipelineName;
-      const region = values.region ?? config.region;
+      const choice = resolveRegion({ flag: values.region, cdkJson: deps.cdkJsonRegion ?? cdkJsonRegion });
       const token = clientRequestToken(pipelineName, params, displayName);
-      deps.log(`pipeline  ${pipelineName} (${region})`);
+      deps.log(`pipeline  ${pipelineName} in ${describeRegion(choice)}`);
       for (const p of params) deps.log(`param     ${p.Name}=${p.Value}`);
       if (params.length === 0) deps.log('param     (all defaults)');
       deps.log(`token     ${token}`);
@@ -191,7 +178,7 @@ export function createStartCommand(deps: StartDeps = defaultDeps): CliCommand {
         deps.log('dry run: nothing sent');
         return 0;
       }
-      const arn = await startExecution(deps.client(region), { pipelineName, params, displayName });
+      const arn = await startExecution(deps.client(choice.region), { pipelineName, params, displayName });
       deps.log(`started   ${arn}`);
       deps.log(`follow it with: medllama status ${arn}`);
       return 0;

@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import {
   DescribePipelineExecutionCommand,
   type DescribePipelineExecutionCommandOutput,
@@ -8,22 +7,26 @@ import {
   type ListPipelineParametersForExecutionCommandOutput,
   type PipelineExecutionStep,
 } from '@aws-sdk/client-sagemaker';
-import { arnRegion, type SageMakerLike, sageMakerClient } from '../../aws/clients.ts';
+import { type SageMakerLike, sageMakerClient } from '../../aws/clients.ts';
+import { resolveRegion } from '../../aws/region.ts';
 import type { MedLlamaConfig } from '../../config.ts';
 import { pipelineNames } from '../../stacks/pipeline-stack.ts';
 import { type CliCommand, UsageError } from '../command.ts';
-import { readDeployConfig } from './start.ts';
+import { cdkJsonRegion, readDeployConfig } from '../deploy-config.ts';
+import { parseOptions, regionOption } from '../options.ts';
 
 const usage = `usage: medllama status [EXECUTION_ARN] [--pipeline NAME] [--region REGION] [--json]
 
 Shows one pipeline execution: its state, every step with its state, timing, job and failure reason, and the
 parameters it ran with. Without EXECUTION_ARN, the newest execution of the pipeline.
 
-  --pipeline NAME   pipeline name (default medllama-<stage> from cdk.json)
-  --region REGION   AWS region (default: the ARN's, else cdk.json's)
-  --json            print the collected status as JSON
-
 Exit status: 0, or 3 when the execution failed.`;
+
+const options = [
+  { name: 'pipeline', value: 'NAME', description: 'pipeline name (default medllama-<stage> from cdk.json)' },
+  regionOption("the ARN's region"),
+  { name: 'json', description: 'print the collected status as JSON' },
+] as const;
 
 const EXECUTION_ARN = /^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:pipeline\/[^/]+\/execution\/[a-z0-9]+$/i;
 
@@ -182,8 +185,10 @@ export function formatStatus(status: ExecutionStatus): string[] {
 }
 
 export interface StatusDeps {
-  readonly client: (region: string) => SageMakerLike;
+  readonly client: (region: string | undefined) => SageMakerLike;
   readonly config: () => MedLlamaConfig;
+  /** `medllama.region` as cdk.json writes it (default: read from the repository's cdk.json). */
+  readonly cdkJsonRegion?: () => string | undefined;
   readonly log: (line: string) => void;
 }
 
@@ -193,30 +198,14 @@ const defaultDeps: StatusDeps = {
   log: (line) => console.log(line),
 };
 
-function parseStatusArgs(argv: string[]) {
-  try {
-    return parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        pipeline: { type: 'string' },
-        region: { type: 'string' },
-        json: { type: 'boolean', default: false },
-      },
-    });
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
-}
-
 export function createStatusCommand(deps: StatusDeps = defaultDeps): CliCommand {
   return {
     name: 'status',
     summary: 'show a pipeline execution: state, steps, failure reasons',
     usage,
+    options,
     async run(argv: string[]): Promise<number> {
-      const { values, positionals } = parseStatusArgs(argv);
+      const { values, positionals } = parseOptions(argv, options, { positionals: true });
       if (positionals.length > 1) throw new UsageError(`expected at most one execution ARN, got ${positionals.length}`);
       const arn = positionals[0];
       if (arn !== undefined && !EXECUTION_ARN.test(arn)) {
@@ -224,8 +213,9 @@ export function createStatusCommand(deps: StatusDeps = defaultDeps): CliCommand 
           `execution ARN: got ${JSON.stringify(arn)}, expected arn:aws:sagemaker:<region>:<account>:pipeline/<name>/execution/<id>`,
         );
       }
+      // With an ARN, neither the config (pipeline name) nor cdk.json's region is needed.
       const config = arn ? undefined : deps.config();
-      const region = values.region ?? (arn ? arnRegion(arn) : config?.region) ?? deps.config().region;
+      const { region } = resolveRegion({ flag: values.region, arn, cdkJson: deps.cdkJsonRegion ?? cdkJsonRegion });
       const client = deps.client(region);
       const executionArn =
         arn ?? (await latestExecution(client, values.pipeline ?? pipelineNames(config!.stage).pipelineName));
