@@ -108,10 +108,7 @@ describe('pipeline configuration', () => {
     ],
     [{ instances: { train: { count: 0 } } }, 'medllama.instances.train.count: got 0, expected a number >= 1'],
     [{ instances: { ingest: { count: 1.5 } } }, 'medllama.instances.ingest.count: got 1.5, expected a whole number'],
-    [
-      { instances: { dedup: { count: 2 } } },
-      'medllama.instances.dedup: unknown field "count"; known fields: type',
-    ],
+    [{ instances: { dedup: { count: 2 } } }, 'medllama.instances.dedup: unknown field "count"; known fields: type'],
     [{ data: { maxArticles: -1 } }, 'medllama.data.maxArticles: got -1, expected a number >= 0'],
     [
       { data: { decontamPmidsS3Uri: 's3://bkt/pmids/' } },
