@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { INSTANCE_TYPES, instanceTypeProblem, instanceTypesFor, type JobKind } from '../pipeline-steps/instances.ts';
 import { didYouMean } from './suggest.ts';
 
 /**
@@ -11,23 +12,33 @@ const S3_URI = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[^\s]*)?$/;
 /** An AWS region name: us-east-1, us-gov-west-1, … (the CLI checks --region and AWS_REGION with it too). */
 export const AWS_REGION_PATTERN = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/;
 const s3Uri = (what: string) => z.string().regex(S3_URI, `an s3://bucket/key URI (${what})`);
-const instanceType = z
-  .string()
-  .regex(/^ml\.[a-z0-9-]+\.[a-z0-9]+$/, 'a SageMaker instance type such as ml.g5.12xlarge');
+/**
+ * An instance type for a kind of job, from the catalog (pipeline-steps/instances.ts: every accepted type has a
+ * price for `plan` and the specs the checks need); `gpu` also asks for a GPU type.
+ */
+const instanceType = (kind: JobKind, gpu = false) =>
+  z.string().superRefine((type, ctx) => {
+    const accepted = instanceTypesFor(kind).filter((t) => !gpu || INSTANCE_TYPES[t]!.gpus > 0);
+    if (instanceTypeProblem(type, kind) || !accepted.includes(type))
+      ctx.addIssue({
+        code: 'custom',
+        message: `${gpu ? 'a GPU' : `a ${kind}`} instance type: one of ${accepted.join(', ')}`,
+      });
+  });
 
 /** Default instance type and count of one pipeline step (the pipeline Parameters' defaults). */
-const stepInstances = (type: string, count: number, maxCount: number) =>
+const stepInstances = (type: string, count: number, maxCount: number, kind: JobKind = 'processing') =>
   z
     .object({
-      type: instanceType.default(type),
+      type: instanceType(kind).default(type),
       count: z.number().int().min(1).max(maxCount).default(count),
     })
     .strict()
     .prefault({});
 /** A step that always runs on one instance. */
-const singleInstance = (type: string) =>
+const singleInstance = (type: string, gpu = false) =>
   z
-    .object({ type: instanceType.default(type) })
+    .object({ type: instanceType('processing', gpu).default(type) })
     .strict()
     .prefault({});
 
@@ -151,8 +162,8 @@ export const MedLlamaConfigSchema = z
         ingest: stepInstances('ml.c5.4xlarge', 1, 100),
         dedup: singleInstance('ml.r5.4xlarge'),
         tokenize: stepInstances('ml.c5.4xlarge', 1, 100),
-        train: stepInstances('ml.g5.12xlarge', 1, 16),
-        evaluate: singleInstance('ml.g5.2xlarge'),
+        train: stepInstances('ml.g5.12xlarge', 1, 16, 'training'),
+        evaluate: singleInstance('ml.g5.2xlarge', true),
       })
       .strict()
       .prefault({}),
@@ -167,10 +178,7 @@ export const MedLlamaConfigSchema = z
     serving: z
       .object({
         /** One A10G (24 GB) holds Llama 2 7B in BF16 with room for the KV cache. */
-        instanceType: z
-          .string()
-          .regex(/^ml\.[a-z0-9]+\.[a-z0-9]+$/, 'an instance type such as ml.g5.2xlarge')
-          .default('ml.g5.2xlarge'),
+        instanceType: instanceType('endpoint').default('ml.g5.2xlarge'),
         initialInstanceCount: z.number().int().min(1).max(10).default(1),
         minCapacity: z.number().int().min(1).max(10).default(1),
         maxCapacity: z.number().int().min(1).max(20).default(2),

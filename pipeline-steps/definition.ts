@@ -14,6 +14,7 @@ import { type AnyParameter, ExecutionVariables, Join, type Json, type StringValu
 import { imageUri, type ServingContainer } from './images.ts';
 import { loadMetricDefinitions } from './metrics.ts';
 import { createMedLlamaParameters, type MedLlamaParameters, parameterList } from './parameters.ts';
+import { maxMicroBatch } from './instances.ts';
 import { dataVolumes } from './sizing.ts';
 import { ConditionStep, GreaterThanOrEqualTo, LessThanOrEqualTo } from './steps/condition.ts';
 import { FailStep } from './steps/fail.ts';
@@ -116,6 +117,11 @@ export interface MedLlamaPipelineOptions {
   readonly servedModelName?: string;
   /** Train MaxRuntimeInSeconds. @default 432000 (5 days) */
   readonly trainMaxRuntimeSeconds?: number;
+  /**
+   * The Train instance type the definition is sized for (the TrainInstanceType parameter's default): tuning's
+   * batch-size range is capped to what fits its GPUs. @default 'ml.g5.12xlarge'
+   */
+  readonly trainInstanceType?: string;
   /** S3 prefix for the definition's default input. @default `s3://<dataBucket>/pmc-oa/` */
   readonly inputDataUri?: string;
   /**
@@ -521,7 +527,12 @@ export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): Pipelin
       );
     }
     const lr = tuning.learningRate ?? [1e-5, 5e-4];
-    const bs = tuning.perDeviceTrainBatchSize ?? [1, 4];
+    // The batch-size range stops where a micro-batch still fits the GPUs of the Train instance type at SeqLen
+    // (both the parameters' defaults; instances.ts), so no trial is spent on an out-of-memory crash.
+    const wanted = tuning.perDeviceTrainBatchSize ?? [1, 4];
+    const fits = maxMicroBatch(o.trainInstanceType ?? 'ml.g5.12xlarge', 4096);
+    if (fits < 1) throw new Error(`tuning: no micro-batch fits ${o.trainInstanceType} at seq 4096 (instances.ts)`);
+    const bs = [wanted[0], Math.max(wanted[0] + 1, Math.min(wanted[1], fits))] as const;
     train = new TuningStep({
       name: STEP_NAMES.train,
       trainingJob: trainingJob(['learning_rate', 'per_device_train_batch_size', 'lora_r']),

@@ -105,7 +105,10 @@ export function createMedLlamaParameters(defaults: MedLlamaParameterDefaults): M
       enumValues: ['lora', 'full'],
       description: 'lora: low-rank adapters merged into the base; full: all weights with FSDP',
     }),
-    learningRate: new ParameterFloat('LearningRate', { defaultValue: 2e-4 }),
+    learningRate: new ParameterFloat('LearningRate', {
+      defaultValue: 0,
+      description: "Peak learning rate; 0 = the method's default (lora 2e-4, full 2e-5; docs/training.md)",
+    }),
     epochs: new ParameterInteger('Epochs', { defaultValue: 1, description: 'Ignored when MaxSteps > 0' }),
     maxSteps: new ParameterInteger('MaxSteps', {
       defaultValue: -1,

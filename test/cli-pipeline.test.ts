@@ -198,6 +198,18 @@ describe('medllama start / status / approve against a moto server', () => {
     [['--param', 'Epochs'], /--param "Epochs": expected Name=Value/],
     [['--param', 'Epochs=1', '--param', 'Epochs=2'], /--param Epochs: given twice \("1" and "2"\)/],
     [['--display-name', 'bad name'], /--display-name: got "bad name"/],
+    // values the definition's types accept but a step would fail on (pipeline-steps/execution-checks.ts)
+    [['--param', 'LearningRate=-1'], /LearningRate: got "-1", expected a number >= 0 <= 1 \(0 = the method's default\)/],
+    [['--param', 'TestFraction=0.7'], /TestFraction: got "0.7", expected a number >= 0 <= 0.5/],
+    [
+      ['--param', 'TrainInstanceType=ml.g5.huge'],
+      /TrainInstanceType: ml\.g5\.huge is not a known instance type; expected one of ml\.g5\.12xlarge/,
+    ],
+    [
+      ['--param', 'Method=full'],
+      /Method full on 1 × ml\.g5\.12xlarge: about \d+(\.\d)? GiB per GPU.*ml\.p4d\.24xlarge/,
+    ],
+    [['--param', 'IngestInstanceCount=0'], /IngestInstanceCount: got "0", expected an integer >= 1/],
     [['--frobnicate'], /unknown option --frobnicate/],
   ])('start %j fails before any AWS call, naming parameter, value and expectation', async (argv, message) => {
     const refusing = refusingClient();

@@ -104,7 +104,11 @@ describe('pipeline configuration', () => {
     [{ notificationEmail: 'ops' }, 'medllama.notificationEmail: got "ops", expected an e-mail address'],
     [
       { instances: { train: { type: 'g5.12xlarge' } } },
-      'medllama.instances.train.type: got "g5.12xlarge", expected a SageMaker instance type such as ml.g5.12xlarge',
+      'medllama.instances.train.type: got "g5.12xlarge", expected a training instance type: one of ml.g5.12xlarge, ml.g5.2xlarge, ml.g6e.2xlarge, ml.p4d.24xlarge',
+    ],
+    [
+      { instances: { evaluate: { type: 'ml.m5.4xlarge' } } },
+      'medllama.instances.evaluate.type: got "ml.m5.4xlarge", expected a GPU instance type: one of ml.g5.12xlarge, ml.g5.2xlarge, ml.g6e.2xlarge, ml.p4d.24xlarge',
     ],
     [{ instances: { train: { count: 0 } } }, 'medllama.instances.train.count: got 0, expected a number >= 1'],
     [{ instances: { ingest: { count: 1.5 } } }, 'medllama.instances.ingest.count: got 1.5, expected a whole number'],

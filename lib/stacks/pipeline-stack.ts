@@ -254,6 +254,7 @@ export function builderOptions(config: MedLlamaConfig, modelPackageGroupName: st
     ...(config.data.maxArticles ? { corpusArticles: config.data.maxArticles } : {}),
     serving: config.servingContainer,
     tuning: config.tuning,
+    trainInstanceType: config.instances.train.type,
     ...(config.data.generalTextS3Uri ? { generalTextUri: config.data.generalTextS3Uri } : {}),
     ...(decontam ? { decontamPmidsUri: decontam } : {}),
   };

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { executionProblems } from '../../../pipeline-steps/execution-checks.ts';
 import { ConsoleReporter, quietProgressEnv, summaryTable } from '../../../pipeline-steps/local/display.ts';
 import { parseParamAssignments } from '../../../pipeline-steps/local/expressions.ts';
 import { loadDefinition } from '../../../pipeline-steps/local/load.ts';
@@ -165,6 +166,11 @@ Ctrl-C stops the running step and leaves a resumable state (re-run with --run-id
     if (!args['no-demo-params'])
       for (const [k, v] of Object.entries(DEMO_PARAMETERS)) if (declared.has(k)) parameters[k] = v;
     Object.assign(parameters, parseParamAssignments(args.param));
+    // the same checks `medllama start` makes, before anything runs (ranges, instance types, memory)
+    const values: Record<string, string | number | boolean> = {};
+    for (const p of definition.Parameters ?? []) if (p.DefaultValue !== undefined) values[p.Name] = p.DefaultValue;
+    const problems = executionProblems({ ...values, ...parameters });
+    if (problems.length) throw new UsageError(`this run would fail:\n  - ${problems.join('\n  - ')}`);
 
     const input = resolve(args.input ?? join(repoRoot, 'fixtures', 'demo-corpus'));
     if (!existsSync(input)) throw new UsageError(`--input ${input} does not exist`);

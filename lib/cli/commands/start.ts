@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { StartPipelineExecutionCommand } from '@aws-sdk/client-sagemaker';
+import { executionProblems } from '../../../pipeline-steps/execution-checks.ts';
 import { type SageMakerLike, sageMakerClient } from '../../aws/clients.ts';
 import { describeRegion, resolveRegion } from '../../aws/region.ts';
 import type { MedLlamaConfig } from '../../config.ts';
@@ -94,6 +95,18 @@ export function validateParameters(assignments: string[], parameters: Definition
   return [...seen.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([Name, Value]) => ({ Name, Value }));
 }
 
+/**
+ * The execution's values (the definition's defaults, then `params`) checked for ranges, instance types per job and
+ * whether the model fits the training GPUs (pipeline-steps/execution-checks.ts), before anything is sent.
+ */
+export function checkExecution(parameters: DefinitionParameter[], params: PipelineParameterValue[]): void {
+  const values: Record<string, string | number | boolean> = {};
+  for (const p of parameters) if (p.DefaultValue !== undefined) values[p.Name] = p.DefaultValue as string | number;
+  for (const p of params) values[p.Name] = p.Value;
+  const problems = executionProblems(values);
+  if (problems.length) throw new UsageError(`this execution would fail:\n  - ${problems.join('\n  - ')}`);
+}
+
 /** The idempotency token: same pipeline, parameters and display name ⇒ same token (hex, 64 characters). */
 export function clientRequestToken(pipelineName: string, params: PipelineParameterValue[], displayName = ''): string {
   const canonical = JSON.stringify({ pipelineName, displayName, params: params.map((p) => [p.Name, p.Value]) });
@@ -166,7 +179,9 @@ export function createStartCommand(deps: StartDeps = defaultDeps): CliCommand {
         );
       }
       const config = deps.config();
-      const params = validateParameters(values.param, loadParameters(values.definition, config));
+      const parameters = loadParameters(values.definition, config);
+      const params = validateParameters(values.param, parameters);
+      checkExecution(parameters, params);
       const pipelineName = values.pipeline ?? pipelineNames(config.stage).pipelineName;
       const choice = resolveRegion({ flag: values.region, cdkJson: deps.cdkJsonRegion ?? cdkJsonRegion });
       const token = clientRequestToken(pipelineName, params, displayName);

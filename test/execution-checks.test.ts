@@ -1,0 +1,39 @@
+import { describe, expect, test } from 'vitest';
+import { DEMO_PARAMETERS } from '../lib/cli/commands/local-run.ts';
+import { buildMedLlamaPipeline } from '../pipeline-steps/definition.ts';
+import { executionProblems } from '../pipeline-steps/execution-checks.ts';
+import { PLACEHOLDER_OPTIONS } from './pipeline-options.ts';
+
+const defaults = () => {
+  const def = buildMedLlamaPipeline({ ...PLACEHOLDER_OPTIONS, tuning: true }).toJSON() as {
+    Parameters: { Name: string; DefaultValue?: string | number }[];
+  };
+  return Object.fromEntries(def.Parameters.map((p) => [p.Name, p.DefaultValue!]));
+};
+
+describe('execution checks (start, the local runner, the CDK config)', () => {
+  test('the definition’s defaults and the demo’s values pass', () => {
+    expect(executionProblems(defaults())).toEqual([]);
+    expect(executionProblems({ ...defaults(), ...DEMO_PARAMETERS })).toEqual([]);
+  });
+
+  test.each([
+    [{ LearningRate: -1 }, 'LearningRate: got -1'],
+    [{ ValidationFraction: 0.5, TestFraction: 0.5 }, 'ValidationFraction + TestFraction: got 0.5 + 0.5 = 1'],
+    [{ TrainInstanceCount: 0 }, 'TrainInstanceCount: got 0, expected an integer >= 1 <= 16'],
+    [{ MaxSteps: 0 }, 'MaxSteps: got 0, expected -1'],
+    [{ SeqLen: 4096.5 }, 'SeqLen: got 4096.5, expected an integer'],
+    [{ EvaluateInstanceType: 'ml.m5.4xlarge' }, 'EvaluateInstanceType: ml.m5.4xlarge has no GPU'],
+    [{ DedupInstanceType: 'ml.p4d.24xlarge2' }, 'DedupInstanceType: ml.p4d.24xlarge2 is not a known instance type'],
+    [{ TrainInstanceType: 'ml.r5.4xlarge' }, 'TrainInstanceType: ml.r5.4xlarge is not used for training jobs here'],
+    [{ Method: 'full' }, 'Method full on 1 × ml.g5.12xlarge'],
+  ])('%j is refused with the parameter, the value and what is allowed', (change, message) => {
+    const problems = executionProblems({ ...defaults(), ...change });
+    expect(problems.join('\n')).toContain(message);
+  });
+
+  test('full fine-tuning passes where it fits', () => {
+    expect(executionProblems({ ...defaults(), Method: 'full', TrainInstanceType: 'ml.p4d.24xlarge' })).toEqual([]);
+    expect(executionProblems({ ...defaults(), Method: 'full', TrainInstanceCount: 2 })).toEqual([]);
+  });
+});
