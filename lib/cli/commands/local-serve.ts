@@ -34,6 +34,7 @@ export function latestRegisteredModel(runsDir: string): { model: string; entry: 
 }
 
 const usage = `usage: medllama local serve [--model DIR] [--runs-dir DIR] [--port N] [--host ADDR] [--max-model-len N]
+                           [--max-connections N] [--read-timeout S]
 
 Serves a locally trained model over HTTP with the same request and response schema as the deployed
 container (vLLM's OpenAI-shaped /invocations, and /ping), so \`medllama invoke --local\` behaves like the
@@ -44,7 +45,20 @@ endpoint. Stops with Ctrl-C.
   --runs-dir DIR       where \`medllama local run\` wrote its runs (default runs/)
   --port N             port (default 8080, the SageMaker container port)
   --host ADDR          address (default 127.0.0.1)
-  --max-model-len N    prompt + generated tokens limit (default 512)`;
+  --max-model-len N    prompt + generated tokens limit (default 512)
+  --max-connections N  connections served at once; more are answered 503 (default 16)
+  --read-timeout S     seconds a stalled client may hold a connection (default 20)
+
+Only requests to its own host names (127.0.0.1, localhost) are answered, completions must be
+application/json, and requests from another origin (a web page) are refused.`;
+
+/** A whole number in [min, max] from a flag, or a UsageError naming the flag. */
+function intFlag(flag: string, value: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < min || n > max)
+    throw new UsageError(`${flag}: got "${value}", expected a whole number from ${min} to ${max}`);
+  return n;
+}
 
 export const command: CliCommand = {
   name: 'local serve',
@@ -60,6 +74,8 @@ export const command: CliCommand = {
         port: { type: 'string', default: '8080' },
         host: { type: 'string', default: '127.0.0.1' },
         'max-model-len': { type: 'string', default: '512' },
+        'max-connections': { type: 'string', default: '16' },
+        'read-timeout': { type: 'string', default: '20' },
       },
     });
     let modelArg = values.model;
@@ -80,6 +96,9 @@ export const command: CliCommand = {
     const port = Number(values.port);
     if (!Number.isInteger(port) || port < 1 || port > 65535)
       throw new UsageError(`--port: got "${values.port}", expected 1–65535`);
+    const maxModelLen = intFlag('--max-model-len', values['max-model-len'], 2, 1_048_576);
+    const maxConnections = intFlag('--max-connections', values['max-connections'], 1, 1024);
+    const readTimeout = intFlag('--read-timeout', values['read-timeout'], 1, 3600);
     const python = join(root, '.venv', 'bin', 'python');
     if (!existsSync(python)) throw new Error(`${python} missing: run \`npm run setup\` first`);
     const child = spawn(
@@ -94,7 +113,11 @@ export const command: CliCommand = {
         '--host',
         values.host,
         '--max_model_len',
-        values['max-model-len'],
+        String(maxModelLen),
+        '--max_connections',
+        String(maxConnections),
+        '--read_timeout',
+        String(readTimeout),
       ],
       { stdio: 'inherit' },
     );
