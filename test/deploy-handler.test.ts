@@ -471,3 +471,44 @@ describe('deploy handler settings', () => {
       expect(parseModelPackageArn(bad), bad).toBeUndefined();
   });
 });
+
+describe('deploy handler races (fake SageMaker)', () => {
+  test('two first approvals at once: the one that loses the CreateEndpoint race is deferred, not an error', async () => {
+    const arn = `arn:aws:sagemaker:${REGION}:${ACCOUNT}:model-package/medllama-test/1`;
+    const sent: string[] = [];
+    const failure = (message: string) => Object.assign(new Error(message), { name: 'ValidationException' });
+    const fake: DeployClients = {
+      autoscaling: { send: (() => Promise.resolve({})) as ApplicationAutoScalingClient['send'] },
+      sagemaker: {
+        send: ((command: { constructor: { name: string } }) => {
+          const name = command.constructor.name;
+          sent.push(name);
+          if (name === 'DescribeModelPackageCommand')
+            return Promise.resolve({
+              ModelPackageGroupName: GROUP,
+              ModelPackageVersion: 1,
+              ModelApprovalStatus: 'Approved',
+            });
+          if (name === 'ListModelPackagesCommand')
+            return Promise.resolve({ ModelPackageSummaryList: [{ ModelPackageArn: arn }] });
+          if (name.startsWith('Describe')) return Promise.reject(failure('Could not find it'));
+          // the other delivery created all three first
+          if (name === 'CreateModelCommand')
+            return Promise.reject(failure('Cannot create already existing model "x".'));
+          if (name === 'CreateEndpointConfigCommand')
+            return Promise.reject(failure('Cannot create already existing endpoint configuration "x".'));
+          if (name === 'CreateEndpointCommand')
+            return Promise.reject(failure('Cannot create already existing endpoint "x".'));
+          return Promise.reject(failure(`unexpected ${name}`));
+        }) as SageMakerClient['send'],
+      },
+    };
+    expect(await handleEvent(approval(arn), settings, fake)).toMatchObject({
+      action: 'deferred',
+      endpointStatus: 'Creating',
+      version: 1,
+      reason: expect.stringMatching(/another delivery is creating medllama-test/),
+    });
+    expect(sent).toContain('CreateEndpointCommand');
+  });
+});

@@ -63,6 +63,21 @@ function isInProgress(err: unknown): boolean {
   return /in-progress|in progress|cannot update/i.test(message);
 }
 
+/** A create that lost a race with another delivery creating the same (deterministically named) resource. */
+function isAlreadyThere(err: unknown): boolean {
+  const message = err instanceof Error ? `${err.message} ${String((err as { cause?: unknown }).cause ?? '')}` : '';
+  return /already exist/i.test(message);
+}
+
+/** Runs a create; another delivery having created the same resource first counts as done. */
+async function create(what: string, fn: () => Promise<unknown>): Promise<void> {
+  try {
+    await call(what, fn);
+  } catch (err) {
+    if (!isAlreadyThere(err)) throw err;
+  }
+}
+
 async function exists(fn: () => Promise<unknown>): Promise<boolean> {
   try {
     await fn();
@@ -103,7 +118,7 @@ async function ensureModelAndConfig(target: ModelPackageRef, settings: DeploySet
   const sm = clients.sagemaker;
   const { modelName, endpointConfigName } = resourceNames(settings, target.version);
   if (!(await exists(() => sm.send(new DescribeModelCommand({ ModelName: modelName }))))) {
-    await call(`CreateModel ${modelName} from ${target.arn}`, () =>
+    await create(`CreateModel ${modelName} from ${target.arn}`, () =>
       sm.send(
         new CreateModelCommand({
           ModelName: modelName,
@@ -118,7 +133,7 @@ async function ensureModelAndConfig(target: ModelPackageRef, settings: DeploySet
   if (!(await exists(() => sm.send(new DescribeEndpointConfigCommand({ EndpointConfigName: endpointConfigName }))))) {
     const kms =
       settings.volumeKmsKeyArn && supportsVolumeKms(settings.instanceType) ? settings.volumeKmsKeyArn : undefined;
-    await call(`CreateEndpointConfig ${endpointConfigName}`, () =>
+    await create(`CreateEndpointConfig ${endpointConfigName}`, () =>
       sm.send(
         new CreateEndpointConfigCommand({
           EndpointConfigName: endpointConfigName,
@@ -188,15 +203,20 @@ export async function converge(
 
   if (!current) {
     await ensureModelAndConfig(target, settings, clients);
-    await call(`CreateEndpoint ${endpointName}`, () =>
-      sm.send(
-        new CreateEndpointCommand({
-          EndpointName: endpointName,
-          EndpointConfigName: names.endpointConfigName,
-          Tags: [{ Key: LAST_DEPLOYMENT_TAG, Value: names.endpointConfigName }],
-        }),
-      ),
-    );
+    try {
+      await call(`CreateEndpoint ${endpointName}`, () =>
+        sm.send(
+          new CreateEndpointCommand({
+            EndpointName: endpointName,
+            EndpointConfigName: names.endpointConfigName,
+            Tags: [{ Key: LAST_DEPLOYMENT_TAG, Value: names.endpointConfigName }],
+          }),
+        ),
+      );
+    } catch (err) {
+      if (isAlreadyThere(err)) return deferred('Creating', `another delivery is creating ${endpointName}`);
+      throw err;
+    }
     return { action: 'created', endpointName, endpointConfigName: names.endpointConfigName, version: target.version };
   }
 
@@ -216,14 +236,20 @@ export async function converge(
       action: 'ignored',
       reason: `endpoint ${endpointName} serves v${serving}, newer than v${target.version}, the newest approved version; it is not rolled back automatically`,
     };
-  if (current.EndpointArn && (await lastDeployment(current.EndpointArn, clients)) === names.endpointConfigName)
+  if (current.EndpointArn && (await lastDeployment(current.EndpointArn, clients)) === names.endpointConfigName) {
+    // Another delivery may have started this very update since we looked: then the endpoint is busy now.
+    const now = await call(`DescribeEndpoint ${endpointName}`, () =>
+      sm.send(new DescribeEndpointCommand({ EndpointName: endpointName })),
+    );
+    const nowStatus = now.EndpointStatus ?? 'unknown';
+    if (BUSY.includes(nowStatus)) return deferred(nowStatus, `endpoint ${endpointName} is ${nowStatus}`);
     return {
       action: 'ignored',
       reason:
         `an update to ${names.endpointConfigName} was started before and the endpoint is back on ` +
-        `${current.EndpointConfigName} (rolled back or failed); register and approve a new version to try again`,
+        `${now.EndpointConfigName} (rolled back or failed); register and approve a new version to try again`,
     };
-
+  }
   await ensureModelAndConfig(target, settings, clients);
   try {
     await sm.send(updateEndpoint(settings, names.endpointConfigName));
