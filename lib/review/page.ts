@@ -1,7 +1,9 @@
 /**
  * The review page: one self-contained HTML document (inline CSS and JS, no external assets). It only knows
  * "Answer A" and "Answer B"; the server keeps which model is which. The summary table, shown after the last
- * item, is rendered from columns and rows the server sends, so nothing here names a model.
+ * item once the study is closed, is rendered from columns and rows the server sends, so nothing here names a
+ * model. The reviewer's token comes from the enrolment response or a personal link's fragment and is kept in
+ * localStorage; the Content-Security-Policy admits this one script by its hash.
  */
 import { createHash } from 'node:crypto';
 import { AXES } from './axes.ts';
