@@ -199,7 +199,10 @@ describe('medllama start / status / approve against a moto server', () => {
     [['--param', 'Epochs=1', '--param', 'Epochs=2'], /--param Epochs: given twice \("1" and "2"\)/],
     [['--display-name', 'bad name'], /--display-name: got "bad name"/],
     // values the definition's types accept but a step would fail on (pipeline-steps/execution-checks.ts)
-    [['--param', 'LearningRate=-1'], /LearningRate: got "-1", expected a number >= 0 <= 1 \(0 = the method's default\)/],
+    [
+      ['--param', 'LearningRate=-1'],
+      /LearningRate: got "-1", expected a number >= 0 <= 1 \(0 = the method's default\)/,
+    ],
     [['--param', 'TestFraction=0.7'], /TestFraction: got "0.7", expected a number >= 0 <= 0.5/],
     [
       ['--param', 'TrainInstanceType=ml.g5.huge'],

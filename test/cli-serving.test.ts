@@ -214,3 +214,21 @@ describe('local serve picks the newest registered model by default', () => {
     expect(latestRegisteredModel(runs)?.model).toBe(join(runs, 'new', 's3', 'artifacts', 'model'));
   });
 });
+
+describe('local serve options', () => {
+  test('the connection cap, read timeout and context length are checked before Python starts', async () => {
+    const { command } = await import('../lib/cli/commands/local-serve.ts');
+    const { writeFileSync } = await import('node:fs');
+    const model = mkdtempSync(join(tmpdir(), 'medllama-model-'));
+    writeFileSync(join(model, 'config.json'), '{}');
+    const cases: Array<[string[], RegExp]> = [
+      [['--max-connections', '0'], /--max-connections: got "0", expected a whole number from 1 to 1024/],
+      [['--max-connections=-1'], /--max-connections: got "-1"/],
+      [['--read-timeout', '1e9'], /--read-timeout: got "1e9", expected a whole number from 1 to 3600/],
+      [['--max-model-len', 'lots'], /--max-model-len: got "lots"/],
+    ];
+    for (const [args, message] of cases) {
+      await expect(Promise.resolve().then(() => command.run(['--model', model, ...args]))).rejects.toThrow(message);
+    }
+  });
+});

@@ -1,89 +1,39 @@
-// The expert-review app: finding qualitative.jsonl, the SQLite store, the JSON API (storing, resuming, blinding,
-// validation), exports, the summary and the CLI.
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+// The expert-review app: finding qualitative.jsonl, the SQLite store, the JSON API (enrolment, storing,
+// resuming, blinding, validation), exports, the summary and the CLI. The attacks of issue #21 are in
+// review-attacks.test.ts, two servers on one database in review-concurrency.test.ts.
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseReviewArgs, runReview } from '../lib/cli/commands/review.ts';
-import { AXIS_KEYS } from '../lib/review/axes.ts';
-import { modelForAnswerA } from '../lib/review/blind.ts';
+import { Blinding } from '../lib/review/blind.ts';
 import { ItemConflictError, ReviewDb } from '../lib/review/db.ts';
 import { csvField, toCsv } from '../lib/review/export.ts';
-import { findQualitative, parseQualitative, readQualitative, resolveReviewPaths } from '../lib/review/import.ts';
-import { type ReviewServer, startReviewServer } from '../lib/review/server.ts';
+import { findQualitative, parseQualitative, resolveReviewPaths } from '../lib/review/import.ts';
+import { startReviewServer } from '../lib/review/server.ts';
 import { reviewSummary } from '../lib/review/summary.ts';
+import { hashSecret, newBlindingSeed, newSecret } from '../lib/review/tokens.ts';
+import {
+  all,
+  answerA,
+  call,
+  clock,
+  closeAll,
+  enrol,
+  FIXTURE,
+  fixtureItems,
+  MODEL_WORDS,
+  makeRun,
+  otherModel,
+  rating,
+  serve,
+  tempDb,
+  track,
+} from './support/review.ts';
 
-const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
-const FIXTURE = join(repo, 'test', 'fixtures', 'review', 'qualitative.jsonl');
-const fixtureItems = readQualitative(FIXTURE);
-const MODEL_WORDS = /base|tuned/i;
-
-/** A run folder like the local runner writes, with the fixture as the Evaluate output. */
-function makeRun(): string {
-  const run = mkdtempSync(join(tmpdir(), 'medllama-review-'));
-  const rel = 's3/medllama-local-artifacts/evaluation/exec-1/Evaluate';
-  mkdirSync(join(run, rel), { recursive: true });
-  copyFileSync(FIXTURE, join(run, rel, 'qualitative.jsonl'));
-  writeFileSync(
-    join(run, 'state.json'),
-    JSON.stringify({ runId: 'r', steps: { Evaluate: { name: 'Evaluate', outputs: { evaluation: rel } } } }),
-  );
-  return run;
-}
-
-function clock(): () => string {
-  let t = Date.UTC(2026, 0, 1);
-  return () => {
-    t += 1000;
-    return new Date(t).toISOString();
-  };
-}
-
-const open: Array<{ close(): unknown }> = [];
-afterEach(async () => {
-  for (const o of open.splice(0).reverse()) await o.close();
-});
-
-async function serve(dbFile: string, port = 0, now = clock()): Promise<{ db: ReviewDb; server: ReviewServer }> {
-  const db = ReviewDb.open(dbFile, { now });
-  open.push(db);
-  db.importItems(fixtureItems, FIXTURE);
-  const server = await startReviewServer({ db, port, summary: { reps: 500 } });
-  open.push(server);
-  return { db, server };
-}
-
-interface Reply {
-  status: number;
-  text: string;
-  json: Record<string, unknown>;
-}
-
-async function call(server: ReviewServer, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const init: RequestInit =
-    body === undefined ? {} : { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body) };
-  init.headers = body === undefined ? headers : { 'Content-Type': 'application/json', ...headers };
-  const res = await fetch(new URL(path, server.url), init);
-  const text = await res.text();
-  let json: Record<string, unknown> = {};
-  try {
-    json = JSON.parse(text);
-  } catch {
-    /* the page */
-  }
-  return { status: res.status, text, json } as Reply;
-}
-
-const all = (v: number) => Object.fromEntries(AXIS_KEYS.map((k) => [k, v]));
-const rating = (reviewer: string, itemId: string, a: number, b: number, preference: string, comment = '') => ({
-  reviewer,
-  itemId,
-  scores: { A: all(a), B: all(b) },
-  preference,
-  comment,
-});
+afterEach(closeAll);
 
 describe('finding and importing qualitative.jsonl', () => {
   it('finds the Evaluate output of a run folder via state.json, or takes a direct path', () => {
@@ -124,8 +74,7 @@ describe('finding and importing qualitative.jsonl', () => {
 
   it('re-import is idempotent; changed answers under a known id are refused', () => {
     const dir = mkdtempSync(join(tmpdir(), 'medllama-review-'));
-    const db = ReviewDb.open(join(dir, 'r.sqlite'));
-    open.push(db);
+    const db = track(ReviewDb.open(join(dir, 'r.sqlite')));
     expect(db.importItems(fixtureItems, FIXTURE)).toEqual({ added: 3, unchanged: 0 });
     expect(db.importItems(fixtureItems, FIXTURE)).toEqual({ added: 0, unchanged: 3 });
     expect(db.items().map((i) => [i.id, i.position])).toEqual([
@@ -140,18 +89,26 @@ describe('finding and importing qualitative.jsonl', () => {
 });
 
 describe('blinding', () => {
-  it('A/B order is deterministic per (reviewer, item), case-insensitive, and balanced', () => {
-    expect(modelForAnswerA('Dr Ada', 'def-01')).toBe(modelForAnswerA('Dr Ada', 'def-01'));
-    expect(modelForAnswerA('  dr   ADA ', 'def-01')).toBe(modelForAnswerA('Dr Ada', 'def-01'));
+  it('A/B order is fixed for a seed, differs between seeds, and is balanced', () => {
+    const a = new Blinding('11'.repeat(32));
+    const b = new Blinding('22'.repeat(32));
+    expect(a.answerA(1, 'def-01')).toBe(new Blinding('11'.repeat(32)).answerA(1, 'def-01'));
     let tunedFirst = 0;
-    for (let r = 0; r < 40; r++)
-      for (let i = 0; i < 10; i++) if (modelForAnswerA(`R${r}`, `q${i}`) === 'tuned') tunedFirst++;
+    let differ = 0;
+    for (let r = 1; r <= 40; r++)
+      for (let i = 0; i < 10; i++) {
+        if (a.answerA(r, `q${i}`) === 'tuned') tunedFirst++;
+        if (a.answerA(r, `q${i}`) !== b.answerA(r, `q${i}`)) differ++;
+      }
     expect(tunedFirst / 400).toBeGreaterThan(0.4);
     expect(tunedFirst / 400).toBeLessThan(0.6);
+    expect(differ / 400).toBeGreaterThan(0.4); // another study's seed predicts nothing
+    expect(() => new Blinding('not hex')).toThrow(/32 bytes of hex/);
+    expect(newBlindingSeed()).toMatch(/^[0-9a-f]{64}$/);
   });
 
   it('the page and every API response a reviewer sees never name the models', async () => {
-    const { server } = await serve(join(mkdtempSync(join(tmpdir(), 'medllama-review-')), 'r.sqlite'));
+    const { db, server } = await serve(tempDb());
     const page = await call(server, '/');
     expect(page.status).toBe(200);
     expect(page.text).toContain('Answer A');
@@ -159,73 +116,112 @@ describe('blinding', () => {
     // self-contained: no external scripts, styles, images or fonts
     expect(page.text).not.toMatch(/(src|href)\s*=\s*["']?(https?:)?\/\//i);
     expect(page.text).not.toMatch(/@import|url\(/i);
+    // only the page's own script may run (by hash), so injected markup could not run script
+    const csp = page.headers.get('content-security-policy') ?? '';
+    expect(csp).toMatch(/script-src 'sha256-[A-Za-z0-9+/]+=*'/);
+    expect(csp).not.toMatch(/script-src[^;]*unsafe-inline/);
     const seen: string[] = [page.text];
     const orders = new Set<string>();
-    for (const name of ['Dr Ada', 'Dr Grace', 'Dr Barbara', 'Dr Frances']) {
+    const names = ['Dr Ada', 'Dr Grace', 'Dr Barbara', 'Dr Frances', 'Dr Hedy', 'Dr Karen', 'Dr Radia', 'Dr Sophie'];
+    for (const name of names) {
+      const token = await enrol(server, name);
       for (let index = 0; index < 3; index++) {
-        const r = await call(server, `/api/item?reviewer=${encodeURIComponent(name)}&index=${index}`);
+        const r = await call(server, `/api/item?index=${index}`, { token });
         expect(r.status).toBe(200);
         seen.push(r.text);
         const item = r.json.item as { id: string; answers: { A: string; B: string } };
         const src = fixtureItems[index];
         expect(new Set([item.answers.A, item.answers.B])).toEqual(new Set([src.baseAnswer, src.tunedAnswer]));
         const aIsTuned = item.answers.A === src.tunedAnswer;
-        expect(aIsTuned ? 'tuned' : 'base').toBe(modelForAnswerA(name, src.id));
+        expect(aIsTuned ? 'tuned' : 'base').toBe(answerA(db, name, src.id));
         orders.add(`${index}:${aIsTuned}`);
       }
-      const posted = await call(server, '/api/ratings', rating(name, 'def-01', 5, 1, 'A', 'fine'));
+      const posted = await call(server, '/api/ratings', { body: rating('def-01', 5, 1, 'A', 'fine'), token });
       expect(posted.status).toBe(200);
-      seen.push(posted.text, (await call(server, `/api/next?reviewer=${encodeURIComponent(name)}`)).text);
-      seen.push((await call(server, `/api/item?reviewer=${encodeURIComponent(name)}&index=0`)).text);
+      seen.push(posted.text, (await call(server, '/api/next', { token })).text);
+      seen.push((await call(server, '/api/item?index=0', { token })).text);
+      seen.push((await call(server, '/api/progress', { token })).text);
+      seen.push((await call(server, '/api/summary', { token })).text);
+      seen.push((await call(server, '/api/ratings', { body: rating('def-01', 6, 1, 'A'), token })).text);
     }
-    seen.push((await call(server, '/api/progress')).text);
-    seen.push((await call(server, '/api/summary?reviewer=Dr%20Ada')).text);
-    seen.push((await call(server, '/api/ratings', rating('Dr Ada', 'def-01', 6, 1, 'A'))).text);
     expect(orders.size).toBeGreaterThan(3); // both orders occur across reviewers
     for (const text of seen) expect(text).not.toMatch(MODEL_WORDS);
   });
 });
 
+describe('enrolment and sign-in', () => {
+  it('enrolling needs the code of the enrolment link; the token is the identity and is stored only hashed', async () => {
+    const file = tempDb();
+    const { server } = await serve(file);
+    const code = new URL(server.enrolUrl).hash.slice('#enrol='.length);
+    expect(server.enrolUrl).toBe(`${server.url}#enrol=${code}`);
+    expect(code).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const wrong = await call(server, '/api/enrol', { body: { code: 'x'.repeat(43), name: 'Dr Ada' } });
+    expect([wrong.status, wrong.json.error]).toEqual([403, expect.stringMatching(/enrolment link is not valid/)]);
+    const missing = await call(server, '/api/enrol', { body: { name: 'Dr Ada' } });
+    expect([missing.status, missing.json.error]).toEqual([400, expect.stringMatching(/enrolment code is missing/)]);
+    const ok = await call(server, '/api/enrol', { body: { code, name: '  Dr   Ada ' } });
+    expect(ok.status).toBe(200);
+    expect(ok.json).toMatchObject({ reviewer: 'Dr Ada', total: 3, rated: 0, done: false, closed: false });
+    const token = ok.json.token as string;
+    expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect((await call(server, '/api/progress', { token })).json).toMatchObject({ reviewer: 'Dr Ada', rated: 0 });
+    // the database holds the token's hash, not the token
+    expect(readFileSync(file).toString('latin1')).not.toContain(token);
+    for (const bad of ['', 'Bearer', `Basic ${token}`, `Bearer ${token}x`, `Bearer ${'A'.repeat(43)}`]) {
+      const r = await call(server, '/api/progress', { headers: { Authorization: bad } });
+      expect([r.status, r.headers.get('www-authenticate')], bad).toEqual([401, 'Bearer']);
+    }
+    const none = await call(server, '/api/next');
+    expect([none.status, none.json.error]).toEqual([401, expect.stringMatching(/sign in first/)]);
+  });
+});
+
 describe('storing and resuming ratings', () => {
   it('stores un-blinded ratings, resumes at the first unrated item (also after a restart) and updates on re-submit', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'medllama-review-'));
-    const file = join(dir, 'r.sqlite');
+    const file = tempDb();
     const now = clock();
     let { db, server } = await serve(file, 0, now);
     const name = 'Dr Ada Lovelace';
-    let next = await call(server, `/api/next?reviewer=${encodeURIComponent(name)}`);
+    const token = await enrol(server, name);
+    let next = await call(server, '/api/next', { token });
     expect(next.json).toMatchObject({
+      reviewer: name,
       total: 3,
       rated: 0,
       done: false,
       item: { index: 0, id: 'def-01', rating: null },
     });
 
-    const saved = await call(server, '/api/ratings', rating(name, 'def-01', 5, 2, 'A', 'A is accurate'));
+    const saved = await call(server, '/api/ratings', { body: rating('def-01', 5, 2, 'A', 'A is accurate'), token });
     expect(saved.json).toMatchObject({ saved: 'created', rated: 1, total: 3, done: false, index: 0 });
-    const aModel = modelForAnswerA(name, 'def-01');
-    const bModel = aModel === 'base' ? 'tuned' : 'base';
+    const aModel = answerA(db, name, 'def-01');
+    const bModel = otherModel(aModel);
     let [j] = db.judgements();
     expect(j).toMatchObject({ reviewer: name, itemId: 'def-01', answerA: aModel, preference: aModel });
     expect(j.comment).toBe('A is accurate');
     expect(j.scores[aModel]).toEqual(all(5));
     expect(j.scores[bModel]).toEqual(all(2));
 
-    next = await call(server, `/api/next?reviewer=${encodeURIComponent(name)}`);
+    next = await call(server, '/api/next', { token });
     expect(next.json).toMatchObject({ rated: 1, item: { index: 1, id: 'risk-02' } });
-    // the progress of everyone and of one reviewer
-    expect((await call(server, '/api/progress')).json).toEqual({ total: 3, reviewers: [{ reviewer: name, rated: 1 }] });
-    expect((await call(server, '/api/progress?reviewer=dr%20ada%20lovelace')).json).toMatchObject({ rated: 1 });
+    expect((await call(server, '/api/progress', { token })).json).toEqual({
+      reviewer: name,
+      total: 3,
+      rated: 1,
+      done: false,
+      closed: false,
+    });
 
-    // restart the server on the same database: the reviewer continues at item 2 (name matched case-insensitively)
+    // restart the server on the same database: the same token continues at item 2
     await server.close();
     db.close();
     ({ db, server } = await serve(file, 0, now));
-    next = await call(server, `/api/next?reviewer=${encodeURIComponent('dr ada lovelace')}`);
+    next = await call(server, '/api/next', { token });
     expect(next.json).toMatchObject({ rated: 1, item: { index: 1, id: 'risk-02' } });
 
     // re-submit item 1: one judgement, updated in place; the page gets the earlier rating back in A/B terms
-    const again = await call(server, '/api/ratings', rating(name, 'def-01', 3, 4, 'tie', 'changed my mind'));
+    const again = await call(server, '/api/ratings', { body: rating('def-01', 3, 4, 'tie', 'changed my mind'), token });
     expect(again.json).toMatchObject({ saved: 'updated', rated: 1 });
     const judgements = db.judgements();
     expect(judgements).toHaveLength(1);
@@ -233,31 +229,34 @@ describe('storing and resuming ratings', () => {
     expect(j.preference).toBe('tie');
     expect(j.scores[aModel]).toEqual(all(3));
     expect(j.updatedAt > j.createdAt).toBe(true);
-    const item0 = await call(server, `/api/item?reviewer=${encodeURIComponent(name)}&index=0`);
+    const item0 = await call(server, '/api/item?index=0', { token });
     expect(item0.json.item).toMatchObject({
       rating: { scores: { A: all(3), B: all(4) }, preference: 'tie', comment: 'changed my mind' },
     });
     // B preferred maps to B's model
-    await call(server, '/api/ratings', rating(name, 'risk-02', 2, 5, 'B'));
+    await call(server, '/api/ratings', { body: rating('risk-02', 2, 5, 'B'), token });
     expect(db.judgements().find((x) => x.itemId === 'risk-02')?.preference).toBe(
-      modelForAnswerA(name, 'risk-02') === 'base' ? 'tuned' : 'base',
+      otherModel(answerA(db, name, 'risk-02')),
     );
   });
 
-  it('opens the summary only after the reviewer has rated every item', async () => {
-    const { server } = await serve(join(mkdtempSync(join(tmpdir(), 'medllama-review-')), 'r.sqlite'));
-    const early = await call(server, '/api/summary?reviewer=Dr%20Ada');
-    expect(early.status).toBe(409);
-    expect(early.json.error).toMatch(/once you have rated every item \(0 \/ 3\)/);
-    for (const it of fixtureItems) await call(server, '/api/ratings', rating('Dr Ada', it.id, 4, 4, 'tie'));
-    const done = await call(server, '/api/next?reviewer=Dr%20Ada');
-    expect(done.json).toMatchObject({ done: true, rated: 3, item: null });
-    const s = await call(server, '/api/summary?reviewer=Dr%20Ada');
+  it('opens the summary in the app only once the study is closed, then refuses new ratings', async () => {
+    const { db, server } = await serve(tempDb());
+    const token = await enrol(server, 'Dr Ada');
+    for (const it of fixtureItems) await call(server, '/api/ratings', { body: rating(it.id, 4, 4, 'tie'), token });
+    const done = await call(server, '/api/next', { token });
+    expect(done.json).toMatchObject({ done: true, rated: 3, item: null, closed: false });
+    const early = await call(server, '/api/summary', { token });
+    expect([early.status, early.json.error]).toEqual([409, expect.stringMatching(/closes the study/)]);
+
+    db.closeStudy();
+    expect((await call(server, '/api/progress', { token })).json).toMatchObject({ closed: true });
+    const s = await call(server, '/api/summary', { token });
     expect(s.status).toBe(200);
     const summary = s.json.summary as { items: number; preference: { ties: number } };
     expect(summary.items).toBe(3);
     expect(summary.preference.ties).toBe(3);
-    const table = s.json.table as { columns: string[]; rows: string[][] };
+    const table = s.json.table as { columns: string[]; rows: string[][]; notes: string[]; warning: string | null };
     expect(table.columns).toEqual(['Axis (1–5, 5 = best)', 'base', 'tuned', 'tuned − base']);
     expect(table.rows).toHaveLength(6);
     expect(table.rows[0]).toEqual([
@@ -266,22 +265,31 @@ describe('storing and resuming ratings', () => {
       '4.00 [4.00, 4.00]',
       '+0.00 [0.00, 0.00]',
     ]);
+    // n is stated, and 3 items are too few for the intervals to mean anything
+    expect(table.notes[0]).toBe('Based on 3 of 3 item(s) (n = 3), 3 judgement(s) by 1 reviewer(s).');
+    expect(table.warning).toMatch(/^Only 3 item\(s\) rated: too few for the 95% intervals to mean anything/);
+
+    const late = await call(server, '/api/ratings', { body: rating('def-01', 1, 5, 'B'), token });
+    expect([late.status, late.json.error]).toEqual([409, expect.stringMatching(/study is closed/)]);
+    expect(db.judgements().find((j) => j.itemId === 'def-01')?.preference).toBe('tie');
+    const newcomer = await call(server, '/api/enrol', {
+      body: { code: new URL(server.enrolUrl).hash.slice(7), name: 'Dr Late' },
+    });
+    expect([newcomer.status, newcomer.json.error]).toEqual([409, expect.stringMatching(/enrolment has ended/)]);
   });
 });
 
 describe('input validation', () => {
   it('rejects bad input with 4xx and a message', async () => {
-    const { server, db } = await serve(join(mkdtempSync(join(tmpdir(), 'medllama-review-')), 'r.sqlite'));
-    const ok = rating('Dr Ada', 'def-01', 3, 3, 'A');
+    const { server, db } = await serve(tempDb());
+    const token = await enrol(server, 'Dr Ada');
+    const ok = rating('def-01', 3, 3, 'A');
     const cases: Array<[unknown, number, RegExp]> = [
-      ['{"reviewer": ', 400, /not valid JSON/],
+      ['{"itemId": ', 400, /not valid JSON/],
       ['', 400, /body is empty/],
       ['[1, 2]', 400, /must be a JSON object/],
       [{ ...ok, itemId: 'nope' }, 400, /unknown item "nope"/],
       [{ ...ok, itemId: undefined }, 400, /itemId is required/],
-      [{ ...ok, reviewer: '   ' }, 400, /reviewer name is required/],
-      [{ ...ok, reviewer: 'x'.repeat(81) }, 400, /at most 80 characters/],
-      [{ ...ok, reviewer: 'a\u0007b' }, 400, /control characters/],
       [
         { ...ok, scores: { A: { ...all(3), consensus: 6 }, B: all(3) } },
         400,
@@ -302,10 +310,11 @@ describe('input validation', () => {
       [{ ...ok, comment: 5 }, 400, /comment must be a string/],
       [{ ...ok, comment: 'x'.repeat(4001) }, 400, /at most 4000 characters/],
       [{ ...ok, model: 'x' }, 400, /unknown field\(s\) "model"/],
+      [{ ...ok, reviewer: 'Dr Ada' }, 400, /unknown field\(s\) "reviewer"; the reviewer comes from your sign-in/],
       [JSON.stringify({ ...ok, comment: 'x'.repeat(70_000) }), 413, /over 65536 bytes/],
     ];
     for (const [body, status, message] of cases) {
-      const r = await call(server, '/api/ratings', body);
+      const r = await call(server, '/api/ratings', { body, token });
       expect([r.status, r.json.error], JSON.stringify(body).slice(0, 80)).toEqual([
         status,
         expect.stringMatching(message),
@@ -314,22 +323,40 @@ describe('input validation', () => {
     }
     expect(db.judgements()).toHaveLength(0);
 
-    const wrongType = await call(server, '/api/ratings', JSON.stringify(ok), { 'Content-Type': 'text/plain' });
+    const wrongType = await call(server, '/api/ratings', {
+      body: JSON.stringify(ok),
+      token,
+      headers: { 'Content-Type': 'text/plain' },
+    });
     expect([wrongType.status, wrongType.json.error]).toEqual([415, 'send the body as application/json']);
+    const enrolCases: Array<[unknown, number, RegExp]> = [
+      [{ name: 'Dr X' }, 400, /enrolment code is missing/],
+      [{ code: 'c', name: '   ' }, 400, /reviewer name is required/],
+      [{ code: 'c', name: 'x'.repeat(81) }, 400, /at most 80 characters/],
+      [{ code: 'c', name: 'a\u0007b' }, 400, /control, invisible or text-direction characters \(found U\+0007\)/],
+      [{ code: 'c', name: 'Dr X', role: 'admin' }, 400, /unknown field\(s\) "role"/],
+    ];
+    for (const [body, status, message] of enrolCases) {
+      const r = await call(server, '/api/enrol', { body });
+      expect([r.status, r.json.error], JSON.stringify(body)).toEqual([status, expect.stringMatching(message)]);
+    }
     const gets: Array<[string, number, RegExp]> = [
-      ['/api/next', 400, /reviewer name is required/],
-      ['/api/item?reviewer=A&index=3', 400, /index must be a whole number from 0 to 2/],
-      ['/api/item?reviewer=A&index=-1', 400, /index must be/],
-      ['/api/item?reviewer=A', 400, /index must be/],
-      ['/api/summary', 400, /reviewer name is required/],
+      ['/api/item?index=3', 400, /index must be a whole number from 0 to 2/],
+      ['/api/item?index=-1', 400, /index must be/],
+      ['/api/item', 400, /index must be/],
+      ['/api/next?reviewer=Dr%20Ada', 400, /unknown query parameter "reviewer"; the reviewer comes from your sign-in/],
+      ['/api/progress?all=1', 400, /unknown query parameter "all"/],
       ['/api/ratings', 405, /GET is not allowed/],
+      ['/api/enrol', 405, /GET is not allowed/],
       ['/nope', 404, /no such endpoint/],
     ];
     for (const [path, status, message] of gets) {
-      const r = await call(server, path);
+      const r = await call(server, path, { token });
       expect([r.status, r.json.error], path).toEqual([status, expect.stringMatching(message)]);
     }
-    const cross = await call(server, '/api/ratings', ok, { Origin: 'http://evil.example' });
+    const postPage = await call(server, '/', { body: {}, token });
+    expect([postPage.status, postPage.headers.get('allow')]).toEqual([405, 'GET']);
+    const cross = await call(server, '/api/ratings', { body: ok, token, headers: { Origin: 'http://evil.example' } });
     expect(cross.status).toBe(403);
     // a foreign Host header (DNS rebinding) is refused
     const rebinding = await new Promise<number>((resolve, reject) => {
@@ -347,12 +374,45 @@ describe('input validation', () => {
   });
 
   it('binds 127.0.0.1 only and reports a busy port clearly', async () => {
-    const { server } = await serve(join(mkdtempSync(join(tmpdir(), 'medllama-review-')), 'r.sqlite'));
+    const { server } = await serve(tempDb());
     expect(server.url).toBe(`http://127.0.0.1:${server.port}/`);
     expect(server.server.address()).toMatchObject({ address: '127.0.0.1' });
-    await expect(serve(join(mkdtempSync(join(tmpdir(), 'medllama-review-')), 'r.sqlite'), server.port)).rejects.toThrow(
+    await expect(serve(tempDb(), server.port)).rejects.toThrow(
       new RegExp(`port ${server.port} on 127.0.0.1 is already in use.*--port`),
     );
+  });
+});
+
+describe('the ratings database', () => {
+  it('is readable by its owner only', async () => {
+    const file = tempDb();
+    track(ReviewDb.open(file));
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+  });
+
+  it('migrates a version-1 database: name keys, a blinding seed, and the A/B order already shown is kept', async () => {
+    const file = tempDb();
+    writeV1Database(file);
+    // a v1 database can be summarised read-only without migrating it (older runs' reports keep working)
+    const ro = ReviewDb.open(file, { readonly: true });
+    expect(ro.judgements()).toHaveLength(2);
+    ro.close();
+    const db = track(ReviewDb.open(file));
+    expect(db.blindingSeed()).toMatch(/^[0-9a-f]{64}$/);
+    // "élodie" and "ÉLODIE" were two reviewers under ASCII-only NOCASE: both keep their ratings (and the A/B
+    // order stored with them), and the name now belongs to the first
+    expect(db.findReviewer('Élodie')?.name).toBe('élodie');
+    expect(db.judgements().map((j) => [j.reviewer, j.answerA])).toEqual([
+      ['ÉLODIE', 'base'],
+      ['élodie', 'tuned'],
+    ]);
+    expect(() => db.enrolReviewer('ÉLODIE', 'h'.repeat(64))).toThrow(/already enrolled/);
+    // signed in after the upgrade, she sees the item in the order she rated it (tuned as A), whatever the seed
+    const token = newSecret();
+    db.issueToken('Élodie', hashSecret(token));
+    const server = track(await startReviewServer({ db, port: 0 }));
+    const r = await call(server, '/api/item?index=0', { token });
+    expect(r.json.item).toMatchObject({ answers: { A: 't', B: 'b' }, rating: { preference: 'tie' } });
   });
 });
 
@@ -360,10 +420,13 @@ describe('exports, summary and the CLI', () => {
   async function ratedRun(): Promise<string> {
     const run = makeRun();
     const { server } = await serve(join(run, 'review', 'ratings.sqlite'));
-    await call(server, '/api/ratings', rating('Dr Ada', 'def-01', 2, 5, 'B', 'B is "better", clearly\nsee =SUM'));
-    await call(server, '/api/ratings', rating('Dr Ada', 'risk-02', 4, 4, 'tie'));
-    await call(server, '/api/ratings', rating('Dr Grace', 'def-01', 3, 3, 'A', '=cmd'));
-    for (const o of open.splice(0).reverse()) await o.close();
+    const ada = await enrol(server, 'Dr Ada');
+    const grace = await enrol(server, 'Dr Grace');
+    const post = (token: string, body: unknown) => call(server, '/api/ratings', { body, token });
+    await post(ada, rating('def-01', 2, 5, 'B', 'B is "better", clearly\nsee =SUM'));
+    await post(ada, rating('risk-02', 4, 4, 'tie'));
+    await post(grace, rating('def-01', 3, 3, 'A', '=cmd'));
+    await closeAll();
     return run;
   }
 
@@ -381,14 +444,15 @@ describe('exports, summary and the CLI', () => {
       'Dr Grace/def-01/base',
       'Dr Grace/def-01/tuned',
     ]);
-    const adaB = modelForAnswerA('Dr Ada', 'def-01') === 'base' ? 'tuned' : 'base';
+    const db = track(ReviewDb.open(join(run, 'review', 'ratings.sqlite'), { readonly: true }));
+    const adaB = otherModel(db.judgements().find((j) => j.reviewer === 'Dr Ada' && j.itemId === 'def-01')!.answerA);
     const adaDef = rows.filter((r) => r.reviewer === 'Dr Ada' && r.item_id === 'def-01');
     for (const r of adaDef) {
       expect(r.preference).toBe(adaB);
       expect(r.consensus).toBe(r.model === adaB ? 5 : 2);
       expect(r.slot).toBe(r.model === adaB ? 'B' : 'A');
       expect(r.category).toBe('definition');
-      expect(r.created_at).toMatch(/^2026-01-01T/);
+      expect(r.created_at).toMatch(/^20\d\d-/);
     }
     const csv = readFileSync(join(run, 'out.csv'), 'utf8');
     const lines = csv.split('\r\n');
@@ -403,7 +467,7 @@ describe('exports, summary and the CLI', () => {
     expect([csvField('a,b'), csvField('+1'), csvField(3), csvField('plain')]).toEqual(['"a,b"', "'+1", '3', 'plain']);
   });
 
-  it('--summary [--json] and reviewSummary(runFolder) give the same numbers', async () => {
+  it('--summary [--json] and reviewSummary(runFolder) give the same numbers, with n and a small-sample warning', async () => {
     const run = await ratedRun();
     expect(reviewSummary(makeRun())).toBeUndefined(); // no ratings yet → nothing for the report
     const fromFn = reviewSummary(run)!;
@@ -413,7 +477,8 @@ describe('exports, summary and the CLI', () => {
     expect(fromFn.judgements).toBe(3);
     expect(fromFn.preference).toMatchObject({ ties: 1, judgements: 3 });
     // def-01: Ada rated B's model 5 and A's 2; Grace 3 and 3; risk-02: 4 and 4.
-    const adaA = modelForAnswerA('Dr Ada', 'def-01');
+    const db = track(ReviewDb.open(join(run, 'review', 'ratings.sqlite'), { readonly: true }));
+    const adaA = db.judgements().find((j) => j.reviewer === 'Dr Ada' && j.itemId === 'def-01')!.answerA;
     const def01Tuned = ((adaA === 'tuned' ? 2 : 5) + 3) / 2;
     const def01Base = ((adaA === 'base' ? 2 : 5) + 3) / 2;
     expect(fromFn.axes[0].tuned.mean).toBeCloseTo((def01Tuned + 4) / 2, 12);
@@ -428,6 +493,7 @@ describe('exports, summary and the CLI', () => {
     await runReview(['--run', run, '--summary', '--out', join(run, 's.txt')]);
     const text = readFileSync(join(run, 's.txt'), 'utf8');
     expect(text).toContain('Expert review: 2 of 3 items rated by 2 reviewer(s), 3 judgement(s).');
+    expect(text).toContain('WARNING: Only 2 item(s) rated: too few for the 95% intervals to mean anything');
     expect(text).toMatch(/Agreement with scientific consensus\s+\d\.\d\d \[/);
     expect(text).toContain('Preference: tuned wins');
     expect(text).toContain('Tuned win rate (tie = ½)');
@@ -439,12 +505,16 @@ describe('exports, summary and the CLI', () => {
       port: 0,
       db: 'f.sqlite',
     });
+    expect(parseReviewArgs(['--run', 'x', '--link', '  Dr   Ada '])).toMatchObject({ link: 'Dr Ada' });
+    expect(parseReviewArgs(['--run', 'x', '--close'])).toMatchObject({ close: true });
     expect(() => parseReviewArgs([])).toThrow(/--run .* is required/);
     expect(() => parseReviewArgs(['--run', 'x', '--port', '70000'])).toThrow(/--port needs a whole number/);
     expect(() => parseReviewArgs(['--run', 'x', '--export', 'xml'])).toThrow(/csv or json/);
     expect(() => parseReviewArgs(['--run', 'x', '--export', 'csv', '--summary'])).toThrow(
-      /either --export or --summary/,
+      /use one of --export, --summary, --link and --close, not --export and --summary/,
     );
+    expect(() => parseReviewArgs(['--run', 'x', '--link', 'A', '--close'])).toThrow(/not --link and --close/);
+    expect(() => parseReviewArgs(['--run', 'x', '--link', 'A\u202eB'])).toThrow(/--link: .*text-direction/);
     expect(() => parseReviewArgs(['--run', 'x', '--json'])).toThrow(/--json goes with --summary/);
     expect(() => parseReviewArgs(['--run'])).toThrow(/--run needs a value/);
     expect(() => parseReviewArgs(['--run', 'x', '--bogus'])).toThrow(/unknown option --bogus/);
@@ -452,12 +522,18 @@ describe('exports, summary and the CLI', () => {
     await expect(runReview(['--run', run, '--summary'])).rejects.toThrow(
       /no ratings database at .*rate some items first/,
     );
+    await expect(runReview(['--run', run, '--close'])).rejects.toThrow(/no ratings database at/);
   });
 
-  it('`medllama review --run` imports, serves until stopped and keeps the ratings', async () => {
+  it('`medllama review --run` serves with an enrolment link; --link signs a reviewer in; --close closes', async () => {
     const run = makeRun();
     const logs: string[] = [];
-    const spy = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void logs.push(a.join(' ')));
+    const out: string[] = [];
+    const spies = [
+      vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void logs.push(a.join(' '))),
+      vi.spyOn(console, 'error').mockImplementation(() => {}),
+      vi.spyOn(process.stdout, 'write').mockImplementation((s) => out.push(String(s)) > 0),
+    ];
     let stop!: () => void;
     const done = runReview(['--run', run, '--port', '0'], new Promise<void>((r) => (stop = r)));
     try {
@@ -465,18 +541,68 @@ describe('exports, summary and the CLI', () => {
         timeout: 5000,
       });
       expect(logs[0]).toMatch(/items: 3 new, 0 already imported/);
-      const url = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(logs.join('\n'))![1];
+      const text = logs.join('\n');
+      const url = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(text)![1];
+      expect(text).toContain(
+        `Enrolment link (give it to the reviewers only; it changes at every start):\n  ${url}#enrol=`,
+      );
+      // the coordinator's personal link works against the running server (another process could do the same)
+      await runReview(['--run', run, '--link', 'Dr Ada', '--port', new URL(url).port]);
+      const link = out.join('').trim();
+      expect(link).toMatch(new RegExp(`^${url}#login=[A-Za-z0-9_-]{43}$`));
+      const token = link.split('#login=')[1];
       const res = await fetch(new URL('/api/ratings', url), {
         method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify(rating('Dr Ada', 'bias-03', 1, 5, 'B')),
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
+        body: JSON.stringify(rating('bias-03', 1, 5, 'B')),
       });
       expect(res.status).toBe(200);
+      // a second link replaces the first
+      out.length = 0;
+      await runReview(['--run', run, '--link', 'dr ada']);
+      expect(out.join('')).toMatch(/^http:\/\/127\.0\.0\.1:8377\/#login=/);
+      const old = await fetch(new URL('/api/progress', url), { headers: { Authorization: `Bearer ${token}` } });
+      expect(old.status).toBe(401);
+      expect(await runReview(['--run', run, '--close'])).toBe(0);
+      expect(logs.join('\n')).toMatch(/study closed at .*: no more enrolments or ratings/);
       stop();
       expect(await done).toBe(0);
     } finally {
-      spy.mockRestore();
+      for (const spy of spies) spy.mockRestore();
     }
     expect(reviewSummary(run)?.judgements).toBe(1);
   });
 });
+
+/** A ratings database as schema version 1 wrote it (no name keys, no tokens, no seed). */
+function writeV1Database(file: string): void {
+  const axes = ['consensus', 'harm_extent', 'harm_likelihood', 'incorrect', 'missing', 'bias'];
+  const cols = axes.map((k) => `${k} INTEGER NOT NULL`).join(', ');
+  const raw = new Database(file);
+  raw.exec(`
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    INSERT INTO meta VALUES ('schema_version', '1');
+    CREATE TABLE items (id TEXT PRIMARY KEY, position INTEGER NOT NULL UNIQUE, category TEXT NOT NULL,
+      prompt TEXT NOT NULL, base_answer TEXT NOT NULL, tuned_answer TEXT NOT NULL, base_new_tokens INTEGER,
+      tuned_new_tokens INTEGER, content_hash TEXT NOT NULL UNIQUE, source TEXT NOT NULL);
+    CREATE TABLE reviewers (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE COLLATE NOCASE, created_at TEXT NOT NULL);
+    CREATE TABLE judgements (reviewer_id INTEGER NOT NULL, item_id TEXT NOT NULL, answer_a TEXT NOT NULL,
+      preference TEXT NOT NULL, comment TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+      PRIMARY KEY (reviewer_id, item_id));
+    CREATE TABLE ratings (reviewer_id INTEGER NOT NULL, item_id TEXT NOT NULL, model TEXT NOT NULL, slot TEXT NOT NULL,
+      ${cols}, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (reviewer_id, item_id, model));
+    INSERT INTO items VALUES ('def-01', 0, 'definition', 'p', 'b', 't', NULL, NULL, 'h1', 'q.jsonl');
+    INSERT INTO reviewers VALUES (1, 'élodie', '2025-01-01'), (2, 'ÉLODIE', '2025-01-01');
+  `);
+  for (const [id, a] of [
+    [1, 'tuned'],
+    [2, 'base'],
+  ] as const) {
+    raw.prepare("INSERT INTO judgements VALUES (?, 'def-01', ?, 'tie', '', '2025-01-01', '2025-01-01')").run(id, a);
+    for (const model of ['base', 'tuned'])
+      raw
+        .prepare(`INSERT INTO ratings VALUES (?, 'def-01', ?, ?, ${axes.map(() => '3').join(', ')}, 'x', 'x')`)
+        .run(id, model, model === a ? 'A' : 'B');
+  }
+  raw.close();
+}

@@ -10,6 +10,13 @@ import {
   quantileSorted,
   summarize,
 } from '../lib/review/stats.ts';
+import {
+  formatDifference,
+  formatEstimate,
+  formatSummary,
+  MIN_ITEMS_FOR_CI,
+  smallSampleWarning,
+} from '../lib/review/summary.ts';
 
 describe('basic statistics', () => {
   it('mean and type-7 quantiles', () => {
@@ -154,5 +161,44 @@ describe('summarize', () => {
     expect(s.preference.winRate.mean).toBeNull();
     expect(s.preference.tunedWinShare).toBeNull();
     expect(() => summarize([j('X', 'r1', 2, 4, 'tie')], ['missing'])).toThrow(/lacks axis missing/);
+  });
+});
+
+describe('small samples (issue #20: "tuned preferred 100 %, CI [1.00, 1.00]" after one rating)', () => {
+  it('an estimate from one item has no interval, and says so', () => {
+    expect(formatEstimate({ mean: 1, lo: 1, hi: 1, n: 1 })).toBe('1.00 (1 item, no interval)');
+    expect(formatDifference({ mean: 0.5, lo: 0.5, hi: 0.5, n: 1 })).toBe('+0.50 (1 item, no interval)');
+    expect(formatEstimate({ mean: 0.5, lo: 0, hi: 1, n: 2 })).toBe('0.50 [0.00, 1.00]');
+    expect(formatEstimate({ mean: null, lo: null, hi: null, n: 0 })).toBe('–');
+  });
+
+  it('the summary states n and warns plainly below the minimum number of items', () => {
+    expect(smallSampleWarning({ items: 0, level: 0.95 })).toBe(
+      'No item has been rated yet: there is nothing to summarise.',
+    );
+    expect(smallSampleWarning({ items: 1, level: 0.95 })).toBe(
+      'Only 1 item(s) rated: too few for the 95% intervals to mean anything (at least 10 are needed). ' +
+        'Read these numbers as anecdotes, not as results.',
+    );
+    expect(smallSampleWarning({ items: MIN_ITEMS_FOR_CI - 1, level: 0.9 })).toMatch(/^Only 9 item\(s\).*90% intervals/);
+    expect(smallSampleWarning({ items: MIN_ITEMS_FOR_CI, level: 0.95 })).toBeUndefined();
+  });
+
+  it('the CLI summary of one rating carries the warning and no zero-width interval', () => {
+    const s = summarize(
+      [{ itemId: 'X', reviewer: 'r', base: { consensus: 2 }, tuned: { consensus: 5 }, preference: 'tuned' }],
+      ['consensus'],
+    );
+    const text = formatSummary({
+      ...s,
+      schema: 'medllama-review-summary/1',
+      totalItems: 40,
+      axisLabels: { consensus: 'Agreement with scientific consensus' },
+      scale: { min: 1, max: 5, best: 5 },
+    });
+    expect(text).toContain('Expert review: 1 of 40 items rated by 1 reviewer(s), 1 judgement(s).');
+    expect(text).toContain('WARNING: Only 1 item(s) rated: too few for the 95% intervals to mean anything');
+    expect(text).toContain('Tuned win rate (tie = ½): 1.00 (1 item, no interval).');
+    expect(text).not.toContain('[1.00, 1.00]');
   });
 });

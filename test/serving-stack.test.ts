@@ -71,6 +71,26 @@ describe('ServingStack', () => {
     expect(passRole?.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' } });
   });
 
+  test('the deploy Lambda may list the registry and tag only its endpoint; it knows its account and region', () => {
+    const policies = built.template.findResources('AWS::IAM::Policy');
+    const statements = Object.values(policies).flatMap(
+      (p) =>
+        (p as { Properties: { PolicyDocument: { Statement: (Statement & { Sid?: string })[] } } }).Properties
+          .PolicyDocument.Statement,
+    );
+    const list = statements.find((s) => s.Sid === 'ListApprovedVersions');
+    // a List action with no resource-level scope: nothing else may ride on its "*"
+    expect(list).toMatchObject({ Action: 'sagemaker:ListModelPackages', Resource: '*' });
+    const endpoint = statements.find((s) => s.Sid === 'Endpoint');
+    expect(endpoint?.Action).toEqual(expect.arrayContaining(['sagemaker:ListTags', 'sagemaker:AddTags']));
+    expect(JSON.stringify(endpoint?.Resource)).toContain(':endpoint/medllama-test');
+    built.template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({ ACCOUNT_ID: { Ref: 'AWS::AccountId' }, REGION: { Ref: 'AWS::Region' } }),
+      },
+    });
+  });
+
   test('the Lambda is configured with the endpoint settings, on the newest Node runtime', () => {
     built.template.hasResourceProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs24.x',

@@ -13,6 +13,10 @@ answers the same completion requests and errors, so ``medllama invoke --local`` 
 With ``"stream": true`` it sends server-sent events (``data: {...}`` chunks, then ``data: [DONE]``).
 Llama 2 base has no chat template, so only completions are served (vLLM rejects chat for it too).
 
+Hostile requests (a page on another origin, a lying Content-Length, slow or many clients) are turned away
+before the model is touched; see ``medllama.serve_http``. The prompt is tokenised and its length checked
+before a request waits for the one-at-a-time generation lock.
+
     python -m medllama.serve --model_dir runs/<id>/model --port 8080
 """
 
@@ -28,17 +32,26 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
-MAX_BODY_BYTES = 1 << 20
+from medllama.serve_http import (
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_READ_TIMEOUT_S,
+    MAX_BODY_BYTES,
+    BoundedThreadingHTTPServer,
+    RequestError,
+    allowed_hosts,
+    body_length,
+    check_origin,
+    error_body,
+)
 
+__all__ = ["MAX_BODY_BYTES", "CompletionRequest", "Generator", "RequestError", "make_handler", "parse_request"]
 
-class RequestError(Exception):
-    def __init__(self, status: HTTPStatus, message: str, kind: str = "BadRequestError") -> None:
-        super().__init__(message)
-        self.status, self.message, self.kind = status, message, kind
+# torch.manual_seed's range; outside it the call raises instead of seeding.
+SEED_MIN, SEED_MAX = -(1 << 63), (1 << 64) - 1
 
 
 @dataclass(frozen=True)
@@ -58,6 +71,10 @@ def parse_request(body: bytes, served_name: str, max_model_len: int) -> Completi
         data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise RequestError(HTTPStatus.BAD_REQUEST, f"request body is not valid JSON: {err}") from None
+    except ValueError as err:  # an integer longer than Python's 4300-digit conversion limit
+        raise RequestError(HTTPStatus.BAD_REQUEST, f"request body has a number too long to read: {err}") from None
+    except RecursionError:
+        raise RequestError(HTTPStatus.BAD_REQUEST, "request body is nested too deeply") from None
     if not isinstance(data, dict):
         raise RequestError(HTTPStatus.BAD_REQUEST, "request body must be a JSON object")
     if "messages" in data:
@@ -93,8 +110,11 @@ def parse_request(body: bytes, served_name: str, max_model_len: int) -> Completi
     if not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
         raise RequestError(HTTPStatus.BAD_REQUEST, "'stop' must be a string or a list of strings")
     seed = data.get("seed")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise RequestError(HTTPStatus.BAD_REQUEST, f"'seed' must be an integer, got {seed!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not SEED_MIN <= seed <= SEED_MAX):
+        shown = repr(seed) if len(repr(seed)) <= 40 else f"{repr(seed)[:37]}..."
+        raise RequestError(
+            HTTPStatus.BAD_REQUEST, f"'seed' must be an integer from {SEED_MIN} to {SEED_MAX}, got {shown}"
+        )
     stream = data.get("stream", False)
     if not isinstance(stream, bool):
         raise RequestError(HTTPStatus.BAD_REQUEST, f"'stream' must be true or false, got {stream!r}")
@@ -110,7 +130,11 @@ def parse_request(body: bytes, served_name: str, max_model_len: int) -> Completi
 
 
 class Generator:
-    """Holds the model; one generation at a time (a lock), like a single-sequence engine."""
+    """Holds the model; one generation at a time (a lock), like a single-sequence engine.
+
+    Prompts are tokenised by :meth:`prepare` before a request waits for that lock, with a tokenizer of their
+    own: a fast tokenizer is not safe to share between threads, and the generation side decodes with its own.
+    """
 
     def __init__(self, model_dir: Path, max_model_len: int) -> None:
         import torch
@@ -118,6 +142,8 @@ class Generator:
 
         self.torch = torch
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        self.prompt_tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        self.prompt_lock = threading.Lock()
         dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
         self.model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -125,8 +151,10 @@ class Generator:
         self.max_model_len = max_model_len
         self.lock = threading.Lock()
 
-    def _inputs(self, req: CompletionRequest) -> Any:
-        ids = self.tokenizer(req.prompt, return_tensors="pt").input_ids
+    def prepare(self, req: CompletionRequest) -> Any:
+        """The prompt's token ids on the model's device; RequestError when it does not fit the context."""
+        with self.prompt_lock:
+            ids = self.prompt_tokenizer(req.prompt, return_tensors="pt").input_ids
         if ids.shape[1] + req.max_tokens > self.max_model_len:
             raise RequestError(
                 HTTPStatus.BAD_REQUEST,
@@ -155,12 +183,10 @@ class Generator:
         cut = min((i for i in (text.find(s) for s in stop) if i >= 0), default=-1)
         return (text[:cut], True) if cut >= 0 else (text, False)
 
-    def complete(self, req: CompletionRequest) -> tuple[str, str, int, int]:
-        """Returns (text, finish_reason, prompt_tokens, completion_tokens)."""
-        with self.lock:
-            ids = self._inputs(req)
-            with self.torch.no_grad():
-                out = self.model.generate(**self._kwargs(req, ids))
+    def complete(self, req: CompletionRequest, ids: Any) -> tuple[str, str, int, int]:
+        """Returns (text, finish_reason, prompt_tokens, completion_tokens) for ids from :meth:`prepare`."""
+        with self.lock, self.torch.no_grad():
+            out = self.model.generate(**self._kwargs(req, ids))
         new = out[0, ids.shape[1] :]
         text = self.tokenizer.decode(new, skip_special_tokens=True)
         text, stopped = self._apply_stop(text, req.stop)
@@ -168,12 +194,11 @@ class Generator:
         finish = "stop" if stopped or ended or len(new) < req.max_tokens else "length"
         return text, finish, int(ids.shape[1]), len(new)
 
-    def stream(self, req: CompletionRequest) -> Iterator[str]:
-        """Yields text pieces as they are generated."""
+    def stream(self, req: CompletionRequest, ids: Any) -> Iterator[str]:
+        """Yields text pieces as they are generated, for ids from :meth:`prepare`."""
         from transformers import TextIteratorStreamer
 
         with self.lock:
-            ids = self._inputs(req)
             streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
             kwargs = self._kwargs(req, ids) | {"streamer": streamer}
 
@@ -194,53 +219,95 @@ class Generator:
             worker.join()
 
 
-def make_handler(generator: Generator, served_name: str) -> type[BaseHTTPRequestHandler]:
+def make_handler(
+    generator: Generator,
+    served_name: str,
+    hosts: frozenset[str],
+    read_timeout: float = DEFAULT_READ_TIMEOUT_S,
+) -> type[BaseHTTPRequestHandler]:
+    """The request handler; ``hosts`` are the Host header values to answer (serve_http.allowed_hosts)."""
     counter = itertools.count(1)
+    completion_routes = ("/invocations", "/v1/completions")
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "medllama-local-serve"
         protocol_version = "HTTP/1.1"
+        # Every read and write on the connection gives up after this long, so a client that stalls (or never
+        # sends its headers) frees its thread; http.server then closes the connection.
+        timeout = read_timeout
 
         def log_message(self, format: str, *args: Any) -> None:  # one line per request on stdout
             print(f"{self.address_string()} {format % args}", flush=True)
 
+        def _body_unread(self) -> bool:
+            """True when the request announced a body that was not read: the connection must close, or those
+            bytes would be parsed as the next request."""
+            if getattr(self, "_body_read", False):
+                return False
+            if self.headers.get("Transfer-Encoding") is not None:
+                return True
+            length = self.headers.get("Content-Length")
+            if length is None:  # a POST without a length may still send a body we cannot delimit
+                return self.command == "POST"
+            return length.strip() != "0"
+
         def _send_json(self, status: int, obj: dict[str, Any]) -> None:
             body = json.dumps(obj).encode()
+            close = self._body_unread()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
+            if close:
+                self.send_header("Connection", "close")
+                self.close_connection = True
             self.end_headers()
             self.wfile.write(body)
 
         def _error(self, err: RequestError) -> None:
-            self._send_json(
-                err.status,
-                {"object": "error", "message": err.message, "type": err.kind, "param": None, "code": int(err.status)},
-            )
+            self._send_json(err.status, error_body(err.status, err.message, err.kind))
 
         def do_GET(self) -> None:
-            if self.path == "/ping":
+            self._body_read = False
+            try:
+                check_origin(self.headers, hosts, needs_json=False)
+                if self.path != "/ping":
+                    raise RequestError(HTTPStatus.NOT_FOUND, f"no route GET {self.path}", "NotFoundError")
                 self._send_json(200, {"status": "healthy"})
-            else:
-                self._error(RequestError(HTTPStatus.NOT_FOUND, f"no route GET {self.path}", "NotFoundError"))
+            except RequestError as err:
+                self._error(err)
+
+        def _read_body(self) -> bytes:
+            length = body_length(self.headers)
+            try:
+                body = self.rfile.read(length)
+            except TimeoutError:
+                raise RequestError(
+                    HTTPStatus.REQUEST_TIMEOUT,
+                    f"request body not received within {read_timeout:g} s",
+                    "RequestTimeout",
+                ) from None
+            if len(body) < length:
+                raise RequestError(HTTPStatus.BAD_REQUEST, f"request body ended after {len(body)} of {length} bytes")
+            self._body_read = True
+            return body
 
         def do_POST(self) -> None:
-            if self.path == "/ping":
-                self._send_json(200, {"status": "healthy"})
-                return
-            if self.path not in ("/invocations", "/v1/completions"):
-                self._error(RequestError(HTTPStatus.NOT_FOUND, f"no route POST {self.path}", "NotFoundError"))
-                return
+            self._body_read = False
+            self._streaming = False
             try:
-                length = int(self.headers.get("Content-Length") or 0)
-                if length > MAX_BODY_BYTES:
-                    raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body over {MAX_BODY_BYTES} bytes")
-                req = parse_request(self.rfile.read(length), served_name, generator.max_model_len)
+                check_origin(self.headers, hosts, needs_json=self.path in completion_routes)
+                if self.path == "/ping":
+                    self._send_json(200, {"status": "healthy"})
+                    return
+                if self.path not in completion_routes:
+                    raise RequestError(HTTPStatus.NOT_FOUND, f"no route POST {self.path}", "NotFoundError")
+                req = parse_request(self._read_body(), served_name, generator.max_model_len)
+                ids = generator.prepare(req)  # before the generation lock: a prompt too long never waits for it
                 cid = f"cmpl-{next(counter)}"
                 if req.stream:
-                    self._stream(cid, req)
+                    self._stream(cid, req, ids)
                     return
-                text, finish, n_prompt, n_new = generator.complete(req)
+                text, finish, n_prompt, n_new = generator.complete(req, ids)
                 self._send_json(
                     200,
                     {
@@ -257,11 +324,26 @@ def make_handler(generator: Generator, served_name: str) -> type[BaseHTTPRequest
                     },
                 )
             except RequestError as err:
-                self._error(err)
+                if not self._streaming:
+                    self._error(err)
+            except OSError:
+                self.close_connection = True  # the client went away; nothing to answer
+            except Exception as err:  # a bug or a model failure: say so instead of dropping the connection
+                print(f"medllama.serve: {type(err).__name__}: {err}", file=sys.stderr, flush=True)
+                if not self._streaming:
+                    self.close_connection = True
+                    self._error(
+                        RequestError(
+                            HTTPStatus.INTERNAL_SERVER_ERROR,
+                            "internal error; see the server log",
+                            "InternalServerError",
+                        )
+                    )
 
-        def _stream(self, cid: str, req: CompletionRequest) -> None:
-            pieces = generator.stream(req)
-            first = next(pieces, None)  # surfaces a RequestError (context too long) before headers go out
+        def _stream(self, cid: str, req: CompletionRequest, ids: Any) -> None:
+            pieces = generator.stream(req, ids)
+            first = next(pieces, None)
+            self._streaming = True
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Cache-Control", "no-cache")
@@ -288,6 +370,11 @@ def make_handler(generator: Generator, served_name: str) -> type[BaseHTTPRequest
     return Handler
 
 
+def bind(host: str, port: int, max_connections: int = DEFAULT_MAX_CONNECTIONS) -> BoundedThreadingHTTPServer:
+    """The listening server, before the model is loaded (a busy port fails fast); set its handler later."""
+    return BoundedThreadingHTTPServer((host, port), BaseHTTPRequestHandler, max_connections)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m medllama.serve", description=__doc__.splitlines()[0])
     parser.add_argument("--model_dir", required=True, help="an HF model folder (config.json, weights, tokenizer)")
@@ -295,14 +382,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8080, help="port (default 8080, the SageMaker container port)")
     parser.add_argument("--served_model_name", default="medllama", help="the 'model' value requests must carry")
     parser.add_argument("--max_model_len", type=int, default=512, help="prompt + generated tokens limit")
+    parser.add_argument(
+        "--max_connections",
+        type=int,
+        default=DEFAULT_MAX_CONNECTIONS,
+        help=f"connections served at once; more are answered 503 (default {DEFAULT_MAX_CONNECTIONS})",
+    )
+    parser.add_argument(
+        "--read_timeout",
+        type=float,
+        default=DEFAULT_READ_TIMEOUT_S,
+        help=f"seconds a stalled client may hold a connection (default {DEFAULT_READ_TIMEOUT_S:g})",
+    )
     args = parser.parse_args(argv)
+    if args.max_connections < 1 or not 0 < args.read_timeout <= 3600 or args.max_model_len < 2:
+        parser.error("--max_connections must be >= 1, --read_timeout in (0, 3600] and --max_model_len >= 2")
 
     model_dir = Path(args.model_dir)
     if not (model_dir / "config.json").is_file():
         print(f"medllama.serve: no model at {model_dir} (expected an HF folder with config.json)", file=sys.stderr)
         return 1
     try:
-        server = ThreadingHTTPServer((args.host, args.port), BaseHTTPRequestHandler)
+        server = bind(args.host, args.port, args.max_connections)
     except OSError as err:
         if err.errno == errno.EADDRINUSE:
             print(f"medllama.serve: port {args.port} on {args.host} is already in use; pass --port", file=sys.stderr)
@@ -310,7 +411,8 @@ def main(argv: list[str] | None = None) -> int:
         raise
     print(f"loading model from {model_dir}", flush=True)
     generator = Generator(model_dir, args.max_model_len)
-    server.RequestHandlerClass = make_handler(generator, args.served_model_name)
+    hosts = allowed_hosts(args.host, server.server_port)
+    server.RequestHandlerClass = make_handler(generator, args.served_model_name, hosts, args.read_timeout)
     print(
         f"serving {args.served_model_name} on http://{args.host}:{server.server_port} (/ping, /invocations)",
         flush=True,

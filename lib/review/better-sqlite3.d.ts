@@ -11,6 +11,13 @@ declare module 'better-sqlite3' {
       get(...params: unknown[]): Row | undefined;
       all(...params: unknown[]): Row[];
     }
+    /** Calling it runs BEGIN (deferred); the variants run BEGIN IMMEDIATE / EXCLUSIVE. */
+    interface Transaction<A extends unknown[], R> {
+      (...args: A): R;
+      deferred(...args: A): R;
+      immediate(...args: A): R;
+      exclusive(...args: A): R;
+    }
     interface Options {
       readonly?: boolean;
       fileMustExist?: boolean;
@@ -20,7 +27,7 @@ declare module 'better-sqlite3' {
       prepare<Row = unknown>(source: string): Statement<Row>;
       exec(source: string): this;
       pragma(source: string, options?: { simple?: boolean }): unknown;
-      transaction<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R;
+      transaction<A extends unknown[], R>(fn: (...args: A) => R): Transaction<A, R>;
       close(): this;
       readonly open: boolean;
       readonly name: string;

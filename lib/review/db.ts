@@ -1,23 +1,36 @@
 /**
  * The ratings database (SQLite via better-sqlite3). Tables:
+ * - `meta`: schema_version, the study's random blinding seed (never leaves the server) and closed_at;
  * - `items`: the reviewed prompts and both answers, imported from qualitative.jsonl with a content hash
  *   (re-importing the same file is a no-op; a changed answer under a known id is refused);
- * - `reviewers`: one row per reviewer name (case-insensitive);
+ * - `reviewers`: one row per reviewer: display name, name_key (names.ts; unique) and the SHA-256 of the
+ *   reviewer's secret token (tokens.ts), which is their identity;
  * - `judgements`: one row per (reviewer, item): which model was shown as Answer A, the overall preference
  *   mapped to base / tuned / tie, the free-text comment, created_at / updated_at;
  * - `ratings`: one row per (reviewer, item, model): the slot it was shown in and the six axis scores (1–5).
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database, { type BetterSqlite3 } from 'better-sqlite3';
 import { AXIS_KEYS, type AxisKey } from './axes.ts';
 import type { ReviewItem } from './import.ts';
+import { nameKey } from './names.ts';
 import type { Judgement, Preference } from './stats.ts';
+import { newBlindingSeed } from './tokens.ts';
 
 export type Model = 'base' | 'tuned';
 export type Scores = Readonly<Record<AxisKey, number>>;
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
+/** Version 1 (no tokens, no seed) can still be read: summaries and exports of older runs keep working. */
+const READABLE_VERSIONS = ['1', '2'];
+
+/**
+ * How long a write waits for another process's write to finish (two review servers, or the CLI's --link or
+ * --close while a server runs, on one file). Writes take the lock up front (BEGIN IMMEDIATE), so waiting is
+ * all a busy database ever costs.
+ */
+export const BUSY_TIMEOUT_MS = 5000;
 
 const AXIS_COLUMNS = AXIS_KEYS.map((k) => `${k} INTEGER NOT NULL CHECK (${k} BETWEEN 1 AND 5)`).join(',\n  ');
 
@@ -37,7 +50,9 @@ CREATE TABLE IF NOT EXISTS items (
 );
 CREATE TABLE IF NOT EXISTS reviewers (
   id INTEGER PRIMARY KEY,
-  name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  name TEXT NOT NULL,
+  name_key TEXT NOT NULL UNIQUE,
+  token_hash TEXT UNIQUE,
   created_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS judgements (
@@ -134,9 +149,60 @@ export class ItemConflictError extends Error {
   }
 }
 
-/** Canonical reviewer name: NFC, trimmed, inner whitespace collapsed. */
-export function canonicalName(name: string): string {
-  return name.normalize('NFC').trim().replace(/\s+/g, ' ');
+/** Enrolling a name that another reviewer already has (compared by name key). */
+export class NameTakenError extends Error {
+  constructor(name: string) {
+    super(`a reviewer named ${JSON.stringify(name)} is already enrolled`);
+    this.name = 'NameTakenError';
+  }
+}
+
+/** A rating or enrolment after the study was closed. */
+export class StudyClosedError extends Error {
+  constructor() {
+    super('the study is closed: ratings can no longer be added or changed');
+    this.name = 'StudyClosedError';
+  }
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: string } | null)?.code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
+/** v1 → v2 (nothing for a v2 file): name keys (Unicode case folding) and token hashes; the seed is added on open. */
+function migrateV1(db: BetterSqlite3.Database): void {
+  const tx = db.transaction(() => {
+    // Re-read under the write lock: another process opening the same file may have migrated it already.
+    const version = db.prepare<{ value: string }>("SELECT value FROM meta WHERE key = 'schema_version'").get();
+    if (version?.value !== '1') return;
+    db.exec('ALTER TABLE reviewers ADD COLUMN name_key TEXT');
+    db.exec('ALTER TABLE reviewers ADD COLUMN token_hash TEXT');
+    const rows = db.prepare<{ id: number; name: string }>('SELECT id, name FROM reviewers ORDER BY id').all();
+    const seen = new Set<string>();
+    const setKey = db.prepare('UPDATE reviewers SET name_key = ? WHERE id = ?');
+    for (const r of rows) {
+      // v1 compared names with ASCII-only NOCASE, so "élodie" and "ÉLODIE" could be two reviewers; the later
+      // one keeps its ratings under a key nobody can enrol with.
+      const key = seen.has(nameKey(r.name)) ? `${nameKey(r.name)}#${r.id}` : nameKey(r.name);
+      seen.add(key);
+      setKey.run(key, r.id);
+    }
+    db.exec('CREATE UNIQUE INDEX reviewers_name_key ON reviewers(name_key)');
+    db.exec('CREATE UNIQUE INDEX reviewers_token_hash ON reviewers(token_hash)');
+    db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(String(SCHEMA_VERSION));
+  });
+  tx.immediate();
+}
+
+/** Only the owner may read the ratings, the tokens' hashes and the blinding seed. */
+function restrictToOwner(file: string): void {
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+    try {
+      if (existsSync(f)) chmodSync(f, 0o600);
+    } catch {
+      /* not our file (a shared folder): leave it as it is */
+    }
+  }
 }
 
 export class ReviewDb {
@@ -152,24 +218,48 @@ export class ReviewDb {
 
   /** Opens (creating when needed) a ratings database. `readonly` requires the file to exist. */
   static open(file: string, opts: { readonly?: boolean; now?: () => string } = {}): ReviewDb {
-    if (!opts.readonly) mkdirSync(dirname(file), { recursive: true });
+    if (!opts.readonly) mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     let db: BetterSqlite3.Database;
     try {
-      db = new Database(file, opts.readonly ? { readonly: true, fileMustExist: true } : {});
+      db = new Database(
+        file,
+        opts.readonly
+          ? { readonly: true, fileMustExist: true, timeout: BUSY_TIMEOUT_MS }
+          : { timeout: BUSY_TIMEOUT_MS },
+      );
     } catch (err) {
       throw new Error(`cannot open ratings database ${file}: ${err instanceof Error ? err.message : String(err)}`);
     }
     const now = opts.now ?? (() => new Date().toISOString());
-    if (!opts.readonly) {
-      db.pragma('journal_mode = WAL');
-      db.pragma('foreign_keys = ON');
-      db.exec(SCHEMA);
-      db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
-    }
-    const version = db.prepare<{ value: string }>("SELECT value FROM meta WHERE key = 'schema_version'").get();
-    if (version?.value !== String(SCHEMA_VERSION)) {
+    try {
+      if (!opts.readonly) {
+        restrictToOwner(file);
+        db.pragma('journal_mode = WAL');
+        db.pragma('foreign_keys = ON');
+        const setup = db.transaction(() => {
+          const fresh = !db
+            .prepare<{ n: number }>("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'meta'")
+            .get()?.n;
+          if (fresh) db.exec(SCHEMA);
+          db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run(
+            'schema_version',
+            String(SCHEMA_VERSION),
+          );
+          db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('blinding_seed', ?)").run(newBlindingSeed());
+        });
+        setup.immediate();
+        migrateV1(db);
+        restrictToOwner(file);
+      }
+      const version = db.prepare<{ value: string }>("SELECT value FROM meta WHERE key = 'schema_version'").get();
+      const ok = opts.readonly
+        ? READABLE_VERSIONS.includes(version?.value ?? '')
+        : version?.value === String(SCHEMA_VERSION);
+      if (!ok)
+        throw new Error(`${file}: ratings schema version ${version?.value ?? 'missing'}, expected ${SCHEMA_VERSION}`);
+    } catch (err) {
       db.close();
-      throw new Error(`${file}: ratings schema version ${version?.value ?? 'missing'}, expected ${SCHEMA_VERSION}`);
+      throw err;
     }
     return new ReviewDb(file, db, now);
   }
@@ -225,7 +315,7 @@ export class ReviewDb {
       }
       return added;
     });
-    const added = run();
+    const added = run.immediate();
     return { added, unchanged: items.length - added };
   }
 
@@ -250,15 +340,79 @@ export class ReviewDb {
     return this.items().find((it) => it.id === id);
   }
 
-  findReviewer(name: string): Reviewer | undefined {
-    return this.db.prepare<Reviewer>('SELECT id, name FROM reviewers WHERE name = ?').get(canonicalName(name));
+  /** The study's blinding seed (hex). Server-side only: it decides which model is Answer A. */
+  blindingSeed(): string {
+    const row = this.db.prepare<{ value: string }>("SELECT value FROM meta WHERE key = 'blinding_seed'").get();
+    if (!row) throw new Error(`${this.file}: no blinding seed (open the database read-write once)`);
+    return row.value;
   }
 
-  /** The reviewer with this name (case-insensitive), created on first use. */
+  /** When the study was closed (ISO time), or undefined while it is open. */
+  closedAt(): string | undefined {
+    return this.db.prepare<{ value: string }>("SELECT value FROM meta WHERE key = 'closed_at'").get()?.value;
+  }
+
+  /** Closes the study: no more enrolments or ratings; the app may then show the summary. Idempotent. */
+  closeStudy(): string {
+    this.db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('closed_at', ?)").run(this.now());
+    return this.closedAt()!;
+  }
+
+  /** The reviewer whose token has this SHA-256. */
+  reviewerByTokenHash(tokenHash: string): Reviewer | undefined {
+    return this.db.prepare<Reviewer>('SELECT id, name FROM reviewers WHERE token_hash = ?').get(tokenHash);
+  }
+
+  /** The reviewer with this name (compared by name key). */
+  findReviewer(name: string): Reviewer | undefined {
+    return this.db.prepare<Reviewer>('SELECT id, name FROM reviewers WHERE name_key = ?').get(nameKey(name));
+  }
+
+  /** Enrols a new reviewer (from the app). A name already taken is refused, so nobody enrols as someone else. */
+  enrolReviewer(name: string, tokenHash: string): Reviewer {
+    const tx = this.db.transaction(() => {
+      if (this.closedAt()) throw new StudyClosedError();
+      try {
+        const info = this.db
+          .prepare('INSERT INTO reviewers (name, name_key, token_hash, created_at) VALUES (?, ?, ?, ?)')
+          .run(name, nameKey(name), tokenHash, this.now());
+        return { id: Number(info.lastInsertRowid), name };
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new NameTakenError(name);
+        throw err;
+      }
+    });
+    return tx.immediate();
+  }
+
+  /**
+   * Gives a reviewer a new token (for the coordinator's `--link`): enrols the name when it is new, otherwise
+   * replaces the old token, which stops working.
+   */
+  issueToken(name: string, tokenHash: string): { reviewer: Reviewer; created: boolean } {
+    const tx = this.db.transaction(() => {
+      const existing = this.findReviewer(name);
+      if (existing) {
+        this.db.prepare('UPDATE reviewers SET token_hash = ? WHERE id = ?').run(tokenHash, existing.id);
+        return { reviewer: existing, created: false };
+      }
+      const info = this.db
+        .prepare('INSERT INTO reviewers (name, name_key, token_hash, created_at) VALUES (?, ?, ?, ?)')
+        .run(name, nameKey(name), tokenHash, this.now());
+      return { reviewer: { id: Number(info.lastInsertRowid), name }, created: true };
+    });
+    return tx.immediate();
+  }
+
+  /**
+   * The reviewer with this name, created without a token when new (for scripts and tests that write ratings
+   * directly; such a reviewer signs in only after the coordinator issues a link).
+   */
   ensureReviewer(name: string): Reviewer {
-    const canonical = canonicalName(name);
-    this.db.prepare('INSERT OR IGNORE INTO reviewers (name, created_at) VALUES (?, ?)').run(canonical, this.now());
-    return this.findReviewer(canonical)!;
+    this.db
+      .prepare('INSERT OR IGNORE INTO reviewers (name, name_key, created_at) VALUES (?, ?, ?)')
+      .run(name, nameKey(name), this.now());
+    return this.findReviewer(name)!;
   }
 
   reviewers(): Reviewer[] {
@@ -296,6 +450,8 @@ export class ReviewDb {
     );
     const existed = this.db.prepare('SELECT 1 FROM judgements WHERE reviewer_id = ? AND item_id = ?');
     const tx = this.db.transaction(() => {
+      // Inside the write transaction, so a --close from another process cannot slip in between.
+      if (this.closedAt()) throw new StudyClosedError();
       const created = existed.get(j.reviewerId, j.itemId) === undefined;
       judgement.run(j.reviewerId, j.itemId, j.answerA, j.preference, j.comment, now, now);
       for (const model of ['base', 'tuned'] as const) {
@@ -304,7 +460,14 @@ export class ReviewDb {
       }
       return { created };
     });
-    return tx();
+    // BEGIN IMMEDIATE: a deferred transaction that reads and then writes fails at once with SQLITE_BUSY when
+    // another process wrote in between (the busy timeout cannot help it); taking the lock first makes it wait.
+    return tx.immediate();
+  }
+
+  /** One reviewer's judgement of one item. */
+  judgement(reviewerId: number, itemId: string): StoredJudgement | undefined {
+    return this.judgements(reviewerId).find((j) => j.itemId === itemId);
   }
 
   /** All judgements with both models' scores, ordered by reviewer name then item position. */

@@ -1,8 +1,11 @@
 /**
  * The review page: one self-contained HTML document (inline CSS and JS, no external assets). It only knows
  * "Answer A" and "Answer B"; the server keeps which model is which. The summary table, shown after the last
- * item, is rendered from columns and rows the server sends, so nothing here names a model.
+ * item once the study is closed, is rendered from columns and rows the server sends, so nothing here names a
+ * model. The reviewer's token comes from the enrolment response or a personal link's fragment and is kept in
+ * localStorage; the Content-Security-Policy admits this one script by its hash.
  */
+import { createHash } from 'node:crypto';
 import { AXES } from './axes.ts';
 import { MAX_COMMENT, MAX_NAME } from './limits.ts';
 
@@ -49,6 +52,7 @@ const CSS = `
 :root { --ink: #1c2330; --muted: #5b6577; --line: #d5dbe5; --bg: #f5f7fa; --card: #fff; --accent: #1f5fbf;
   --accent-weak: #e3ecfa; --bad: #b42318; --bad-weak: #fdecea; --ok: #146c43; }
 * { box-sizing: border-box; }
+[hidden] { display: none !important; }
 html { font-size: 16px; }
 body { margin: 0; font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
   color: var(--ink); background: var(--bg); line-height: 1.45; }
@@ -72,6 +76,7 @@ input[type=text], textarea { font: inherit; width: 100%; padding: .5rem .6rem; b
 .error { color: var(--bad); font-weight: 600; margin: .5rem 0 0; white-space: pre-line; }
 .error:empty { display: none; }
 .notice { color: var(--ok); font-weight: 600; }
+.warn { background: var(--bad-weak); border-left: 4px solid var(--bad); padding: .5rem .75rem; font-weight: 600; }
 .start { max-width: 60rem; margin: 1.5rem auto; }
 .start form { display: flex; gap: .75rem; align-items: end; margin: 1rem 0; }
 .start form > div { flex: 1; }
@@ -121,24 +126,47 @@ kbd { border: 1px solid #aab3c2; border-bottom-width: 2px; border-radius: 4px; p
 const JS = `
 'use strict';
 const $ = (s) => document.querySelector(s);
-const state = { reviewer: '', item: null, total: 0, rated: 0 };
+// The reviewer's secret token. localStorage is private to this origin (scheme, host and port), unlike cookies,
+// which every other server on 127.0.0.1 would receive.
+const TOKEN_KEY = 'medllama-review-token';
+const state = { token: null, enrolCode: null, item: null, total: 0, rated: 0, closed: false };
 const sections = ['start', 'review', 'done'];
 function show(id) { for (const s of sections) $('#' + s).hidden = s !== id; }
+function saveToken(t) {
+  state.token = t;
+  try { if (t) localStorage.setItem(TOKEN_KEY, t); else localStorage.removeItem(TOKEN_KEY); } catch (e) { /* storage may be disabled */ }
+}
+function storedToken() { try { return localStorage.getItem(TOKEN_KEY); } catch (e) { return null; } }
 async function api(path, init) {
+  const opts = Object.assign({}, init || {});
+  opts.headers = Object.assign({}, opts.headers || {});
+  if (state.token) opts.headers.Authorization = 'Bearer ' + state.token;
   let res;
-  try { res = await fetch(path, init); } catch (e) { throw new Error('cannot reach the review server: is medllama review still running?'); }
+  try { res = await fetch(path, opts); } catch (e) { throw new Error('cannot reach the review server: is medllama review still running?'); }
   let body = null;
   try { body = await res.json(); } catch (e) { body = null; }
-  if (!res.ok) throw new Error((body && body.error) || ('request failed with HTTP ' + res.status));
+  const message = (body && body.error) || ('request failed with HTTP ' + res.status);
+  if (res.status === 401) { signedOut(message); throw new Error(message); }
+  if (!res.ok) throw new Error(message);
   return body;
 }
-const q = (name) => '?reviewer=' + encodeURIComponent(name);
 function setProgress(p) {
-  state.total = p.total; state.rated = p.rated;
+  state.total = p.total; state.rated = p.rated; state.closed = !!p.closed;
   $('#progress-text').textContent = p.rated + ' / ' + p.total;
   $('#progress-bar').max = p.total; $('#progress-bar').value = p.rated;
+  $('#who-name').textContent = p.reviewer;
+  $('#who').hidden = false;
   $('#progress').hidden = false;
 }
+function showStart(message) {
+  $('#who').hidden = true; $('#progress').hidden = true;
+  $('#start-form').hidden = !state.enrolCode;
+  $('#signin-hint').hidden = !!state.enrolCode;
+  $('#start-error').textContent = message || '';
+  show('start');
+  if (state.enrolCode) $('#name').focus();
+}
+function signedOut(message) { saveToken(null); state.item = null; showStart(message); }
 function clearErrors() {
   $('#form-error').textContent = '';
   for (const fs of document.querySelectorAll('fieldset.invalid')) { fs.classList.remove('invalid'); fs.removeAttribute('aria-invalid'); }
@@ -149,7 +177,8 @@ function fill(item) {
   $('#saved').textContent = '';
   $('#item-pos').textContent = 'Item ' + (item.index + 1) + ' of ' + state.total;
   $('#category').textContent = item.category || 'uncategorised';
-  $('#item-status').textContent = item.rating ? 'already rated: you may change your rating' : '';
+  $('#item-status').textContent = state.closed ? 'the study is closed: ratings can no longer change'
+    : item.rating ? 'already rated: you may change your rating' : '';
   $('#prompt').textContent = item.prompt;
   $('#answer-A').textContent = item.answers.A;
   $('#answer-B').textContent = item.answers.B;
@@ -173,28 +202,33 @@ function fill(item) {
   if (first) first.focus({ preventScroll: true });
 }
 async function loadNext() {
-  const r = await api('/api/next' + q(state.reviewer));
+  const r = await api('/api/next');
   setProgress(r);
   if (r.item) fill(r.item); else await showDone();
 }
 async function loadIndex(i) {
-  const r = await api('/api/item' + q(state.reviewer) + '&index=' + i);
+  const r = await api('/api/item?index=' + i);
   setProgress(r); fill(r.item);
 }
+function escapeHtml(s) { return String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]); }
 async function showDone() {
   show('done');
   $('#done-title').textContent = 'All ' + state.total + ' items rated. Thank you!';
   $('#done-title').focus();
+  if (!state.closed) {
+    $('#summary').textContent = 'The summary of all ratings opens here once the study coordinator closes the study.';
+    return;
+  }
   try {
-    const r = await api('/api/summary' + q(state.reviewer));
+    const r = await api('/api/summary');
     const t = r.table;
     const head = '<tr>' + t.columns.map((c) => '<th scope="col">' + escapeHtml(c) + '</th>').join('') + '</tr>';
     const rows = t.rows.map((row) => '<tr>' + row.map((c, i) => (i === 0 ? '<th scope="row">' : '<td>') + escapeHtml(c) + (i === 0 ? '</th>' : '</td>')).join('') + '</tr>').join('');
-    $('#summary').innerHTML = '<table class="summary"><caption class="sr">Summary of all ratings</caption>' + head + rows + '</table>' +
+    $('#summary').innerHTML = (t.warning ? '<p class="warn" role="note">' + escapeHtml(t.warning) + '</p>' : '') +
+      '<table class="summary"><caption class="sr">Summary of all ratings</caption>' + head + rows + '</table>' +
       t.notes.map((n) => '<p>' + escapeHtml(n) + '</p>').join('');
   } catch (e) { $('#summary').textContent = e.message; }
 }
-function escapeHtml(s) { return String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]); }
 function collect() {
   const scores = { A: {}, B: {} };
   const missing = { A: [], B: [] };
@@ -217,7 +251,7 @@ function collect() {
     lines.push('Choose which answer is better overall (or a tie).');
   }
   if (lines.length) return { error: 'Every axis for both answers is required before saving.\\n' + lines.join('\\n'), focus: firstMissing };
-  return { body: { reviewer: state.reviewer, itemId: state.item.id, scores, preference: pref.value, comment: $('#comment').value } };
+  return { body: { itemId: state.item.id, scores, preference: pref.value, comment: $('#comment').value } };
 }
 let saving = false;
 async function submitRating() {
@@ -270,7 +304,10 @@ $('#rate-form').addEventListener('submit', (e) => { e.preventDefault(); submitRa
 $('#prev').addEventListener('click', () => loadIndex(state.item.index - 1).catch((e) => { $('#form-error').textContent = e.message; }));
 $('#skip').addEventListener('click', () => loadIndex(state.item.index + 1).catch((e) => { $('#form-error').textContent = e.message; }));
 $('#again').addEventListener('click', () => loadIndex(0).catch((e) => { $('#summary').textContent = e.message; }));
-$('#switch').addEventListener('click', () => { show('start'); $('#who').hidden = true; $('#progress').hidden = true; $('#name').focus(); });
+$('#signout').addEventListener('click', () => {
+  if (!confirm('Sign out of this browser? To continue later you will need a personal link from the study coordinator.')) return;
+  signedOut('Signed out.');
+});
 $('#start-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   const name = $('#name').value.trim().replace(/\\s+/g, ' ');
@@ -278,19 +315,33 @@ $('#start-form').addEventListener('submit', async (e) => {
   if (!name) { $('#start-error').textContent = 'Please enter your name.'; $('#name').focus(); return; }
   if ([...name].length > ${MAX_NAME}) { $('#start-error').textContent = 'Please use at most ${MAX_NAME} characters.'; $('#name').focus(); return; }
   try {
-    state.reviewer = name;
-    try { localStorage.setItem('medllama-reviewer', name); } catch (err) { /* storage may be disabled */ }
-    $('#who-name').textContent = name; $('#who').hidden = false;
+    const r = await api('/api/enrol', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ code: state.enrolCode, name }) });
+    saveToken(r.token);
     await loadNext();
-  } catch (err) { $('#start-error').textContent = err.message; $('#who').hidden = true; show('start'); }
+  } catch (err) { if (state.token) signedOut(err.message); else { $('#start-error').textContent = err.message; $('#name').focus(); } }
 });
-try { const saved = localStorage.getItem('medllama-reviewer'); if (saved) $('#name').value = saved; } catch (err) { /* ignore */ }
-show('start');
-$('#name').focus();
+// Links carry their secret in the fragment (never sent to a server); take it and clear the address bar. A link
+// pasted into a tab that already shows the app only changes the fragment, hence the hashchange listener.
+function start() {
+  const link = new URLSearchParams(location.hash.slice(1));
+  if (link.get('enrol')) state.enrolCode = link.get('enrol');
+  if (link.get('login')) saveToken(link.get('login'));
+  if (location.hash) history.replaceState(null, '', location.pathname);
+  state.token = state.token || storedToken();
+  if (state.token) loadNext().catch((e) => { if (state.token) showStart(e.message); });
+  else showStart();
+}
+window.addEventListener('hashchange', start);
+try { localStorage.removeItem('medllama-reviewer'); } catch (e) { /* a name remembered by an older version */ }
+start();
 `;
 
-/** The complete page. */
-export function renderPage(): string {
+/** The complete page, and the CSP hash of its one script (so no other script may run). */
+export function renderPage(): { html: string; scriptHash: string } {
+  return { html: html(), scriptHash: `sha256-${createHash('sha256').update(JS).digest('base64')}` };
+}
+
+function html(): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -303,8 +354,8 @@ export function renderPage(): string {
 <body>
 <header class="bar">
   <h1>MedLlama expert review</h1>
-  <div class="who" id="who" hidden>Reviewer: <b id="who-name"></b> <button type="button" class="link" id="switch">change</button></div>
-  <div class="progress" id="progress" hidden aria-live="polite"><span class="sr">Items rated:</span><span id="progress-text">0 / 0</span><progress id="progress-bar" max="1" value="0" aria-label="Items rated"></progress></div>
+  <div class="who" id="who" hidden>Reviewer: <b id="who-name"></b> <button type="button" class="link" id="signout">sign out</button></div>
+  <div class="progress" id="progress" hidden aria-live="polite"><span class="sr">Items rated:</span><span id="progress-text"></span><progress id="progress-bar" max="1" value="0" aria-label="Items rated"></progress></div>
 </header>
 <main>
 <section id="start" class="start card" aria-labelledby="start-title">
@@ -312,8 +363,10 @@ export function renderPage(): string {
   <p>For each prompt you will see two answers, <b>Answer A</b> and <b>Answer B</b>, written by two language models.
   Which model wrote which answer is hidden and the order is shuffled per prompt. Rate each answer on the six axes
   below (<b>5 is always best</b>), choose the better answer overall and, if you like, add a comment.
-  Every item is saved when you submit it; enter the same name later to continue where you stopped.</p>
-  <form id="start-form" novalidate>
+  Every item is saved when you submit it; this browser remembers you, so you can close it and continue later.</p>
+  <p id="signin-hint" class="notice" hidden>To start, open the enrolment link printed by <code>medllama review</code>,
+  or the personal link your study coordinator gave you.</p>
+  <form id="start-form" novalidate hidden>
     <div><label for="name">Your name</label><input type="text" id="name" name="name" maxlength="${MAX_NAME}" autocomplete="name" required aria-describedby="start-error"></div>
     <button type="submit" class="primary">Start reviewing</button>
   </form>
@@ -358,7 +411,8 @@ export function renderPage(): string {
 </section>
 <section id="done" class="card" hidden aria-labelledby="done-title">
   <h2 id="done-title" tabindex="-1">All items rated</h2>
-  <p>Your ratings are saved. You can revisit any item; saving it again replaces your earlier rating.</p>
+  <p>Your ratings are saved. Until the study is closed you can revisit any item; saving it again replaces your
+  earlier rating.</p>
   <div id="summary" aria-live="polite"></div>
   <button type="button" id="again">Revisit item 1</button>
 </section>

@@ -46,9 +46,30 @@ export function reviewSummary(
   }
 }
 
+/**
+ * Below this many rated items the percentile-bootstrap interval is not worth reading: with n items there are
+ * only n distinct values to resample, and the interval is far narrower than the uncertainty (one item gives the
+ * zero-width "[1.00, 1.00]"). The summary then says so in words.
+ */
+export const MIN_ITEMS_FOR_CI = 10;
+
+/** A plain warning when too few items were rated for the intervals to mean anything; undefined otherwise. */
+export function smallSampleWarning(s: Pick<StatsSummary, 'items' | 'level'>): string | undefined {
+  if (s.items === 0) return 'No item has been rated yet: there is nothing to summarise.';
+  if (s.items >= MIN_ITEMS_FOR_CI) return undefined;
+  return (
+    `Only ${s.items} item(s) rated: too few for the ${Math.round(s.level * 100)}% intervals to mean anything ` +
+    `(at least ${MIN_ITEMS_FOR_CI} are needed). Read these numbers as anecdotes, not as results.`
+  );
+}
+
 const num = (v: number | null, digits = 2) => (v === null ? '–' : v.toFixed(digits));
-export const formatEstimate = (e: Estimate, digits = 2): string =>
-  e.mean === null ? '–' : `${num(e.mean, digits)} [${num(e.lo, digits)}, ${num(e.hi, digits)}]`;
+/** "3.50 [3.00, 4.00]"; from a single item, "3.50 (1 item, no interval)": one value has no spread to show. */
+export const formatEstimate = (e: Estimate, digits = 2): string => {
+  if (e.mean === null) return '–';
+  if (e.n < 2) return `${num(e.mean, digits)} (${e.n} item, no interval)`;
+  return `${num(e.mean, digits)} [${num(e.lo, digits)}, ${num(e.hi, digits)}]`;
+};
 /** A paired difference with an explicit sign: "+0.50 [0.10, 0.90]". */
 export const formatDifference = (e: Estimate, digits = 2): string =>
   e.mean === null ? '–' : `${e.mean >= 0 ? '+' : ''}${formatEstimate(e, digits)}`;
@@ -61,10 +82,12 @@ export function formatSummary(s: ReviewSummary): string {
     `Expert review: ${s.items} of ${s.totalItems} items rated by ${s.reviewers} reviewer(s), ${s.judgements} judgement(s).`,
     `Scale 1–5, 5 = best on every axis. Means over items (each item averaged over its reviewers) with ${level}% ` +
       `percentile-bootstrap CIs over items (${s.reps} replicates, seed ${s.seed}).`,
-    '',
   ];
+  const warning = smallSampleWarning(s);
+  if (warning) lines.push(`WARNING: ${warning}`);
+  lines.push('');
   const width = Math.max(...AXES.map((a) => a.label.length));
-  const col = 20;
+  const col = 26;
   lines.push(
     `${'axis'.padEnd(width)}  ${'base'.padEnd(col)}  ${'tuned'.padEnd(col)}  tuned − base (paired)`,
     `${'-'.repeat(width)}  ${'-'.repeat(col)}  ${'-'.repeat(col)}  ${'-'.repeat(col + 1)}`,

@@ -73,11 +73,13 @@ export interface ServingStackProps extends StackProps {
 
 /**
  * Turns an approved model package into a real-time endpoint.
- * - "Model Package State Change" (Approved, this group) → deploy Lambda: CreateModel from the package →
- *   endpoint config named by version → CreateEndpoint or a blue/green UpdateEndpoint with rollback alarms.
- *   Idempotent: EventBridge may deliver an event more than once. It does not wait for the endpoint.
+ * - "Model Package State Change" (Approved, this group) → deploy Lambda, which checks the event (source,
+ *   account, region, ARN, version, and that the registry shows it Approved) and converges on "the newest
+ *   approved version is serving": CreateModel from the package → endpoint config named by version →
+ *   CreateEndpoint or a blue/green UpdateEndpoint with rollback alarms; deferred while the endpoint is busy.
+ *   Idempotent and order-independent: EventBridge may deliver events more than once and late.
  * - "Endpoint State Change" → the topic (InService / Failed) and the Lambda, which registers
- *   target-tracking autoscaling once the endpoint exists.
+ *   target-tracking autoscaling once the endpoint exists and re-checks the newest approved version.
  * Invoking the endpoint needs IAM: attach {@link invokePolicy} to callers.
  */
 export class ServingStack extends Stack {
@@ -157,6 +159,9 @@ export class ServingStack extends Stack {
       description: 'MedLlama: deploys an approved model package to the real-time endpoint (idempotent)',
       bundling: { minify: true, sourceMap: false, target: 'node24', format: nodejs.OutputFormat.ESM },
       environment: {
+        // The handler acts only on events and model packages of this account and region.
+        ACCOUNT_ID: this.account,
+        REGION: this.region,
         NAME_PREFIX: props.namePrefix,
         ENDPOINT_NAME: this.endpointName,
         MODEL_PACKAGE_GROUP_NAME: props.modelPackageGroupName,
@@ -274,9 +279,17 @@ export class ServingStack extends Stack {
       [this.sagemakerArn('endpoint-config', `${prefix}-v*`)],
       versioned,
     );
+    // ListTags / AddTags: the endpoint's tag naming the last update started, so a rolled-back version is not
+    // started again on the next InService event (deploy-converge.ts).
     allow(
       'Endpoint',
-      ['sagemaker:CreateEndpoint', 'sagemaker:UpdateEndpoint', 'sagemaker:DescribeEndpoint'],
+      [
+        'sagemaker:CreateEndpoint',
+        'sagemaker:UpdateEndpoint',
+        'sagemaker:DescribeEndpoint',
+        'sagemaker:ListTags',
+        'sagemaker:AddTags',
+      ],
       [endpointArn],
     );
     // CreateEndpoint / UpdateEndpoint authorize on the endpoint config too.
@@ -291,6 +304,13 @@ export class ServingStack extends Stack {
       ['sagemaker:DescribeModelPackage'],
       [this.sagemakerArn('model-package', `${props.modelPackageGroupName.toLowerCase()}/*`)],
       'Any version of this project’s model package group may be approved.',
+    );
+    allow(
+      'ListApprovedVersions',
+      ['sagemaker:ListModelPackages'],
+      ['*'],
+      'ListModelPackages is a List action that is not scoped to one model package ARN; it reads registry ' +
+        'metadata only (no weights), and the handler keeps only versions of this group in this account and region.',
     );
     allow('PassEndpointRole', ['iam:PassRole'], [this.endpointRole.roleArn], undefined, {
       StringEquals: { 'iam:PassedToService': 'sagemaker.amazonaws.com' },

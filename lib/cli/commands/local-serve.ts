@@ -34,10 +34,14 @@ export function latestRegisteredModel(runsDir: string): { model: string; entry: 
 }
 
 const usage = `usage: medllama local serve [--model DIR] [--runs-dir DIR] [--port N] [--host ADDR] [--max-model-len N]
+                           [--max-connections N] [--read-timeout S]
 
 Serves a locally trained model over HTTP with the same request and response schema as the deployed
 container (vLLM's OpenAI-shaped /invocations, and /ping), so \`medllama invoke --local\` behaves like the
-endpoint. Stops with Ctrl-C.`;
+endpoint. Stops with Ctrl-C.
+
+Only requests to its own host names (127.0.0.1, localhost) are answered, completions must be
+application/json, and requests from another origin (a web page) are refused.`;
 
 const options = [
   {
@@ -51,7 +55,22 @@ const options = [
   { name: 'port', value: 'N', description: 'port (8080 is the SageMaker container port)', default: '8080' },
   { name: 'host', value: 'ADDR', description: 'address to listen on', default: '127.0.0.1' },
   { name: 'max-model-len', value: 'N', description: 'prompt + generated tokens limit', default: '512' },
+  {
+    name: 'max-connections',
+    value: 'N',
+    description: 'connections served at once; more are answered 503',
+    default: '16',
+  },
+  { name: 'read-timeout', value: 'S', description: 'seconds a stalled client may hold a connection', default: '20' },
 ] as const;
+
+/** A whole number in [min, max] from a flag, or a UsageError naming the flag. */
+function intFlag(flag: string, value: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < min || n > max)
+    throw new UsageError(`${flag}: got "${value}", expected a whole number from ${min} to ${max}`);
+  return n;
+}
 
 export const command: CliCommand = {
   name: 'local serve',
@@ -78,6 +97,9 @@ export const command: CliCommand = {
     const port = Number(values.port);
     if (!Number.isInteger(port) || port < 1 || port > 65535)
       throw new UsageError(`--port: got "${values.port}", expected 1–65535`);
+    const maxModelLen = intFlag('--max-model-len', values['max-model-len'], 2, 1_048_576);
+    const maxConnections = intFlag('--max-connections', values['max-connections'], 1, 1024);
+    const readTimeout = intFlag('--read-timeout', values['read-timeout'], 1, 3600);
     const python = join(root, '.venv', 'bin', 'python');
     if (!existsSync(python)) throw new Error(`${python} missing: run \`npm run setup\` first`);
     const child = spawn(
@@ -92,7 +114,11 @@ export const command: CliCommand = {
         '--host',
         values.host,
         '--max_model_len',
-        values['max-model-len'],
+        String(maxModelLen),
+        '--max_connections',
+        String(maxConnections),
+        '--read_timeout',
+        String(readTimeout),
       ],
       { stdio: 'inherit' },
     );
