@@ -3,12 +3,13 @@
  * self-contained slides.html (←/→ keys, print-to-PDF: one slide per page). Only numbers found in the run
  * folder are shown; anything missing is named as not available.
  */
+
+import { INSTANCE_TYPES } from '../../pipeline-steps/instances.ts';
 import { formatSeconds } from '../../pipeline-steps/local/display.ts';
 import type { Json, JsonObject } from '../../pipeline-steps/local/types.ts';
 import { formatDifference, formatEstimate } from '../review/summary.ts';
 import type { ReportData } from './collect.ts';
 import { type Bar, barChart, escapeXml as esc, lineChart } from './svg.ts';
-import { INSTANCE_TYPES } from '../../pipeline-steps/instances.ts';
 
 type Cell = string | number;
 
