@@ -12,9 +12,9 @@ import { config as tokenizationConfig } from './configs/tokenization.ts';
 import { config as trainConfig } from './configs/train.ts';
 import { type AnyParameter, ExecutionVariables, Join, type Json, type StringValue, toJson } from './expressions.ts';
 import { imageUri, type ServingContainer } from './images.ts';
+import { maxMicroBatch } from './instances.ts';
 import { loadMetricDefinitions } from './metrics.ts';
 import { createMedLlamaParameters, type MedLlamaParameters, parameterList } from './parameters.ts';
-import { maxMicroBatch } from './instances.ts';
 import { dataVolumes } from './sizing.ts';
 import { ConditionStep, GreaterThanOrEqualTo, LessThanOrEqualTo } from './steps/condition.ts';
 import { FailStep } from './steps/fail.ts';
@@ -587,6 +587,7 @@ export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): Pipelin
       bootstrap_samples: params.evalBootstrapSamples,
       pubmedqa_limit: params.pubMedQALimit,
       max_new_tokens: params.evalMaxNewTokens,
+      device: params.evaluateDevice,
     }),
     propertyFiles: [{ name: 'EvaluationReport', outputName: 'evaluation', filePath: 'evaluation.json' }],
     retryPolicies: jobRetries(300, 10),

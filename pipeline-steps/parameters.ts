@@ -32,6 +32,7 @@ export interface MedLlamaParameters {
   readonly evalBootstrapSamples: ParameterInteger;
   readonly pubMedQALimit: ParameterInteger;
   readonly evalMaxNewTokens: ParameterInteger;
+  readonly evaluateDevice: ParameterString;
   readonly minPerplexityImprovement: ParameterFloat;
   readonly minPubMedQADelta: ParameterFloat;
   readonly maxGeneralRegression: ParameterFloat;
@@ -144,6 +145,12 @@ export function createMedLlamaParameters(defaults: MedLlamaParameterDefaults): M
     evalMaxNewTokens: new ParameterInteger('EvalMaxNewTokens', {
       defaultValue: 128,
       description: 'Greedy tokens generated per qualitative prompt and model',
+    }),
+    evaluateDevice: new ParameterString('EvaluateDevice', {
+      defaultValue: 'cuda',
+      enumValues: ['cuda', 'cpu', 'auto'],
+      description:
+        'Where Evaluate runs the models: cuda (it stops at once when the GPU instance has no usable CUDA), cpu (local runs), auto',
     }),
     // Gate thresholds: the recommended values of docs/evaluation.md ("The gate"; medical-llm.md recommendation 5).
     minPerplexityImprovement: new ParameterFloat('MinPerplexityImprovement', {

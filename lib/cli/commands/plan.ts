@@ -71,8 +71,14 @@ interface JobShape {
 /** Each job step of the definition with its resources and limit, resolved for the execution's values. */
 export function jobShapes(definition: DefinitionJson, values: Values): JobShape[] {
   const out: JobShape[] = [];
-  for (const step of definition.Steps as { Name: string; Type: string; Arguments?: Record<string, any> }[]) {
-    const a = step.Arguments ?? {};
+  interface JobArguments {
+    ProcessingResources?: { ClusterConfig?: Record<string, Json> };
+    ResourceConfig?: Record<string, Json>;
+    StoppingCondition?: Record<string, Json>;
+    TrainingJobDefinition?: { ResourceConfig?: Record<string, Json>; StoppingCondition?: Record<string, Json> };
+  }
+  for (const step of definition.Steps as { Name: string; Type: string; Arguments?: JobArguments }[]) {
+    const a: JobArguments = step.Arguments ?? {};
     let resources: Record<string, Json> | undefined;
     let stopping: Record<string, Json> | undefined;
     if (step.Type === 'Processing') [resources, stopping] = [a.ProcessingResources?.ClusterConfig, a.StoppingCondition];
