@@ -11,6 +11,7 @@ import {
   baseModelUri,
   benchmarksUri,
   decontamPmidsUri,
+  generalTextUri,
   jumpStartGatedBucket,
   type MedLlamaConfig,
   PMC_OPEN_DATA_URI,
@@ -254,7 +255,7 @@ export function builderOptions(config: MedLlamaConfig, modelPackageGroupName: st
     ...(config.data.maxArticles ? { corpusArticles: config.data.maxArticles } : {}),
     serving: config.servingContainer,
     tuning: config.tuning,
-    ...(config.data.generalTextS3Uri ? { generalTextUri: config.data.generalTextS3Uri } : {}),
+    generalTextUri: generalTextUri(config, data),
     ...(decontam ? { decontamPmidsUri: decontam } : {}),
   };
 }
@@ -274,6 +275,7 @@ export function parameterDefaults(config: MedLlamaConfig): Record<string, string
     EvaluateInstanceType: i.evaluate.type,
     ...(t.minPerplexityImprovement !== undefined ? { MinPerplexityImprovement: t.minPerplexityImprovement } : {}),
     ...(t.pubmedqaTolerance !== undefined ? { MinPubMedQADelta: -t.pubmedqaTolerance } : {}),
+    ...(t.pubmedqaMinGain !== undefined ? { MinPubMedQADelta: t.pubmedqaMinGain } : {}),
     ...(t.maxGeneralRegression !== undefined ? { MaxGeneralRegression: t.maxGeneralRegression } : {}),
   };
 }
