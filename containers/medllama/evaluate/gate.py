@@ -108,7 +108,6 @@ CHECKS = (
 CHECKS_COMPUTED_PATH = "gate.checks_computed"
 #: Every path the QualityGate reads (``Std:JsonGet``), in the order of its conditions.
 GATE_PATHS = (CHECKS_COMPUTED_PATH, *(f"gate.{c.key}" for c in CHECKS))
-SUMMARY_PATH = "gate.summary"
 
 
 def _get(doc: Any, path: str) -> Any:
