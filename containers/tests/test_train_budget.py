@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from medllama.train.budget import OverrunError, planned_steps, project
+from medllama.train.budget import OverrunError, Pace, planned_steps, project
 from medllama.train.config import METHOD_DEFAULTS, TrainConfig
 from medllama.train.loop import Schedule, eval_subset, initial_eval_size
 from medllama.train.smoke import train_argv, write_motif_splits
@@ -49,6 +49,22 @@ def test_planned_steps_precedence() -> None:
     assert planned_steps(100, 10**9, 4096, 7) == (100, "max_steps")
     assert planned_steps(-1, 1_000_001, 1000, 7) == (1001, "max_tokens")  # rounded up: at least the budget
     assert planned_steps(-1, 0, 1000, 7) == (7, "num_train_epochs")
+
+
+def test_pace_leaves_out_the_warm_up_step() -> None:
+    """Steps at times 10 (the first: warm-up), 11, 12, ... 19: the pace is 1 s/step, whatever the first cost; a run
+    resumed at step 40 paces from step 41 on."""
+    pace = Pace(0)
+    assert pace.seconds_per_step() == 0.0
+    for step, now in [(1, 10.0), *((s, 10.0 + s - 1) for s in range(2, 11))]:
+        pace.mark(step, now)
+    assert pace.seconds_per_step() == pytest.approx(1.0)
+    resumed = Pace(40)
+    resumed.mark(41, 100.0)
+    assert resumed.seconds_per_step() == 0.0
+    resumed.mark(42, 103.0)
+    resumed.mark(43, 105.0)
+    assert resumed.seconds_per_step() == pytest.approx(2.5)
 
 
 def test_projection_caps_or_fails() -> None:
@@ -136,6 +152,7 @@ def test_overrun_caps_the_steps_and_the_schedule(data: Path, tiny_base_model: Pa
     summary = summary_of(out)
     projection = summary["budget"]["projection"]
     assert 11 <= summary["steps"] == projection["capped_to"] < 10_000 == projection["total"]
+    assert projection["seconds_per_step"] > 0  # measured over steps 2-10 (the pace of a real step, not of none)
     assert summary["total_steps"] == summary["steps"] and summary["stopped_early"] is None
     lrs = [json.loads(line) for line in (out / "data" / "metrics.jsonl").read_text().splitlines()]
     last_lr = [m["value"] for m in lrs if m["name"] == "learning_rate"][-1]

@@ -50,6 +50,27 @@ class Projection:
         return text + (f"; capped to {self.capped_to} steps" if self.capped_to is not None else "")
 
 
+class Pace:
+    """Seconds per optimizer step, measured from the end of the run's first step (which warms up: allocations,
+    kernel selection) to the latest one. ``mark(step, now)`` is called after every step."""
+
+    def __init__(self, first_step: int) -> None:
+        self.first_step = first_step
+        self.since: tuple[int, float] | None = None
+        self.last: tuple[int, float] | None = None
+
+    def mark(self, step: int, now: float) -> None:
+        if self.since is None and step > self.first_step:
+            self.since = (step, now)
+        self.last = (step, now)
+
+    def seconds_per_step(self) -> float:
+        """Average over the steps since the warm-up one; 0.0 until two steps have been marked."""
+        if self.since is None or self.last is None or self.last[0] <= self.since[0]:
+            return 0.0
+        return (self.last[1] - self.since[1]) / (self.last[0] - self.since[0])
+
+
 def project(
     *,
     done: int,

@@ -24,7 +24,7 @@ import torch
 from medllama.jsonl import write_json
 from medllama.sagemaker_env import require_cuda_on_gpu_host
 from medllama.tokenizer import BaseTokenizer, TokenizerError, load_base_tokenizer, require_same_tokenizer
-from medllama.train.budget import planned_steps, project
+from medllama.train.budget import Pace, planned_steps, project
 from medllama.train.checkpoint import Checkpointer, TrainerState
 from medllama.train.config import TrainConfig
 from medllama.train.data import DataError, PackedSplit, StepPlan, load_split
@@ -302,7 +302,7 @@ def _train(cfg: TrainConfig, env: DistEnv) -> dict:
     run_tokens, run_train_time, train_at_last_eval = 0, 0.0, 0.0
     last_train_loss, last_eval = math.nan, (math.nan, 0)
     window = Window()
-    pace_from = (state.step, time.perf_counter())
+    pace = Pace(state.step)
     try:
         while state.step < total_steps:
             step = state.step
@@ -336,12 +336,11 @@ def _train(cfg: TrainConfig, env: DistEnv) -> dict:
             window.add(step_loss)
             done = state.step == total_steps
 
-            if state.step == pace_from[0] + 1:  # the first step of a run warms up (allocations, kernels): not paced
+            if state.step <= probe_at:  # the pace, from the end of the first step (which warms up) to the probe
                 _sync(env)
-                pace_from = (state.step, time.perf_counter())
+                pace.mark(state.step, time.perf_counter())
             if state.step == probe_at and not done:
-                _sync(env)
-                total_steps, budget["projection"] = _check_budget(cfg, env, state.step, total_steps, pace_from)
+                total_steps, budget["projection"] = _check_budget(cfg, env, state.step, total_steps, pace)
                 if total_steps != schedule.total:
                     schedule.fit_to(total_steps)
                     state.capped_total = total_steps
@@ -458,12 +457,10 @@ def _train(cfg: TrainConfig, env: DistEnv) -> dict:
 PROBE_STEPS = 10
 
 
-def _check_budget(
-    cfg: TrainConfig, env: DistEnv, done: int, total: int, pace_from: tuple[int, float]
-) -> tuple[int, dict]:
-    """Projects the finish from the pace since ``pace_from`` (step, time), the same on every rank (averaged), and
-    caps ``total`` or fails as ``--on_overrun`` says. Returns the step count to run and the projection."""
-    local = (time.perf_counter() - pace_from[1]) / max(1, done - pace_from[0])
+def _check_budget(cfg: TrainConfig, env: DistEnv, done: int, total: int, pace: Pace) -> tuple[int, dict]:
+    """Projects the finish from the measured pace, the same on every rank (averaged), and caps ``total`` or fails
+    as ``--on_overrun`` says. Returns the step count to run and the projection."""
+    local = pace.seconds_per_step()
     per_step, elapsed = (v / env.world_size for v in all_reduce_sum(env, [local, time.perf_counter() - PROCESS_START]))
     projection = project(
         done=done,
