@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -14,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { formatTable, listEndpoints } from '../lib/cli/commands/endpoints.ts';
 import { parseInvokeArgs, runInvoke } from '../lib/cli/commands/invoke.ts';
 import { generatedText, requestBody, SseDecoder, streamedText } from '../lib/serving/invoke.ts';
+import { freePort } from '../pipeline-steps/local/ports.ts';
 import { type MotoServer, startMoto, venvPython } from './support/moto.ts';
 
 describe('serving request/response shapes', () => {
@@ -135,16 +135,6 @@ describe('invoke and endpoints against a moto server', () => {
     expect(formatTable([])).toBe('no endpoints found');
   });
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      s.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
-}
 
 describe('invoke --local against `medllama local serve` (the real Python server, tiny model)', () => {
   let server: ChildProcess | undefined;

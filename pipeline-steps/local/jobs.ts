@@ -23,6 +23,7 @@ import {
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { trainingModule } from '../images.ts';
+import { freePort } from './ports.ts';
 import { type LocalS3, moveTree, placeInput, sandboxPath } from './storage.ts';
 import type { Json, JsonObject, StepProperties } from './types.ts';
 
@@ -542,6 +543,9 @@ export async function runTraining(args: JsonObject, ctx: JobContext): Promise<Jo
     PATH: `${venvBin}:${process.env.PATH ?? ''}`,
     MEDLLAMA_OPT_ML: optMl,
     PYTHONUNBUFFERED: '1',
+    // torchrun's rendezvous port (its --master_port, read from PET_MASTER_PORT; the toolkit passes none, so
+    // torchrun would take 29500): a host of its own on SageMaker, a free one here, where jobs share the loopback.
+    PET_MASTER_PORT: String(await freePort()),
   };
   // The image's entry point is the toolkit's `train` (its start script only fixes host names, right here already);
   // a ContainerEntrypoint of the definition (the Train step's stop relay) runs as written, around that stand-in.

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { freePort } from '../../pipeline-steps/local/ports.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 export const venvPython = join(root, '.venv', 'bin', 'python');
@@ -16,18 +16,6 @@ export interface MotoServer {
     forcePathStyle: boolean;
   };
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Starts a moto server on 127.0.0.1 (from the project venv) and waits until it answers. */
