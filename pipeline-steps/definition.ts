@@ -12,9 +12,9 @@ import { config as tokenizationConfig } from './configs/tokenization.ts';
 import { config as trainConfig } from './configs/train.ts';
 import { type AnyParameter, ExecutionVariables, Join, type Json, type StringValue, toJson } from './expressions.ts';
 import { imageUri, type ServingContainer } from './images.ts';
+import { maxMicroBatch } from './instances.ts';
 import { loadMetricDefinitions } from './metrics.ts';
 import { createMedLlamaParameters, type MedLlamaParameters, parameterList } from './parameters.ts';
-import { maxMicroBatch } from './instances.ts';
 import { dataVolumes } from './sizing.ts';
 import { ConditionStep, GreaterThanOrEqualTo, LessThanOrEqualTo } from './steps/condition.ts';
 import { FailStep } from './steps/fail.ts';
@@ -432,12 +432,17 @@ export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): Pipelin
   });
 
   const tokenizeCode = processing('tokenization');
-  // Only the tokenizer.json of the base model folder (one object), never the 13 GB of weights.
-  const tokenizerUri: StringValue =
-    o.tokenizerUri ??
-    (stage
-      ? new Join('/', [stage.modelArtifacts, 'tokenizer.json'])
-      : `${o.baseModel.s3Uri.replace(/\/+$/, '')}/tokenizer.json`);
+  // Only the tokenizer files of the base model folder, never the 13 GB of weights: tokenizer.json, and its
+  // tokenizer_config.json, which names BOS/EOS (medllama/tokenizer.py). A tokenizerUri staged elsewhere is read
+  // as Llama 2's (<s> / </s>) and gets no config input.
+  const modelFile = (name: string): StringValue =>
+    stage ? new Join('/', [stage.modelArtifacts, name]) : `${o.baseModel.s3Uri.replace(/\/+$/, '')}/${name}`;
+  const baseTokenizer = modelFile('tokenizer.json');
+  const tokenizerUri: StringValue = o.tokenizerUri ?? baseTokenizer;
+  const tokenizerConfigInput: ProcessingInputProps[] =
+    o.tokenizerUri === undefined || o.tokenizerUri === baseTokenizer
+      ? [{ name: 'tokenizer_config', source: modelFile('tokenizer_config.json'), flag: 'tokenizer_config' }]
+      : [];
   const tokenize = new ProcessingStep({
     name: STEP_NAMES.tokenize,
     roleArn: o.roleArn,
@@ -452,6 +457,7 @@ export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): Pipelin
       tokenizeCode.input,
       { name: 'dedup', source: dedup.output('dedup'), flag: 'input_dir' },
       { name: 'tokenizer', source: tokenizerUri, flag: 'tokenizer' },
+      ...tokenizerConfigInput,
     ],
     outputs: [
       { name: 'tokenize', destination: executionPrefix(o.dataBucket, 'pipeline', 'Tokenize'), flag: 'output_dir' },
@@ -584,6 +590,7 @@ export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): Pipelin
     arguments: containerArgs(evaluateConfig, {
       seq_len: params.seqLen,
       max_test_documents: params.evalMaxTestDocuments,
+      max_document_tokens: params.evalMaxDocumentTokens,
       bootstrap_samples: params.evalBootstrapSamples,
       pubmedqa_limit: params.pubMedQALimit,
       max_new_tokens: params.evalMaxNewTokens,

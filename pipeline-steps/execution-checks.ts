@@ -4,7 +4,7 @@
  * GPUs. `medllama start`, the local runner and the CDK config run them before any step or AWS call, so a bad value
  * is refused with the parameter, the value and what is allowed, not found three hours later inside a step.
  */
-import { instanceTypeProblem, type JobKind, INSTANCE_TYPES, trainingMemory, typesThatFit } from './instances.ts';
+import { INSTANCE_TYPES, instanceTypeProblem, type JobKind, trainingMemory, typesThatFit } from './instances.ts';
 
 export type ParameterValues = Readonly<Record<string, string | number | boolean>>;
 
@@ -74,7 +74,9 @@ export function executionProblems(values: ParameterValues): string[] {
   }
   const maxSteps = num('MaxSteps');
   if (maxSteps !== undefined && !(maxSteps === -1 || (Number.isInteger(maxSteps) && maxSteps > 0))) {
-    problems.push(`MaxSteps: got ${JSON.stringify(values.MaxSteps)}, expected -1 (TrainTokens or Epochs decide) or > 0`);
+    problems.push(
+      `MaxSteps: got ${JSON.stringify(values.MaxSteps)}, expected -1 (TrainTokens or Epochs decide) or > 0`,
+    );
   }
   const validation = num('ValidationFraction') ?? 0;
   const test = num('TestFraction') ?? 0;

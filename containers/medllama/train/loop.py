@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from medllama.base_models import describe_base_model
 from medllama.jsonl import write_json
 from medllama.sagemaker_env import require_cuda_on_gpu_host
 from medllama.tokenizer import BaseTokenizer, TokenizerError, load_base_tokenizer, require_same_tokenizer
@@ -440,6 +441,7 @@ def _train(cfg: TrainConfig, env: DistEnv) -> dict:
         "final_eval_perplexity": _finite(perplexity(last_eval[0])) if math.isfinite(last_eval[0]) else None,
         "eval_blocks": last_eval[1],
         "tokenizer": tokenizer.identity.as_manifest(),
+        "base_model": describe_base_model(base_dir),
         "versions": versions(),
     }
     if env.is_main:
