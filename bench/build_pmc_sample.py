@@ -13,7 +13,7 @@ It writes ``articles.tar.gz`` (the XML files, deterministic: sorted, fixed mtime
 timestamp) and ``attribution.tsv`` (file, PMCID, DOI, licence, licence URL, citation). The demo's set-up unpacks
 the archive into a cached folder (``lib/cli/commands/local-run.ts``, ``ensureSampleCorpus``).
 
-    .venv/bin/python bench/build_pmc_sample.py --source ../shared/data/pmc-oa-sample --out fixtures/pmc-oa-cc-sample
+    .venv/bin/python bench/build_pmc_sample.py --source <folder of JATS files> --out fixtures/pmc-oa-cc-sample
 """
 
 from __future__ import annotations

@@ -408,7 +408,10 @@ def _train(cfg: TrainConfig, env: DistEnv) -> dict:
         )
     else:
         if len(val_split):
-            last_eval = evaluate(cfg, bundle, val_split, env)  # the complete validation split, once
+            # the complete validation split, once; or the same seeded max_eval_blocks subset when that is set (a
+            # small CPU run cannot afford the whole split: SmolLM2's 279 blocks took longer than its training)
+            final = eval_subset(len(val_split), cfg.seed, cfg.max_eval_blocks) if cfg.max_eval_blocks else None
+            last_eval = evaluate(cfg, bundle, val_split, env, final)
             sink.emit(state.step, eval_loss=last_eval[0], eval_perplexity=perplexity(last_eval[0]))
         save_final_model(cfg, bundle, base_dir, env)
 
