@@ -6,4 +6,7 @@ ensure_requirements()
 
 from medllama.train import main  # noqa: E402
 
-raise SystemExit(main())
+# A step's worker processes may be started with the spawn method, which imports this script again in each
+# worker: only the process SageMaker started runs the step.
+if __name__ == "__main__":
+    raise SystemExit(main())

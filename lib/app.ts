@@ -43,6 +43,7 @@ export function buildApp(app: App, config: MedLlamaConfig): MedLlamaStacks {
     imageRegistryAccount: pipeline.imageRegistryAccount,
     notificationTopicArn: pipeline.importedNotificationTopicArn,
     instanceType: config.serving.instanceType,
+    servingContainer: config.servingContainer,
     initialInstanceCount: config.serving.initialInstanceCount,
     minCapacity: config.serving.minCapacity,
     maxCapacity: config.serving.maxCapacity,

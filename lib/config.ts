@@ -90,7 +90,11 @@ export const DataSelectionSchema = z
     maxArticles: z.number().int().min(0).default(0),
     /** Where the PubMedQA benchmark files live (default: the data bucket's `benchmarks/pubmedqa/` prefix). */
     benchmarksS3Uri: s3Uri('folder with ori_pqal.json and test_ground_truth.json').optional(),
-    /** General (non-medical) text for the perplexity-regression check; unset: that gate value is not computed. */
+    /**
+     * General (non-medical) text for the perplexity-regression check, several files (its CI resamples files).
+     * Default: the data bucket's `benchmarks/general-text/` prefix, where `medllama stage-benchmarks` stages the
+     * project's own set (fixtures/general-text, Apache-2.0).
+     */
     generalTextS3Uri: s3Uri('folder of .txt/.jsonl general text').optional(),
     /**
      * Drop articles whose PMID is in the benchmark list (PubMedQA's 1000 PMIDs by default), so evaluation
@@ -118,13 +122,22 @@ export const ThresholdsSchema = z
     // Unset: the pipeline Parameter's own default (pipeline-steps/parameters.ts, from docs/evaluation.md).
     /** (base_ppl - tuned_ppl) / base_ppl on the held-out PMC test split must be at least this. */
     minPerplexityImprovement: z.number().min(-1).max(1).optional(),
-    /** tuned PubMedQA accuracy may be at most this much below base (tuned - base >= -tolerance). */
+    /**
+     * Non-inferiority margin: the lower 95% bound of PubMedQA accuracy (tuned - base) must be at least -tolerance.
+     * Give this or `pubmedqaMinGain`, not both.
+     */
     pubmedqaTolerance: z.number().min(0).max(1).optional(),
+    /** Superiority margin: the lower 95% bound of PubMedQA accuracy (tuned - base) must be at least +gain. */
+    pubmedqaMinGain: z.number().min(0).max(1).optional(),
     /** (tuned_gppl - base_gppl) / base_gppl on general text must be at most this. */
     maxGeneralRegression: z.number().min(0).max(10).optional(),
   })
   .strict()
-  .prefault({});
+  .prefault({})
+  .refine((t) => t.pubmedqaTolerance === undefined || t.pubmedqaMinGain === undefined, {
+    message: 'either pubmedqaTolerance (non-inferiority) or pubmedqaMinGain (superiority), not both',
+    path: ['pubmedqaMinGain'],
+  });
 
 export const MedLlamaConfigSchema = z
   .object({
@@ -346,6 +359,11 @@ export function tokenizerUri(
 /** Where the PubMedQA benchmark files are read from (staged by `medllama stage-benchmarks`). */
 export function benchmarksUri(config: Pick<MedLlamaConfig, 'data'>, dataBucketName: string): string {
   return config.data.benchmarksS3Uri ?? `s3://${dataBucketName}/benchmarks/pubmedqa/`;
+}
+
+/** Where the general-text set is read from (staged by `medllama stage-benchmarks`). */
+export function generalTextUri(config: Pick<MedLlamaConfig, 'data'>, dataBucketName: string): string {
+  return config.data.generalTextS3Uri ?? `s3://${dataBucketName}/benchmarks/general-text/`;
 }
 
 /** The PMID list Ingest drops, or undefined when decontamination is off. */

@@ -16,7 +16,7 @@ import { maxMicroBatch } from './instances.ts';
 import { loadMetricDefinitions } from './metrics.ts';
 import { createMedLlamaParameters, type MedLlamaParameters, parameterList } from './parameters.ts';
 import { dataVolumes } from './sizing.ts';
-import { ConditionStep, GreaterThanOrEqualTo, LessThanOrEqualTo } from './steps/condition.ts';
+import { ConditionStep, Equals, GreaterThanOrEqualTo, LessThanOrEqualTo } from './steps/condition.ts';
 import { FailStep } from './steps/fail.ts';
 import { PROCESSING_INPUT_ROOT, type ProcessingInputProps, ProcessingStep } from './steps/processing.ts';
 import { RegisterModelStep } from './steps/register.ts';
@@ -38,12 +38,20 @@ export const STEP_NAMES = {
   fail: 'QualityGateFailed',
 } as const;
 
-/** The evaluation.json paths the QualityGate reads (DESIGN §4.6; the evaluate step always writes them). */
+/**
+ * The evaluation.json paths the QualityGate compares (DESIGN §4.6; medllama/evaluate/gate.py writes them, in this
+ * order): `checks_computed` is 1 only when every check below was computed, and each bound is the conservative side
+ * of its paired comparison's 95% CI, or null when not computed (a null never satisfies a comparison).
+ */
 export const GATE_PATHS = {
-  perplexityImprovement: 'gate.perplexity_improvement',
-  pubmedqaDelta: 'gate.pubmedqa_delta',
-  generalRegression: 'gate.general_perplexity_regression',
+  checksComputed: 'gate.checks_computed',
+  perplexityImprovementLower: 'gate.perplexity_improvement_lower',
+  pubmedqaDeltaLower: 'gate.pubmedqa_delta_lower',
+  generalRegressionUpper: 'gate.general_regression_upper',
 } as const;
+
+/** One line naming every check, its bound, threshold and verdict, and the checks not computed (always a string). */
+export const GATE_SUMMARY_PATH = 'gate.summary';
 
 export type BaseModelSource =
   /**
@@ -100,8 +108,11 @@ export interface MedLlamaPipelineOptions {
   readonly tokenizerUri?: string;
   /** S3 prefix with PubMedQA (ori_pqal.json + test_ground_truth.json) for Evaluate. */
   readonly benchmarksUri: string;
-  /** @default - no general-text regression check (the gate value is then 0 and listed as not computed) */
-  readonly generalTextUri?: string;
+  /**
+   * S3 prefix of the general-text set for the regression check (several .txt/.jsonl files: its CI resamples files;
+   * `medllama stage-benchmarks` stages the project's own set). Required: the gate never passes without it.
+   */
+  readonly generalTextUri: string;
   /** S3 URI of a text file of PMIDs to exclude from training (benchmark decontamination). @default - none */
   readonly decontamPmidsUri?: string;
   /**
@@ -233,6 +244,12 @@ function checkOptions(o: MedLlamaPipelineOptions): void {
   uri('tokenizerUri', o.tokenizerUri);
   uri('benchmarksUri', o.benchmarksUri);
   uri('generalTextUri', o.generalTextUri);
+  if (!o.generalTextUri) {
+    problems.push(
+      'generalTextUri: missing; the quality gate measures the general-text regression and fails without it ' +
+        '(stage fixtures/general-text with `medllama stage-benchmarks`)',
+    );
+  }
   uri('decontamPmidsUri', o.decontamPmidsUri);
   uri('inputDataUri', o.inputDataUri);
   if (o.decontamPmidsUri?.endsWith('/')) {
@@ -568,7 +585,7 @@ export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): Pipelin
     { name: 'tuned_model', source: train.modelArtifacts, flag: 'tuned_model_dir' },
     { name: 'test', source: new Join('/', [dedup.output('dedup'), 'test']), flag: 'test_dir' },
     { name: 'benchmarks', source: o.benchmarksUri, flag: 'benchmarks_dir' },
-    ...(o.generalTextUri ? [{ name: 'general', source: o.generalTextUri, flag: 'general_dir' }] : []),
+    { name: 'general', source: o.generalTextUri, flag: 'general_dir' },
   ];
   const evaluate = new ProcessingStep({
     name: STEP_NAMES.evaluate,
@@ -594,15 +611,17 @@ export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): Pipelin
       bootstrap_samples: params.evalBootstrapSamples,
       pubmedqa_limit: params.pubMedQALimit,
       max_new_tokens: params.evalMaxNewTokens,
+      device: params.evaluateDevice,
+      // The QualityGate's own thresholds, so that evaluation.json records each check's threshold and verdict.
+      min_perplexity_improvement: params.minPerplexityImprovement,
+      min_pubmedqa_delta: params.minPubMedQADelta,
+      max_general_regression: params.maxGeneralRegression,
     }),
     propertyFiles: [{ name: 'EvaluationReport', outputName: 'evaluation', filePath: 'evaluation.json' }],
     retryPolicies: jobRetries(300, 10),
   });
 
   const report = evaluate.propertyFile('EvaluationReport');
-  const improvement = report.get(GATE_PATHS.perplexityImprovement);
-  const pubmedqa = report.get(GATE_PATHS.pubmedqaDelta);
-  const regression = report.get(GATE_PATHS.generalRegression);
 
   const servingEnvironment: Record<string, string> =
     serving === 'vllm'
@@ -641,31 +660,22 @@ export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): Pipelin
     ],
   });
 
+  // The message joins only the summary string, never a bound: a bound may be null, and a null in Std:Join is
+  // not something to rely on. The summary names each check, its bound, the threshold and what was not computed.
   const fail = new FailStep({
     name: STEP_NAMES.fail,
-    errorMessage: new Join('', [
-      'Quality gate failed: perplexity_improvement=',
-      improvement,
-      ' (min ',
-      params.minPerplexityImprovement,
-      '), pubmedqa_delta=',
-      pubmedqa,
-      ' (min ',
-      params.minPubMedQADelta,
-      '), general_perplexity_regression=',
-      regression,
-      ' (max ',
-      params.maxGeneralRegression,
-      ')',
-    ]),
+    errorMessage: new Join('', ['Quality gate failed: ', report.get(GATE_SUMMARY_PATH)]),
   });
 
+  // Every bound must clear its threshold, and every check must have been computed: an uncomputed bound is null,
+  // which no comparison accepts, and checks_computed == 1 says so explicitly (docs/evaluation.md "The gate").
   const gate = new ConditionStep({
     name: STEP_NAMES.qualityGate,
     conditions: [
-      GreaterThanOrEqualTo(improvement, params.minPerplexityImprovement),
-      GreaterThanOrEqualTo(pubmedqa, params.minPubMedQADelta),
-      LessThanOrEqualTo(regression, params.maxGeneralRegression),
+      Equals(report.get(GATE_PATHS.checksComputed), 1),
+      GreaterThanOrEqualTo(report.get(GATE_PATHS.perplexityImprovementLower), params.minPerplexityImprovement),
+      GreaterThanOrEqualTo(report.get(GATE_PATHS.pubmedqaDeltaLower), params.minPubMedQADelta),
+      LessThanOrEqualTo(report.get(GATE_PATHS.generalRegressionUpper), params.maxGeneralRegression),
     ],
     ifSteps: [register],
     elseSteps: [fail],

@@ -33,6 +33,7 @@ export interface MedLlamaParameters {
   readonly evalBootstrapSamples: ParameterInteger;
   readonly pubMedQALimit: ParameterInteger;
   readonly evalMaxNewTokens: ParameterInteger;
+  readonly evaluateDevice: ParameterString;
   readonly minPerplexityImprovement: ParameterFloat;
   readonly minPubMedQADelta: ParameterFloat;
   readonly maxGeneralRegression: ParameterFloat;
@@ -139,8 +140,9 @@ export function createMedLlamaParameters(defaults: MedLlamaParameterDefaults): M
       description: 'Evaluate perplexity on at most the first N tokens of each test document (0 = whole documents)',
     }),
     evalBootstrapSamples: new ParameterInteger('EvalBootstrapSamples', {
-      defaultValue: 1000,
-      description: 'Bootstrap replicates for the 95% CIs and paired p-values of Evaluate (100 to 100000)',
+      defaultValue: 10000,
+      description:
+        'Bootstrap replicates for the 95% CIs (the gate bounds) and paired p-values of Evaluate (100 to 100000; a p-value cannot go below 2/(B+1))',
     }),
     pubMedQALimit: new ParameterInteger('PubMedQALimit', {
       defaultValue: 0,
@@ -150,19 +152,28 @@ export function createMedLlamaParameters(defaults: MedLlamaParameterDefaults): M
       defaultValue: 128,
       description: 'Greedy tokens generated per qualitative prompt and model',
     }),
+    evaluateDevice: new ParameterString('EvaluateDevice', {
+      defaultValue: 'cuda',
+      enumValues: ['cuda', 'cpu', 'auto'],
+      description:
+        'Where Evaluate runs the models: cuda (it stops at once when the GPU instance has no usable CUDA), cpu (local runs), auto',
+    }),
     // Gate thresholds: the recommended values of docs/evaluation.md ("The gate"; medical-llm.md recommendation 5).
+    // Each is compared with the conservative side of its check's 95% CI, never with the point estimate.
     minPerplexityImprovement: new ParameterFloat('MinPerplexityImprovement', {
       defaultValue: 0.05,
-      description: 'Register only if (base_ppl - tuned_ppl) / base_ppl on the test split is at least this',
+      description:
+        'Register only if the lower 95% bound of (base_ppl - tuned_ppl) / base_ppl on the test split is at least this',
     }),
     minPubMedQADelta: new ParameterFloat('MinPubMedQADelta', {
       defaultValue: -0.04,
       description:
-        'Register only if PubMedQA accuracy (tuned - base) is at least this; -0.04 tolerates a drop within the noise of 500 items',
+        'Register only if the lower 95% bound of PubMedQA accuracy (tuned - base) is at least this: -margin tests non-inferiority (default, margin 0.04), +margin superiority',
     }),
     maxGeneralRegression: new ParameterFloat('MaxGeneralRegression', {
       defaultValue: 0.03,
-      description: 'Register only if general-text perplexity rises by at most this fraction',
+      description:
+        'Register only if the upper 95% bound of the relative rise in general-text perplexity is at most this',
     }),
     modelApprovalStatus: new ParameterString('ModelApprovalStatus', {
       defaultValue: 'PendingManualApproval',

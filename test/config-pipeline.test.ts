@@ -120,6 +120,10 @@ describe('pipeline configuration', () => {
     ],
     [{ thresholds: { pubmedqaTolerance: 2 } }, 'medllama.thresholds.pubmedqaTolerance: got 2, expected a number <= 1'],
     [
+      { thresholds: { pubmedqaTolerance: 0.04, pubmedqaMinGain: 0.02 } },
+      'medllama.thresholds.pubmedqaMinGain: got 0.02, expected either pubmedqaTolerance (non-inferiority) or pubmedqaMinGain (superiority), not both',
+    ],
+    [
       { thresholds: { minPerplexityImprovement: 'x' } },
       'medllama.thresholds.minPerplexityImprovement: got "x", expected a number',
     ],

@@ -98,11 +98,11 @@ describe('npm run demo (whole pipeline, tiny model, real tokenizer)', () => {
     } else {
       expect(ran).toEqual([...ran.slice(0, 6), STEP_NAMES.fail]);
       expect(state.status).toBe('Failed');
-      expect(state.failureReason).toMatch(/^QualityGateFailed: Quality gate failed: perplexity_improvement=/);
+      expect(state.failureReason).toMatch(/^QualityGateFailed: Quality gate failed: 3\/3 checks computed; /);
     }
   });
 
-  test('the registry entry exists (gate passed) or the failure message names every gate value (gate failed)', () => {
+  test('the registry entry exists (gate passed) or the failure message names every check and bound (gate failed)', () => {
     const registryRoot = join(result.runDir, 'registry');
     const gate = state.steps[STEP_NAMES.qualityGate]!;
     if (gate.outcome) {
@@ -119,12 +119,14 @@ describe('npm run demo (whole pipeline, tiny model, real tokenizer)', () => {
       expect(result.output).toContain(`[demo] registry:   ${join(result.runDir, entry as string)}`);
     } else {
       expect(existsSync(registryRoot) ? readdirSync(registryRoot) : []).toEqual([]);
-      expect(state.failureReason).toMatch(/pubmedqa_delta=.* general_perplexity_regression=/);
+      expect(state.failureReason).toMatch(
+        /perplexity_improvement lower bound .* >= .*; pubmedqa_delta lower bound .* >= .*; general_regression upper bound .* <= /,
+      );
       expect(result.output).toContain('[demo] registry:   none: Quality gate failed:');
     }
   });
 
-  test('evaluation.json: the three gate values are finite and are what the QualityGate compared', () => {
+  test('evaluation.json: every check computed, the bounds finite, and they are what the QualityGate compared', () => {
     const evaluation = state.steps[STEP_NAMES.evaluate]!.outputs!.evaluation!;
     const report = JSON.parse(readFileSync(join(result.runDir, evaluation, 'evaluation.json'), 'utf8')) as Record<
       string,
@@ -135,12 +137,13 @@ describe('npm run demo (whole pipeline, tiny model, real tokenizer)', () => {
       expect(typeof v).toBe('number');
       expect(Number.isFinite(v)).toBe(true);
     }
-    // The demo parameters give Evaluate a test split and PubMedQA/general inputs: nothing in the gate is a 0.0
-    // stand-in for a value that could not be computed.
-    expect(at(report, 'gate.not_computed') ?? {}).toEqual({});
+    // The demo parameters give Evaluate a test split and PubMedQA/general inputs: every check is computed.
+    expect(at(report, 'gate.checks_computed')).toBe(1);
+    expect(at(report, 'gate.not_computed')).toEqual({});
     const conditions = state.steps[STEP_NAMES.qualityGate]!.properties!.Conditions as { left: number; right: number }[];
     expect(conditions.map((c) => c.left)).toEqual(values);
     expect(conditions.map((c) => c.right)).toEqual([
+      1,
       state.parameters.MinPerplexityImprovement,
       state.parameters.MinPubMedQADelta,
       state.parameters.MaxGeneralRegression,

@@ -52,6 +52,8 @@ const settings: DeploySettings = {
   minCapacity: 1,
   maxCapacity: 2,
   targetInvocationsPerInstance: 60,
+  inferenceAmiVersion: 'al2023-ami-sagemaker-inference-gpu-4-1',
+  containerEnvironment: {},
 };
 
 const configOf = (version: number) => resourceNames(settings, version).endpointConfigName;
@@ -436,7 +438,7 @@ describe('deploy handler settings', () => {
       'CreateEndpointConfigCommand',
       'CreateEndpointCommand',
     ]);
-    expect(sent[0]).toMatchObject({ ModelName: 'medllama-test-v7', Containers: [{ ModelPackageName: arn }] });
+    expect(sent[0]).toMatchObject({ ModelName: 'medllama-test-v7', PrimaryContainer: { ModelPackageName: arn } });
     expect(sent[1]).not.toHaveProperty('KmsKeyId');
   });
 

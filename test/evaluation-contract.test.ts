@@ -3,6 +3,9 @@
  * step's ContainerArguments from it (expressions resolved like an execution would, paths mapped to temp
  * folders), run `medllama.evaluate` on a tiny Llama with the real tokenizer, and check that every
  * `Std:JsonGet` path the QualityGate reads resolves to a finite number in the evaluation.json it wrote.
+ * Then the rule "nothing uncomputed passes": the same step with an empty general-text channel writes
+ * checks_computed 0 and a null bound, and the definition's QualityGate, evaluated as the local runner does,
+ * fails with a message that names the check that was not computed.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,6 +14,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
 import { buildMedLlamaPipeline } from '../pipeline-steps/definition.ts';
+import { evaluateConditions, type ResolveContext, resolveValue } from '../pipeline-steps/local/expressions.ts';
+import type { Json } from '../pipeline-steps/local/types.ts';
 import { PLACEHOLDER_OPTIONS } from './pipeline-options.ts';
 import { jsonGetPaths } from './support/definition.ts';
 
@@ -51,21 +56,43 @@ function resolve(value: JsonValue, overrides: Record<string, string | number>): 
 const gate = definition.Steps.find((s) => s.Name === 'QualityGate')!;
 const gatePaths = jsonGetPaths(gate.Arguments.Conditions);
 
-test('the QualityGate reads exactly the three gate paths of evaluation.json', () => {
+test('the QualityGate reads checks_computed and the three bounds of evaluation.json', () => {
   expect(gatePaths).toEqual([
-    'gate.perplexity_improvement',
-    'gate.pubmedqa_delta',
-    'gate.general_perplexity_regression',
+    'gate.checks_computed',
+    'gate.perplexity_improvement_lower',
+    'gate.pubmedqa_delta_lower',
+    'gate.general_regression_upper',
   ]);
 });
+
+/** The QualityGate's conditions and its Fail step's message, resolved against `report` as an execution would. */
+function judge(report: Json): { passed: boolean; message: Json } {
+  const parameters = Object.fromEntries(definition.Parameters.map((p) => [p.Name, p.DefaultValue]));
+  const ctx: ResolveContext = {
+    parameters,
+    execution: {},
+    stepProperties: () => undefined,
+    readPropertyFile: () => report,
+    readS3Json: () => null,
+  };
+  const fail = (gate.Arguments.ElseSteps as unknown as Step[])[0]!;
+  return {
+    passed: evaluateConditions(gate.Arguments.Conditions as Json, ctx),
+    message: resolveValue(fail.Arguments.ErrorMessage as Json, ctx),
+  };
+}
 
 describe.skipIf(!hasPython)('medllama.evaluate writes every gate path the definition reads (needs .venv)', () => {
   const work = mkdtempSync(join(tmpdir(), 'medllama-eval-contract-'));
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-  test('gate paths resolve to finite numbers', () => {
-    const base = join(work, 'base');
-    const tuned = join(work, 'tuned');
+  const base = join(work, 'base');
+  const tuned = join(work, 'tuned');
+  const testDir = join(work, 'test');
+
+  /** The tiny base and tuned models and a three-document test split, made once. */
+  function prepare(): void {
+    if (existsSync(testDir)) return;
     for (const [dir, seed] of [
       [base, '0'],
       [tuned, '1'],
@@ -76,24 +103,28 @@ describe.skipIf(!hasPython)('medllama.evaluate writes every gate path the defini
       });
       expect(made.status, made.stderr).toBe(0);
     }
-    const test = join(work, 'test');
-    mkdirSync(test);
+    mkdirSync(testDir);
     const docs = [
       'Sodium-glucose cotransporter 2 inhibitors reduced hospitalisation for heart failure in patients with preserved ejection fraction.',
       'Direct oral anticoagulant dosing in chronic kidney disease depends on creatinine clearance and drug-specific thresholds.',
       'Tenecteplase given as a single bolus was non-inferior to alteplase for acute ischaemic stroke within four and a half hours.',
     ];
     writeFileSync(
-      join(test, 'part-00000.jsonl'),
+      join(testDir, 'part-00000.jsonl'),
       `${docs.map((text, i) => JSON.stringify({ id: `PMC${1000 + i}`, split: 'test', text })).join('\n')}\n`,
     );
+  }
+
+  /** Runs the Evaluate step as the definition calls it, with `general` as the general-text channel. */
+  function runEvaluate(general: string, out: string): Record<string, unknown> {
+    prepare();
     const local: Record<string, string> = {
       '/opt/ml/processing/input/base_model': base,
       '/opt/ml/processing/input/tuned_model': tuned,
-      '/opt/ml/processing/input/test': test,
+      '/opt/ml/processing/input/test': testDir,
       '/opt/ml/processing/input/benchmarks': join(root, 'fixtures', 'pubmedqa-mini'),
-      '/opt/ml/processing/input/general': join(root, 'fixtures', 'general-text'),
-      '/opt/ml/processing/output/evaluation': join(work, 'evaluation'),
+      '/opt/ml/processing/input/general': general,
+      '/opt/ml/processing/output/evaluation': join(work, out),
     };
     const evaluate = definition.Steps.find((s) => s.Name === 'Evaluate')!;
     const app = evaluate.Arguments.AppSpecification as { ContainerArguments: JsonValue[] };
@@ -123,10 +154,11 @@ describe.skipIf(!hasPython)('medllama.evaluate writes every gate path the defini
       },
     );
     expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0);
-    const report = JSON.parse(readFileSync(join(work, 'evaluation', 'evaluation.json'), 'utf8')) as Record<
-      string,
-      unknown
-    >;
+    return JSON.parse(readFileSync(join(work, out, 'evaluation.json'), 'utf8')) as Record<string, unknown>;
+  }
+
+  test('gate paths resolve to finite numbers', () => {
+    const report = runEvaluate(join(root, 'fixtures', 'general-text'), 'evaluation');
     for (const path of gatePaths) {
       const value = path
         .split('.')
@@ -134,5 +166,18 @@ describe.skipIf(!hasPython)('medllama.evaluate writes every gate path the defini
       expect(typeof value, `${path} in evaluation.json`).toBe('number');
       expect(Number.isFinite(value as number), `${path} is finite`).toBe(true);
     }
+    expect(judge(report as Json).message).toMatch(/^Quality gate failed: 3\/3 checks computed; /);
+  });
+
+  test('without general text the gate fails and says which check was not computed', () => {
+    const empty = join(work, 'no-general-text');
+    mkdirSync(empty);
+    const report = runEvaluate(empty, 'evaluation-no-general') as { gate: Record<string, unknown> };
+    expect(report.gate.checks_computed).toBe(0);
+    expect(report.gate.general_regression_upper).toBeNull();
+    const { passed, message } = judge(report as unknown as Json);
+    expect(passed).toBe(false);
+    expect(message).toMatch(/^Quality gate failed: 2\/3 checks computed; /);
+    expect(message).toContain(`general_regression NOT COMPUTED (no usable documents in --general_dir ${empty})`);
   });
 });

@@ -6,8 +6,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cacheKey, canonicalJson, parseDuration } from '../pipeline-steps/local/cache.ts';
 import {
+  type ConditionTrace,
   coerceParameter,
   evaluateConditions,
+  NULL_OPERAND_NOTE,
   parseParamAssignments,
   parsePath,
   type ResolveContext,
@@ -23,7 +25,7 @@ import { contentHash, LocalS3, sandboxPath } from '../pipeline-steps/local/stora
 import type { Json, JsonObject, ParameterDefinition, StepDefinition } from '../pipeline-steps/local/types.ts';
 
 const evaluation = {
-  gate: { pubmedqa_delta: 0.04, perplexity_improvement: 0.12, not_computed: [] },
+  gate: { pubmedqa_delta: 0.04, perplexity_improvement: 0.12, general_regression_upper: null, not_computed: [] },
   a: [{ b: 7 }, { b: 8 }],
   'odd key': { x: 'y' },
 };
@@ -265,6 +267,40 @@ describe('conditions', () => {
     expect(evaluateConditions([{ Type: 'Not', Condition: gate('GreaterThan', 0.5) }], c)).toBe(true);
     expect(evaluateConditions([{ Type: 'Or', Conditions: [gate('GreaterThan', 0.5), gate('LessThan', 0.5)] }], c)).toBe(
       true,
+    );
+  });
+
+  it('a null operand (an uncomputed metric) satisfies no comparison, negated or not', () => {
+    const nullGate = (type: string, right: Json): Json => ({
+      Type: type,
+      LeftValue: {
+        'Std:JsonGet': {
+          PropertyFile: { Get: 'Steps.Evaluate.PropertyFiles.EvaluationReport' },
+          Path: 'gate.general_regression_upper',
+        },
+      },
+      RightValue: right,
+    });
+    for (const type of ['Equals', 'GreaterThan', 'GreaterThanOrEqualTo', 'LessThan', 'LessThanOrEqualTo']) {
+      expect(evaluateConditions([nullGate(type, 0.03)], c), type).toBe(false);
+      expect(evaluateConditions([nullGate(type, null)], c), `${type} null null`).toBe(false);
+    }
+    // Not and Or cannot turn "not measured" into a pass (three-valued logic: unknown stays unknown).
+    expect(evaluateConditions([{ Type: 'Not', Condition: nullGate('GreaterThan', 0.03) }], c)).toBe(false);
+    expect(
+      evaluateConditions([{ Type: 'Or', Conditions: [nullGate('LessThan', 1), gate('GreaterThan', 0.5)] }], c),
+    ).toBe(false);
+    expect(evaluateConditions([{ Type: 'Or', Conditions: [nullGate('LessThan', 1), gate('LessThan', 0.5)] }], c)).toBe(
+      true,
+    );
+    expect(evaluateConditions([{ Type: 'In', QueryValue: null, Values: [null, 1] }], c)).toBe(false);
+    const trace: ConditionTrace[] = [];
+    evaluateConditions([nullGate('LessThanOrEqualTo', { Get: 'Parameters.Threshold' })], c, trace);
+    expect(trace).toEqual([
+      { type: 'LessThanOrEqualTo', left: null, right: 0.01, result: false, note: NULL_OPERAND_NOTE },
+    ]);
+    expect(() => evaluateConditions([{ Type: 'Equals', LeftValue: 1 }], c)).toThrow(
+      /Equals: the condition has no RightValue/,
     );
   });
 

@@ -1,5 +1,10 @@
 import { beforeAll, describe, expect, test } from 'vitest';
-import { buildMedLlamaPipeline, GATE_PATHS, STEP_NAMES } from '../pipeline-steps/definition.ts';
+import {
+  buildMedLlamaPipeline,
+  GATE_SUMMARY_PATH,
+  type MedLlamaPipelineOptions,
+  STEP_NAMES,
+} from '../pipeline-steps/definition.ts';
 import type { Json } from '../pipeline-steps/expressions.ts';
 import { dataVolumes } from '../pipeline-steps/sizing.ts';
 import { formatIssues, loadServiceModel, type ServiceModel, validateDefinition } from '../pipeline-steps/validate.ts';
@@ -336,13 +341,11 @@ describe('MedLlama pipeline definition', () => {
     expect(flag('bootstrap_samples')).toEqual(joined('EvalBootstrapSamples'));
     expect(flag('pubmedqa_limit')).toEqual(joined('PubMedQALimit'));
     expect(flag('max_new_tokens')).toEqual(joined('EvalMaxNewTokens'));
-    // Without a general-text URI the flag is absent and Evaluate lists the regression as not computed.
+    // The general-text set is required: without it the regression is not measured and the gate could never pass.
     const { generalTextUri: _, ...noGeneral } = PLACEHOLDER_OPTIONS;
-    const without = buildMedLlamaPipeline(noGeneral).toJSON() as { Steps: Obj[] };
-    const args2 = (step(without, 'Evaluate').Arguments.AppSpecification as { ContainerArguments: unknown[] })
-      .ContainerArguments;
-    expect(args2).not.toContain('--general_dir');
-    expect(args2).toContain('--benchmarks_dir');
+    expect(() => buildMedLlamaPipeline(noGeneral as MedLlamaPipelineOptions)).toThrow(
+      /generalTextUri: missing; the quality gate measures the general-text regression and fails without it/,
+    );
   });
 
   test('dedup split fractions and train accumulation are parameters with production defaults', () => {
@@ -366,7 +369,7 @@ describe('MedLlama pipeline definition', () => {
       GradientAccumulationSteps: 8,
       MaxEvalBlocks: 0,
       EvalMaxTestDocuments: 0,
-      EvalBootstrapSamples: 1000,
+      EvalBootstrapSamples: 10000,
       PubMedQALimit: 0,
       EvalMaxNewTokens: 128,
     });
@@ -381,18 +384,39 @@ describe('MedLlama pipeline definition', () => {
     });
   });
 
-  test('fail message names every gate metric value', () => {
+  test('the fail message is the gate summary (every check, bound, threshold and what was not computed)', () => {
     const fail = step(json(), 'QualityGateFailed');
-    expect(jsonGetPaths(fail.Arguments).sort()).toEqual(Object.values(GATE_PATHS).sort());
+    expect(jsonGetPaths(fail.Arguments)).toEqual([GATE_SUMMARY_PATH]);
+    expect(fail.Arguments.ErrorMessage).toMatchObject({
+      'Std:Join': { On: '', Values: ['Quality gate failed: ', {}] },
+    });
   });
 
-  test('evaluation.json contract: the QualityGate reads exactly the three gate paths', () => {
+  test('evaluation.json contract: the QualityGate requires every check computed and compares the bounds', () => {
     const gate = step(json(), 'QualityGate');
     expect(jsonGetPaths(gate.Arguments.Conditions)).toEqual([
-      'gate.perplexity_improvement',
-      'gate.pubmedqa_delta',
-      'gate.general_perplexity_regression',
+      'gate.checks_computed',
+      'gate.perplexity_improvement_lower',
+      'gate.pubmedqa_delta_lower',
+      'gate.general_regression_upper',
     ]);
+    const conditions = gate.Arguments.Conditions as { Type: string; RightValue: unknown }[];
+    expect(conditions.map((c) => [c.Type, c.RightValue])).toEqual([
+      ['Equals', 1],
+      ['GreaterThanOrEqualTo', { Get: 'Parameters.MinPerplexityImprovement' }],
+      ['GreaterThanOrEqualTo', { Get: 'Parameters.MinPubMedQADelta' }],
+      ['LessThanOrEqualTo', { Get: 'Parameters.MaxGeneralRegression' }],
+    ]);
+  });
+
+  test('Evaluate receives the same threshold Parameters the QualityGate compares with', () => {
+    const args = (step(json(), 'Evaluate').Arguments.AppSpecification as { ContainerArguments: unknown[] })
+      .ContainerArguments;
+    const flag = (name: string) => args[args.indexOf(`--${name}`) + 1];
+    const joined = (p: string) => ({ 'Std:Join': { On: '', Values: [{ Get: `Parameters.${p}` }] } });
+    expect(flag('min_perplexity_improvement')).toEqual(joined('MinPerplexityImprovement'));
+    expect(flag('min_pubmedqa_delta')).toEqual(joined('MinPubMedQADelta'));
+    expect(flag('max_general_regression')).toEqual(joined('MaxGeneralRegression'));
   });
 
   test('tuning replaces Train with a Bayesian Tuning step whose best job feeds Evaluate and Register', () => {

@@ -138,6 +138,12 @@ describe('PipelineStack (default config)', () => {
       MinPubMedQADelta: -0.01,
       MaxGeneralRegression: 0.03,
     });
+    // A superiority margin is a positive threshold on the same lower bound.
+    const superiority = synthApp({ thresholds: { pubmedqaMinGain: 0.02 } });
+    const minDelta = (superiority.stacks.pipeline.definition.Parameters ?? []).find(
+      (p) => p.Name === 'MinPubMedQADelta',
+    );
+    expect(minDelta?.DefaultValue).toBe(0.02);
   });
 
   test('registers into its own model package group', () => {

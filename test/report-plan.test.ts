@@ -1,38 +1,73 @@
-// `medllama plan`: the full PMC OA example and option handling.
+// `medllama plan`: it prices the definition `cdk deploy` creates, with the same parameters `start` takes.
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_PLAN, formatPlan, parsePlanArgs, plan } from '../lib/cli/commands/plan.ts';
-import { PRICES, THROUGHPUTS } from '../lib/report/throughputs.ts';
+import { createPlanCommand, DEFAULT_CORPUS, formatPlan, jobShapes, planExecution } from '../lib/cli/commands/plan.ts';
+import { parseConfig } from '../lib/config.ts';
+import { THROUGHPUTS } from '../lib/report/throughputs.ts';
+import { definitionForConfig } from '../lib/stacks/pipeline-stack.ts';
+import { INSTANCE_TYPES, instanceTypesFor } from '../pipeline-steps/instances.ts';
+import { DEFAULT_TRAIN_TOKENS } from '../pipeline-steps/parameters.ts';
+
+const config = parseConfig({});
+const definition = definitionForConfig(config);
+const defaults = Object.fromEntries(
+  (definition.Parameters ?? []).filter((p) => p.DefaultValue !== undefined).map((p) => [p.Name, p.DefaultValue!]),
+) as Record<string, string | number>;
+
+async function plan(argv: string[], raw: unknown = {}) {
+  const lines: string[] = [];
+  const code = await createPlanCommand({ config: () => parseConfig(raw), log: (l) => lines.push(l) }).run(argv);
+  return { code, out: lines.join('\n') };
+}
 
 describe('medllama plan', () => {
-  it('estimates every step of the full PMC OA example from the throughput and price table', () => {
-    const rows = plan(DEFAULT_PLAN);
-    expect(rows.map((r) => r.step)).toEqual(['Ingest', 'Dedup', 'Tokenize', 'Train', 'Evaluate']);
-    const ingest = rows[0]!;
-    // 5.6M articles over 8 × 16 vCPUs at the derived per-core rate; cost = instances × hours × price.
-    expect(ingest.seconds).toBeCloseTo(5_600_000 / (THROUGHPUTS.ingestArticlesPerCoreSecond.value * 128), 6);
-    expect(ingest.usd).toBeCloseTo((8 * ingest.seconds * PRICES['ml.c5.4xlarge']!.usdPerHour) / 3600, 6);
-    const train = rows[3]!;
-    expect(train.work).toContain('48,160,000,000 tokens');
-    expect(train.seconds).toBeCloseTo(48_160_000_000 / (3500 * 8), 3);
-    const text = formatPlan(rows);
-    expect(text).toMatch(/data prep \(Ingest\+Dedup\+Tokenize\): [\d.]+ (min|h), \$[\d.]+/);
-    expect(text).toContain('ml.p4d.24xlarge: $37.69/h (2023-09');
+  it('with no flags prices exactly what start with no parameters runs: the definition’s own defaults', async () => {
+    const { code, out } = await plan(['--json']);
+    expect(code).toBe(0);
+    const result = JSON.parse(out) as ReturnType<typeof planExecution>;
+    const shapes = jobShapes(definition, defaults);
+    expect(result.steps.map((s) => [s.name, s.instanceType, s.instanceCount, s.volumeGB, s.maxRuntimeHours])).toEqual(
+      shapes.map((j) => [j.name, j.instanceType, j.instanceCount, j.volumeGB, j.maxRuntimeSeconds / 3600]),
+    );
+    expect(result.steps.map((s) => s.name)).toEqual(['Ingest', 'Dedup', 'Tokenize', 'Train', 'Evaluate']);
+    const byName = Object.fromEntries(result.steps.map((s) => [s.name, s]));
+    expect(byName.Ingest!.instanceType).toBe(config.instances.ingest.type);
+    expect(byName.Dedup!.instanceType).toBe('ml.r5.4xlarge'); // the deployed Dedup type has a price
+    expect(byName.Train!.instanceType).toBe('ml.g5.12xlarge');
+    // Train prices the TrainTokens default at the assumed rate: 1B tokens on 4 A10G
+    const rate = THROUGHPUTS.trainTokensPerGpuSecond['ml.g5.12xlarge']!.value;
+    expect(byName.Train!.hours).toBeCloseTo(DEFAULT_TRAIN_TOKENS / (rate * 4) / 3600, 6);
+    expect(byName.Train!.usd).toBeCloseTo(byName.Train!.hours * INSTANCE_TYPES['ml.g5.12xlarge']!.usdPerHour, 6);
+    // the default Train fits its MaxRuntime at the documented throughput, with margin
+    expect(byName.Train!.overMaxRuntime).toBe(false);
+    expect(byName.Train!.hours).toBeLessThan(0.6 * byName.Train!.maxRuntimeHours);
+    for (const s of result.steps) expect(s.overMaxRuntime, s.name).toBe(false);
   });
 
-  it('parses options and rejects unknown instance types and bad numbers', () => {
-    const o = parsePlanArgs([
-      '--articles',
-      '1000',
-      '--train-instance-type',
-      'ml.g5.12xlarge',
-      '--max-train-tokens',
-      '5e6',
-    ]);
-    expect(o).toMatchObject({ articles: 1000, trainInstanceType: 'ml.g5.12xlarge', maxTrainTokens: 5e6 });
-    expect(plan(o)[3]!.work).toContain('5,000,000 tokens');
-    expect(() => parsePlanArgs(['--articles', '-3'])).toThrow(/non-negative number/);
-    expect(() => parsePlanArgs(['--nope', '1'])).toThrow(/unknown option --nope/);
-    expect(() => plan({ ...DEFAULT_PLAN, trainInstanceType: 'ml.c5.4xlarge' })).toThrow(/no GPU/);
-    expect(() => plan({ ...DEFAULT_PLAN, ingestInstanceType: 'ml.x.huge' })).toThrow(/no price for ml.x.huge/);
+  it('--param changes what is priced, as start would run it, and flags a step past its MaxRuntime', async () => {
+    const { out } = await plan(['--param', 'TrainTokens=40000000000', '--param', 'IngestInstanceCount=8', '--json']);
+    const result = JSON.parse(out) as ReturnType<typeof planExecution>;
+    const train = result.steps.find((s) => s.name === 'Train')!;
+    expect(train.work).toContain('40,000,000,000 tokens');
+    expect(train.overMaxRuntime).toBe(true);
+    expect(result.steps.find((s) => s.name === 'Ingest')!.instanceCount).toBe(8);
+    const text = formatPlan(result);
+    expect(text).toMatch(/\(!\) Train: the estimate \([\d.]+ h\) is past its MaxRuntime \(120\.0 h\)/);
+    expect(text).toMatch(/data prep \(Ingest\+Dedup\+Tokenize\): [\d.]+ (min|h), \$[\d.]+/);
+    expect(text).toContain('ml.g5.12xlarge: $7.09/h');
+  });
+
+  it('refuses what start refuses, before pricing', async () => {
+    await expect(plan(['--param', 'TrainInstanceType=ml.g5.huge'])).rejects.toThrow(/not a known instance type/);
+    await expect(plan(['--param', 'Method=full'])).rejects.toThrow(/Method full on 1 × ml\.g5\.12xlarge/);
+    await expect(plan(['--articles', '0'])).rejects.toThrow(/--articles: got "0", expected a whole number >= 1/);
+  });
+
+  it('every instance type the config or parameters accept has a price', () => {
+    for (const kind of ['processing', 'training', 'endpoint'] as const) {
+      for (const type of instanceTypesFor(kind)) expect(INSTANCE_TYPES[type]!.usdPerHour, type).toBeGreaterThan(0);
+    }
+    const small = planExecution(definition, { ...defaults, MaxArticles: 1000 }, DEFAULT_CORPUS);
+    expect(small.corpus.articles).toBe(1000); // MaxArticles caps the corpus; 0 means no limit
+    expect(planExecution(definition, defaults).corpus.articles).toBe(DEFAULT_CORPUS.articles);
   });
 });

@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { importSameEnvironmentTopic } from '../lib/constructs/same-environment-topic.ts';
 import { DataStack } from '../lib/stacks/data-stack.ts';
 import { ServingStack, type ServingStackProps } from '../lib/stacks/serving-stack.ts';
+import { instanceTypesFor } from '../pipeline-steps/instances.ts';
 import { nagFindings } from './support/nag.ts';
 import { buildTestApp } from './support/pipeline-app.ts';
 
@@ -139,18 +140,33 @@ describe('ServingStack', () => {
     expect(nagFindings(built.app, built.serving)).toEqual([]);
   });
 
-  test('a volume key is passed only for instance types without local NVMe storage', () => {
-    const { template } = build({ instanceType: 'ml.m5.xlarge' });
+  test('every accepted endpoint type has local NVMe storage, so no volume key is passed (SageMaker rejects one)', () => {
+    for (const instanceType of instanceTypesFor('endpoint')) {
+      const { template } = build({ instanceType });
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Environment: { Variables: Match.objectLike({ VOLUME_KMS_KEY_ARN: '' }) },
+      });
+    }
+  });
+
+  test('the deploy Lambda gets the host AMI for the image’s CUDA and the container environment for the type', () => {
+    const { template } = build({ instanceType: 'ml.g5.12xlarge' });
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: {
-        Variables: Match.objectLike({ VOLUME_KMS_KEY_ARN: Match.objectLike({ 'Fn::ImportValue': Match.anyValue() }) }),
+        Variables: Match.objectLike({
+          INFERENCE_AMI_VERSION: 'al2023-ami-sagemaker-inference-gpu-4-1',
+          CONTAINER_ENVIRONMENT: JSON.stringify({ SM_VLLM_TENSOR_PARALLEL_SIZE: '4', HF_LMCACHE_CPU_FRACTION: '0.50' }),
+        }),
       },
     });
+    // the dead-letter queue is one EventBridge can deliver to: SQS-managed encryption, no key policy needed
+    template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
   });
 
   test.each([
     [{ namePrefix: 'bad_name' }, 'namePrefix must be letters, digits and "-"'],
-    [{ instanceType: 'g5.2xlarge' }, 'instanceType must look like ml.g5.2xlarge, got "g5.2xlarge"'],
+    [{ instanceType: 'g5.2xlarge' }, 'instanceType: got "g5.2xlarge", expected one of ml.g5.12xlarge'],
+    [{ instanceType: 'ml.m5.xlarge' }, 'instanceType: got "ml.m5.xlarge", expected one of'],
     [{ minCapacity: 3, maxCapacity: 2 }, 'got min 3, initial 1, max 2'],
   ])('fails early on bad props: %j', (overrides, message) => {
     expect(() => build(overrides)).toThrow(message);

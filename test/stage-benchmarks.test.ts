@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { UsageError } from '../lib/cli/command.ts';
 import { parseStageBenchmarksArgs, runStageBenchmarks } from '../lib/cli/commands/stage-benchmarks.ts';
 import { PUBMEDQA_SOURCES } from '../lib/data/benchmarks.ts';
+import { countParagraphs, GENERAL_TEXT_DIR, loadGeneralText } from '../lib/data/general-text.ts';
 import { sha256Hex } from '../lib/data/s3-anonymous.ts';
 import { type MotoServer, startMoto } from './support/moto.ts';
 import { SHARED_DIR, sharedPath } from './support/shared.ts';
@@ -39,6 +40,31 @@ describe('stage-benchmarks arguments', () => {
     expect(() => parseStageBenchmarksArgs(['--to', 's3://Bad_Bucket/x'])).toThrow(/--to/);
     expect(() => parseStageBenchmarksArgs(['--to', 's3://b-1//x'])).toThrow(/empty path part/);
     expect(() => parseStageBenchmarksArgs(['--bucket', 'b-1', '--kms-key-id', ' '])).toThrow(/--kms-key-id/);
+  });
+
+  test('the general text goes to benchmarks/general-text/ of the same bucket unless --general-text-to says otherwise', () => {
+    expect(parseStageBenchmarksArgs(['--to', 's3://b-1/x/y']).generalText).toEqual({
+      bucket: 'b-1',
+      prefix: 'benchmarks/general-text/',
+    });
+    expect(
+      parseStageBenchmarksArgs(['--bucket', 'b-1', '--general-text-to', 's3://b-2/gt', '--general-text-from', 'd'])
+        .generalText,
+    ).toEqual({ bucket: 'b-2', prefix: 'gt/', from: 'd' });
+    expect(() => parseStageBenchmarksArgs(['--bucket', 'b-1', '--general-text-to', 'gt/'])).toThrow(
+      /--general-text-to: got "gt\/", expected s3:\/\/BUCKET\[\/PREFIX\]/,
+    );
+  });
+});
+
+describe('the general-text set', () => {
+  test("the project's set: 22 topic files of 4 paragraphs, counted as Evaluate counts documents", async () => {
+    const set = await loadGeneralText();
+    expect(set.dir).toBe(GENERAL_TEXT_DIR);
+    expect(set.files).toHaveLength(22);
+    expect(set.files.every((f) => f.paragraphs === 4)).toBe(true);
+    expect(countParagraphs('a\n\n  \nb\r\n\r\nc\n')).toBe(3);
+    expect(readFileSync(join(GENERAL_TEXT_DIR, 'README.md'), 'utf8')).toContain('**License**: Apache-2.0');
   });
 });
 
@@ -68,6 +94,11 @@ describe('stage-benchmarks against a moto bucket', () => {
       ...(download ? { download } : {}),
     });
     return { code, log };
+  }
+
+  /** The log lines of one upload action for objects under `prefix` (`  put  s3://…/prefix/key (n bytes)`). */
+  function lines(log: string[], action: 'put' | 'unchanged' | 'would put', prefix: string): string[] {
+    return log.filter((l) => l.startsWith(`  ${action} `) && l.includes(`s3://${BUCKET}/${prefix}`));
   }
 
   async function keys(prefix: string): Promise<string[]> {
@@ -106,7 +137,7 @@ describe('stage-benchmarks against a moto bucket', () => {
     expect(source).toContain('| test_ground_truth.json | official test split, 2 ids (maybe 1 / yes 1) |');
     const head = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `${prefix}ori_pqal.json` }));
     expect(head.Metadata?.['content-sha256']).toBe(sha256Hex(readFileSync(join(FIXTURE, 'ori_pqal.json'))));
-    expect(first.log.filter((l) => l.includes('  put ')).length).toBe(5);
+    expect(lines(first.log, 'put', prefix)).toHaveLength(5);
     expect(
       first.log.some((l) => l.includes('set data.benchmarksS3Uri to s3://medllama-data-stage/fixture/pubmedqa/')),
     ).toBe(true);
@@ -121,7 +152,7 @@ describe('stage-benchmarks against a moto bucket', () => {
       '2026-04-02',
     );
     expect(again.code).toBe(0);
-    expect(again.log.filter((l) => l.includes('  unchanged ')).length).toBe(5);
+    expect(lines(again.log, 'unchanged', prefix)).toHaveLength(5);
     expect(again.log.some((l) => l.includes('0 uploaded, 5 unchanged'))).toBe(true);
     expect((await get(`${prefix}SOURCE.md`)).text).toContain('- Staged: 2026-03-01');
   });
@@ -132,7 +163,7 @@ describe('stage-benchmarks against a moto bucket', () => {
     expect((await stage(['--to', to, '--from', dir, '--any-size'])).code).toBe(0);
     writeFileSync(join(dir, 'test_ground_truth.json'), JSON.stringify({ '90000102': 'no' }));
     const second = await stage(['--to', to, '--from', dir, '--any-size'], '2026-05-05');
-    const put = second.log.filter((l) => l.includes('  put ')).map((l) => basename(l.split(' ').at(-3)!));
+    const put = lines(second.log, 'put', 'changing/').map((l) => basename(l.split(' ').at(-3)!));
     expect(put).toEqual(['test_ground_truth.json', 'SOURCE.md']);
     expect((await get('changing/test_ground_truth.json')).text).toBe('{"90000102":"no"}');
     expect((await get('changing/SOURCE.md')).text).toContain('- Staged: 2026-05-05');
@@ -143,17 +174,56 @@ describe('stage-benchmarks against a moto bucket', () => {
     expect(await keys('benchmarks/pubmedqa/')).toEqual(KEYS);
     const keyId = '1234abcd-12ab-34cd-56ef-1234567890ab';
     const kms = await stage(['--bucket', BUCKET, '--from', FIXTURE, '--any-size', '--kms-key-id', keyId]);
-    expect(kms.log.filter((l) => l.includes('  put ')).length).toBe(5);
+    expect(lines(kms.log, 'put', 'benchmarks/pubmedqa/')).toHaveLength(5);
     const head = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'benchmarks/pubmedqa/LICENSE' }));
     expect(head.ServerSideEncryption).toBe('aws:kms');
     const again = await stage(['--bucket', BUCKET, '--from', FIXTURE, '--any-size', '--kms-key-id', keyId]);
-    expect(again.log.filter((l) => l.includes('  unchanged ')).length).toBe(5);
+    expect(lines(again.log, 'unchanged', 'benchmarks/pubmedqa/')).toHaveLength(5);
+  });
+
+  test('stages the general-text set with SOURCE.md (license, paragraphs, sha256); idempotent', async () => {
+    const to = `s3://${BUCKET}/gt-run/pubmedqa/`;
+    const gt = 'gt-run/general-text/';
+    const argv = ['--to', to, '--from', FIXTURE, '--any-size', '--general-text-to', `s3://${BUCKET}/${gt}`];
+    const first = await stage(argv);
+    expect(first.code).toBe(0);
+    const names = (await loadGeneralText()).files.map((f) => f.name);
+    expect(await keys(gt)).toEqual([...names, 'SOURCE.md'].sort());
+    expect(lines(first.log, 'put', gt).at(-1)).toContain(`s3://${BUCKET}/${gt}SOURCE.md`); // SOURCE.md last
+    expect(Buffer.from((await get(`${gt}tides.txt`)).bytes)).toEqual(readFileSync(join(GENERAL_TEXT_DIR, 'tides.txt')));
+    const source = (await get(`${gt}SOURCE.md`)).text;
+    expect(source).toContain('- Origin: fixtures/general-text in the MedLlama repository');
+    expect(source).toContain("- License: Apache-2.0 (the MedLlama project's license)");
+    expect(source).toContain('- Size: 22 files, 88 paragraphs');
+    expect(source).toContain(`| tides.txt | 4 | ${sha256Hex(readFileSync(join(GENERAL_TEXT_DIR, 'tides.txt')))} |`);
+    expect(first.log).toContain(
+      `stage-benchmarks: not the default location: set data.generalTextS3Uri to s3://${BUCKET}/${gt} in the deploy config`,
+    );
+    const again = await stage(argv, '2026-06-01');
+    expect(lines(again.log, 'unchanged', gt)).toHaveLength(23);
+    expect((await get(`${gt}SOURCE.md`)).text).toContain('- Staged: 2026-03-01');
+  });
+
+  test('a general-text folder the regression cannot use is refused before anything is uploaded', async () => {
+    const one = mkdtempSync(join(work, 'gt-one-'));
+    writeFileSync(join(one, 'only.txt'), 'One topic.\n');
+    const to = `s3://${BUCKET}/gt-refused/pubmedqa/`;
+    const general = ['--general-text-to', `s3://${BUCKET}/gt-refused/general-text/`];
+    await expect(
+      stage(['--to', to, '--from', FIXTURE, '--any-size', '--general-text-from', one, ...general]),
+    ).rejects.toThrow(/1 \.txt file\(s\), expected at least 2: the regression's CI resamples files/);
+    writeFileSync(join(one, 'empty.txt'), ' \n\n');
+    writeFileSync(join(one, 'latin1.txt'), Buffer.from([0x63, 0x61, 0x66, 0xe9]));
+    await expect(
+      stage(['--to', to, '--from', FIXTURE, '--any-size', '--general-text-from', one, ...general]),
+    ).rejects.toThrow(/empty.txt: no text\n {2}latin1.txt: not UTF-8/);
+    expect(await keys('gt-refused/')).toEqual([]);
   });
 
   test('--dry-run validates and uploads nothing', async () => {
     const dry = await stage(['--to', `s3://${BUCKET}/dry/`, '--from', FIXTURE, '--any-size', '--dry-run']);
     expect(dry.code).toBe(0);
-    expect(dry.log.filter((l) => l.includes('  would put ')).length).toBe(5);
+    expect(lines(dry.log, 'would put', 'dry/')).toHaveLength(5);
     expect(await keys('dry/')).toEqual([]);
   });
 

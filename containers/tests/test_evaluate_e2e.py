@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from medllama.evaluate import main
-from medllama.evaluate.report import GATE_PATHS, is_number, json_get, non_finite_paths
+from medllama.evaluate.gate import CHECKS, GATE_PATHS
+from medllama.evaluate.report import is_number, json_get, non_finite_paths
 
 pytestmark = pytest.mark.slow
 
@@ -147,7 +148,7 @@ def test_evaluation_json_is_valid_and_finite(evaluation: Path) -> None:
     assert "NaN" not in text and "Infinity" not in text
     doc = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-finite constant {c}"))
     assert non_finite_paths(doc) == []
-    assert doc["schema_version"] == "1.0.0"
+    assert doc["schema_version"] == "2.0.0"
     ppl = doc["metrics"]["test_perplexity"]
     assert ppl["documents"] == len(DOCS)
     assert doc["inputs"]["test"]["rejected"] == {"bad-line": 1, "empty-text": 1}
@@ -159,22 +160,32 @@ def test_evaluation_json_is_valid_and_finite(evaluation: Path) -> None:
         assert ppl[role]["loss"]["value"] == pytest.approx(math.log(ppl[role]["perplexity"]["value"]))
     assert ppl["improvement"]["value"] != 0.0  # the perturbed copy scores differently
     assert 0.0 <= ppl["improvement"]["p_value"] <= 1.0
-    assert doc["metrics"]["general_perplexity"]["documents"] == 8
+    general = doc["metrics"]["general_perplexity"]
+    assert general["documents"] == 8 and general["resampling_unit"] == "file"
+    assert 2 <= general["files"] <= 8  # the bootstrap resamples files; 8 paragraphs come from several files
+    assert general["files_improved"]["count"] + general["files_improved"]["worse"] <= general["files"]
     qa = doc["metrics"]["pubmedqa"]
     assert qa["items"] in (8, 12)
     assert set(qa["mcnemar"]) >= {"exact_p", "chi2_p"}
     assert doc["not_computed"] == {}
-    assert doc["gate"]["not_computed"] == {}
+    assert doc["gate"]["not_computed"] == {} and doc["gate"]["checks_computed"] == 1
 
 
 def test_gate_paths_resolve_to_numbers(evaluation: Path) -> None:
-    """Contract with the pipeline's QualityGate (Std:JsonGet on the EvaluationReport PropertyFile)."""
+    """Contract with the pipeline's QualityGate (Std:JsonGet on the EvaluationReport PropertyFile): every path is a
+    number, and each bound is the conservative side of its metric's CI."""
     doc = json.loads((evaluation / "evaluation.json").read_text(encoding="utf-8"))
     for path in GATE_PATHS:
         assert is_number(json_get(doc, path)), path
-    assert doc["gate"]["perplexity_improvement"] == doc["metrics"]["test_perplexity"]["improvement"]["value"]
-    assert doc["gate"]["pubmedqa_delta"] == doc["metrics"]["pubmedqa"]["accuracy_delta"]["value"]
-    assert doc["gate"]["general_perplexity_regression"] == doc["metrics"]["general_perplexity"]["regression"]["value"]
+    ppl, qa, general = (doc["metrics"][k] for k in ("test_perplexity", "pubmedqa", "general_perplexity"))
+    assert doc["gate"]["perplexity_improvement_lower"] == ppl["improvement"]["ci95"][0]
+    assert doc["gate"]["pubmedqa_delta_lower"] == qa["accuracy_delta"]["ci95"][0]
+    assert doc["gate"]["general_regression_upper"] == general["regression"]["ci95"][1]
+    for check in CHECKS:
+        entry = doc["gate"]["checks"][check.name]
+        assert entry["computed"] is True and entry["value"] == json_get(doc, check.estimate + ".value")
+        assert entry["threshold"] == {"perplexity_improvement": 0.05, "pubmedqa_delta": -0.04}.get(check.name, 0.03)
+    assert doc["gate"]["summary"].startswith("3/3 checks computed; perplexity_improvement lower bound ")
 
 
 def test_qualitative_has_both_answers_per_prompt(evaluation: Path, prompts_file: Path) -> None:
@@ -215,7 +226,8 @@ def test_deterministic_and_optional_inputs(
     assert _run(tiny_base_model, tuned_model, test_split, again, prompts_file, benchmarks) == 0
     for name in ("evaluation.json", "qualitative.jsonl", "test-documents.jsonl", "medmcqa-predictions.jsonl"):
         assert (again / name).read_bytes() == (evaluation / name).read_bytes(), name
-    # without the optional channels the gate still has three numbers, with reasons
+    # Without --general_dir and --benchmarks_dir those checks are not computed: null bounds with the reasons, and
+    # checks_computed 0, which the QualityGate requires to be 1: a run that did not measure cannot pass.
     bare = tmp_path / "bare"
     code = main(
         [
@@ -226,8 +238,18 @@ def test_deterministic_and_optional_inputs(
     )  # fmt: skip
     assert code == 0
     doc = json.loads((bare / "evaluation.json").read_text())
-    assert set(doc["gate"]["not_computed"]) == {"pubmedqa_delta", "general_perplexity_regression"}
-    assert doc["gate"]["pubmedqa_delta"] == 0.0
+    gate = doc["gate"]
+    assert gate["checks_computed"] == 0 and gate["passed"] is False
+    assert gate["not_computed"] == {
+        "pubmedqa_delta": "no --benchmarks_dir given",
+        "general_regression": "no --general_dir given",
+    }
+    assert gate["pubmedqa_delta_lower"] is None and gate["general_regression_upper"] is None
+    assert is_number(gate["perplexity_improvement_lower"])
+    assert gate["checks"]["general_regression"] == {**gate["checks"]["general_regression"], "value": None,
+                                                    "bound": None, "computed": False, "passed": False}  # fmt: skip
+    assert "general_regression NOT COMPUTED (no --general_dir given)" in gate["summary"]
+    assert gate["summary"].startswith("1/3 checks computed; ")
     assert "pubmedqa" not in doc["metrics"] and "metrics.pubmedqa" in doc["not_computed"]
     for name in ("medmcqa", "medqa"):
         assert name not in doc["metrics"] and doc["not_computed"][f"metrics.{name}"] == "no --benchmarks_dir given"

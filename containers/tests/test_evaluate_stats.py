@@ -126,3 +126,43 @@ def test_median_and_metric_difference() -> None:
     d = stats.paired_bootstrap_macro_f1_difference(gold, ["yes"] * 20, gold, 300, seed=0)
     assert d.value == pytest.approx(1.0 - stats.macro_f1(gold, ["yes"] * 20))
     assert d.p_value is not None and d.p_value < 0.01
+
+
+def test_p_value_floor_is_reported_with_every_bootstrap_p_value() -> None:
+    """A difference far from 0 puts no replicate on the other side: the p-value is the floor 2/(B+1), and says so."""
+    base = np.zeros(50)
+    tuned = np.ones(50)
+    est = stats.paired_bootstrap_mean_difference(base, tuned, 999, 0)
+    assert est.p_value == stats.p_value_floor(999) == pytest.approx(2 / 1000)
+    assert est.to_json()["p_value_floor"] == est.p_value
+    assert "p_value_floor" not in stats.bootstrap_mean(tuned, 100, 0).to_json()  # no test, no floor
+
+
+def _clustered_general(files: int, per_file: int, seed: int) -> tuple[list, list, list[str]]:
+    """Paragraph scores where the tuned model's change is shared within a file (a topic effect) and varies little
+    inside it: what a general-text set looks like when one topic is written by one hand."""
+    from medllama.evaluate.perplexity import DocumentScore
+
+    rng = np.random.default_rng(seed)
+    base, tuned, sources = [], [], []
+    for f in range(files):
+        topic = rng.normal(0.0, 0.05)  # change in nats per token shared by the file's paragraphs
+        for p in range(per_file):
+            tokens = 150
+            delta = topic + rng.normal(0.0, 0.005)
+            base.append(DocumentScore(f"f{f}.txt#{p}", 2.0 * tokens, tokens, 600, 1))
+            tuned.append(DocumentScore(f"f{f}.txt#{p}", (2.0 + delta) * tokens, tokens, 600, 1))
+            sources.append(f"f{f}.txt")
+    return base, tuned, sources
+
+
+def test_general_text_bootstrap_resamples_files_not_paragraphs() -> None:
+    """With a topic effect, resampling paragraphs as if independent gives a CI about √(paragraphs per file)
+    narrower than resampling files; the general section must use the files."""
+    from medllama.evaluate.general import general_section
+
+    base, tuned, sources = _clustered_general(files=20, per_file=8, seed=3)
+    by_file = general_section(base, tuned, sources, samples=2000, seed=0)["regression"]["ci95"]
+    by_paragraph = general_section(base, tuned, [s.id for s in base], samples=2000, seed=0)["regression"]["ci95"]
+    width_file, width_paragraph = by_file[1] - by_file[0], by_paragraph[1] - by_paragraph[0]
+    assert width_file > 2.0 * width_paragraph, (by_file, by_paragraph)

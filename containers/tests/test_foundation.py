@@ -142,3 +142,16 @@ def test_jobs_install_only_unmet_pins(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("MEDLLAMA_NO_PIP", "1")
     with pytest.raises(SystemExit, match=r"requirements not met: jsonschema==0\.0\.1"):
         bootstrap.ensure_requirements()
+
+
+def test_entry_scripts_run_their_step_only_as_the_main_program(repo: Path) -> None:
+    """A spawn worker pool imports the entry script again in each worker (as __mp_main__): without the guard each
+    worker would run the whole step again. Ingest's pool did exactly that once, and its demo never ended."""
+    scripts = sorted(p for p in (repo / "containers").glob("*.py"))
+    assert {p.stem for p in scripts} >= {"ingest", "dedup", "tokenization", "train", "evaluate", "stage_base_model"}
+    for script in scripts:
+        text = script.read_text(encoding="utf-8")
+        guarded = text.split('if __name__ == "__main__":', 1)
+        assert len(guarded) == 2 and "main()" in guarded[1] and "main()" not in guarded[0].split("import main")[-1], (
+            f'{script.name}: run main() only under `if __name__ == "__main__":`'
+        )

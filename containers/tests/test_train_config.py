@@ -139,6 +139,46 @@ def test_mfu_formula_matches_the_research_anchor() -> None:
     assert peak_tflops_for("cpu") == 0.0
 
 
+@pytest.mark.parametrize(
+    ("name", "tflops"),
+    [
+        ("NVIDIA A10G", 125.0),  # g5 (an upper bound: the A10's datasheet figure)
+        ("NVIDIA L4", 121.0),  # g6
+        ("NVIDIA L40S", 362.05),  # g6e
+        ("NVIDIA A100-SXM4-40GB", 312.0),  # p4d
+        ("NVIDIA A100-SXM4-80GB", 312.0),  # p4de
+        ("NVIDIA A100-PCIE-40GB", 312.0),
+        ("NVIDIA A100 80GB PCIe", 312.0),
+        ("NVIDIA H100 80GB HBM3", 989.0),  # p5 (SXM)
+        ("NVIDIA H100 PCIe", 756.0),  # not the SXM's 989
+        ("NVIDIA H200", 989.0),  # p5e / p5en
+    ],
+)
+def test_peak_table_matches_gpu_names_exactly(name: str, tflops: float) -> None:
+    assert peak_tflops_for(name) == tflops
+    assert peak_tflops_for(f"  {name}\n") == tflops  # surrounding whitespace only
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "NVIDIA L40",  # the L40 (181 dense) is not the L40S
+        "NVIDIA L4S",
+        "NVIDIA H100 NVL",  # another H100 with another peak (835): absent, so no MFU rather than a wrong one
+        "NVIDIA H200 NVL",
+        "NVIDIA GH200 480GB",
+        "NVIDIA A10",
+        "NVIDIA A100",
+        "nvidia a10g",
+        "Tesla T4",
+        "",
+    ],
+)
+def test_unknown_gpu_names_give_no_peak(name: str) -> None:
+    assert peak_tflops_for(name) == 0.0
+    assert math.isnan(mfu(1000.0, 4.69e10, peak_tflops_for(name)))
+
+
 def test_metric_definitions_match_metric_lines() -> None:
     definitions = json.loads(METRIC_DEFINITIONS.read_text(encoding="utf-8"))
     assert len({d["Name"] for d in definitions}) == len(definitions)

@@ -270,7 +270,8 @@ export function sourceMarkdown(raw: PubMedQaRaw, summary: PubMedQaSummary, date:
 }
 
 export interface StagedObject {
-  readonly name: BenchmarkFile;
+  /** The key under the target prefix (a PubMedQA file, or a general-text file). */
+  readonly name: string;
   readonly body: Uint8Array;
   readonly contentType: string;
   /** sha256 recorded in the object's metadata and compared on reruns (SOURCE.md: without its date line). */

@@ -3,12 +3,13 @@
  * self-contained slides.html (←/→ keys, print-to-PDF: one slide per page). Only numbers found in the run
  * folder are shown; anything missing is named as not available.
  */
+
+import { INSTANCE_TYPES } from '../../pipeline-steps/instances.ts';
 import { formatSeconds } from '../../pipeline-steps/local/display.ts';
 import type { Json, JsonObject } from '../../pipeline-steps/local/types.ts';
 import { formatDifference, formatEstimate } from '../review/summary.ts';
 import type { ReportData } from './collect.ts';
 import { type Bar, barChart, escapeXml as esc, lineChart } from './svg.ts';
-import { PRICES } from './throughputs.ts';
 
 type Cell = string | number;
 
@@ -424,14 +425,14 @@ function costAndTime(d: ReportData): Section {
     const billable = num(tp?.BillableTimeInSeconds);
     const type = typeof tp?.InstanceType === 'string' ? tp.InstanceType : undefined;
     const count = num(tp?.InstanceCount) ?? 1;
-    const price = type ? PRICES[type] : undefined;
+    const price = type ? INSTANCE_TYPES[type] : undefined;
     if (billable !== undefined && type) {
       // BillableTimeInSeconds is per instance (SageMaker API reference): × InstanceCount for the total.
       const usd = price ? `≈ $${((billable * count * price.usdPerHour) / 3600).toFixed(2)}` : '';
-      const rate = price ? ` at the on-demand $${price.usdPerHour}/h (${price.asOf}, ${price.source})` : '';
+      const rate = price ? ` at the on-demand $${price.usdPerHour}/h (${price.priceSource})` : '';
       s.paragraphs.push(
         `Training: ${formatSeconds(billable)} billable per instance on ${count} × ${type}` +
-          `${usd ? ` ${usd}${rate}` : ' (no price for this type in lib/report/throughputs.ts)'}. ` +
+          `${usd ? ` ${usd}${rate}` : ' (no price for this type in pipeline-steps/instances.ts)'}. ` +
           "Other steps' costs: see `medllama plan`.",
       );
       s.bullets.push(`Training ${formatSeconds(billable)} billable on ${count} × ${type}${usd ? ` ${usd}` : ''}`);

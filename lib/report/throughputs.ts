@@ -1,77 +1,9 @@
 /**
- * The numbers `medllama plan` estimates from: SageMaker on-demand prices and per-step throughputs.
+ * The throughputs `medllama plan` estimates from (prices and instance specs: pipeline-steps/instances.ts).
  * Every value names its source: docs/performance.md for what this project measured (bench/ scripts, one
  * vCPU of the 2-vCPU development VM, 2026-11-27), ../shared/research/performance.md for the rest (public
  * sources). Replace an estimate with a measurement when docs/performance.md gets one.
  */
-
-export interface InstancePrice {
-  readonly vcpus: number;
-  readonly gpus: number;
-  /** USD per hour, on demand. */
-  readonly usdPerHour: number;
-  readonly asOf: string;
-  readonly source: string;
-}
-
-export const PRICES: Readonly<Record<string, InstancePrice>> = {
-  'ml.c5.xlarge': {
-    vcpus: 4,
-    gpus: 0,
-    usdPerHour: 0.204,
-    asOf: '2026-11',
-    source: 'performance.md §7 (third-party, us-east-1, unverified)',
-  },
-  'ml.m5.xlarge': {
-    vcpus: 4,
-    gpus: 0,
-    usdPerHour: 0.23,
-    asOf: '2026-11',
-    source: 'performance.md §7 (third-party, us-east-1, unverified)',
-  },
-  'ml.m5.2xlarge': {
-    vcpus: 8,
-    gpus: 0,
-    usdPerHour: 0.46,
-    asOf: '2026-11',
-    source: 'performance.md §7 (third-party, us-east-1, unverified)',
-  },
-  'ml.c5.4xlarge': {
-    vcpus: 16,
-    gpus: 0,
-    usdPerHour: 0.816,
-    asOf: '2026-11',
-    source: 'derived: 4 × ml.c5.xlarge (linear in size)',
-  },
-  'ml.m5.4xlarge': {
-    vcpus: 16,
-    gpus: 0,
-    usdPerHour: 0.92,
-    asOf: '2026-11',
-    source: 'derived: 2 × ml.m5.2xlarge (linear in size)',
-  },
-  'ml.g5.2xlarge': {
-    vcpus: 8,
-    gpus: 1,
-    usdPerHour: 1.52,
-    asOf: '2023-09',
-    source: 'performance.md §7 (HF llama-sagemaker-benchmark, us-west-2)',
-  },
-  'ml.g5.12xlarge': {
-    vcpus: 48,
-    gpus: 4,
-    usdPerHour: 7.09,
-    asOf: '2023-09',
-    source: 'performance.md §7 (HF llama-sagemaker-benchmark, us-west-2)',
-  },
-  'ml.p4d.24xlarge': {
-    vcpus: 96,
-    gpus: 8,
-    usdPerHour: 37.69,
-    asOf: '2023-09',
-    source: 'performance.md §7 (HF benchmark; same price quoted for us-east-1)',
-  },
-};
 
 export interface Throughput {
   readonly value: number;

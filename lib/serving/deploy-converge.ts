@@ -11,6 +11,7 @@
  * failed) is not started again: the endpoint carries a tag naming the last endpoint config an update was
  * started for, and without it each InService event after a rollback would start the same failing update.
  */
+import { DeregisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling';
 import {
   AddTagsCommand,
   CreateEndpointCommand,
@@ -31,6 +32,7 @@ import {
   productionVariant,
   resourceNames,
   supportsVolumeKms,
+  VARIANT_NAME,
   versionOfConfig,
 } from './deploy-settings.ts';
 import { type ModelPackageRef, notOurs, parseModelPackageArn } from './model-package-arn.ts';
@@ -123,7 +125,9 @@ async function ensureModelAndConfig(target: ModelPackageRef, settings: DeploySet
         new CreateModelCommand({
           ModelName: modelName,
           ExecutionRoleArn: settings.executionRoleArn,
-          Containers: [{ ModelPackageName: target.arn }],
+          // As the SDK's ModelPackage.deploy does: the package as the primary container, with the host's environment
+          // (tensor parallelism and KV offload for this instance type) over the package's own.
+          PrimaryContainer: { ModelPackageName: target.arn, Environment: { ...settings.containerEnvironment } },
           EnableNetworkIsolation: true,
           Tags: [{ Key: 'medllama:model-package', Value: target.arn }],
         }),
@@ -145,6 +149,32 @@ async function ensureModelAndConfig(target: ModelPackageRef, settings: DeploySet
     );
   }
   return { modelName, endpointConfigName };
+}
+
+/** The instance type the endpoint's current config runs (undefined when it cannot be read). */
+async function variantInstanceType(configName: string | undefined, clients: DeployClients) {
+  if (!configName) return undefined;
+  const config = await call(`DescribeEndpointConfig ${configName}`, () =>
+    clients.sagemaker.send(new DescribeEndpointConfigCommand({ EndpointConfigName: configName })),
+  );
+  return config.ProductionVariants?.[0]?.InstanceType;
+}
+
+/** Removes the variant's scalable target (and with it its scaling policies); nothing to do when there is none. */
+export async function deregisterAutoscaling(settings: DeploySettings, clients: DeployClients): Promise<void> {
+  const resourceId = `endpoint/${settings.endpointName}/variant/${VARIANT_NAME}`;
+  try {
+    await clients.autoscaling.send(
+      new DeregisterScalableTargetCommand({
+        ServiceNamespace: 'sagemaker',
+        ResourceId: resourceId,
+        ScalableDimension: 'sagemaker:variant:DesiredInstanceCount',
+      }),
+    );
+  } catch (err) {
+    if (!(err instanceof Error && /ObjectNotFound|No scalable target/i.test(`${err.name} ${err.message}`)))
+      throw new Error(`DeregisterScalableTarget ${resourceId} failed: ${String(err)}`, { cause: err });
+  }
 }
 
 async function lastDeployment(endpointArn: string, clients: DeployClients): Promise<string | undefined> {
@@ -251,6 +281,11 @@ export async function converge(
     };
   }
   await ensureModelAndConfig(target, settings, clients);
+  // SageMaker refuses an update that changes the instance type of a variant with autoscaling registered: take the
+  // variant off autoscaling first; the InService event that ends the update registers it again (deploy-handler.ts).
+  const servingType = await variantInstanceType(current.EndpointConfigName, clients);
+  if (servingType !== undefined && servingType !== settings.instanceType)
+    await deregisterAutoscaling(settings, clients);
   try {
     await sm.send(updateEndpoint(settings, names.endpointConfigName));
   } catch (err) {

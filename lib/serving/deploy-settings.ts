@@ -33,6 +33,10 @@ export interface DeploySettings {
   readonly maxCapacity: number;
   /** Target invocations per instance per minute for target-tracking autoscaling. */
   readonly targetInvocationsPerInstance: number;
+  /** The host image for the serving image's CUDA (lib/serving/host.ts). */
+  readonly inferenceAmiVersion?: string;
+  /** Container environment for the instance type, over the model package's (tensor parallelism, KV offload). */
+  readonly containerEnvironment: Readonly<Record<string, string>>;
 }
 
 export interface DeployClients {
@@ -85,6 +89,9 @@ export function productionVariant(settings: DeploySettings, modelName: string): 
     InitialInstanceCount: settings.initialInstanceCount,
     ContainerStartupHealthCheckTimeoutInSeconds: settings.startupHealthCheckTimeoutSeconds,
     ModelDataDownloadTimeoutInSeconds: settings.modelDataDownloadTimeoutSeconds,
+    ...(settings.inferenceAmiVersion
+      ? { InferenceAmiVersion: settings.inferenceAmiVersion as ProductionVariant['InferenceAmiVersion'] }
+      : {}),
   };
 }
 
@@ -94,9 +101,21 @@ export function productionVariant(settings: DeploySettings, modelName: string): 
  * redeploy still produces a new config.
  */
 export function resourceNames(settings: DeploySettings, version: number) {
-  const modelName = `${settings.namePrefix}-v${version}`;
+  // The model carries the host's container environment (tensor parallelism follows the instance type): another
+  // environment is another model.
+  const environment = JSON.stringify(settings.containerEnvironment);
+  const modelName =
+    environment === '{}'
+      ? `${settings.namePrefix}-v${version}`
+      : `${settings.namePrefix}-v${version}-${createHash('sha256').update(environment).digest('hex').slice(0, 6)}`;
   const hash = createHash('sha256')
-    .update(JSON.stringify([productionVariant(settings, modelName), settings.volumeKmsKeyArn ?? '']))
+    .update(
+      JSON.stringify([
+        productionVariant(settings, modelName),
+        settings.volumeKmsKeyArn ?? '',
+        settings.containerEnvironment,
+      ]),
+    )
     .digest('hex')
     .slice(0, 8);
   return { modelName, endpointConfigName: `${settings.namePrefix}-v${version}-${hash}` };
@@ -123,6 +142,14 @@ function intEnv(env: NodeJS.ProcessEnv, name: string): number {
   return value;
 }
 
+function jsonEnv(env: NodeJS.ProcessEnv, name: string): Record<string, string> {
+  if (!env[name]) return {};
+  const value = JSON.parse(env[name]!) as unknown;
+  if (!value || typeof value !== 'object' || Object.values(value).some((v) => typeof v !== 'string'))
+    throw new Error(`deploy Lambda: ${name} is not a JSON object of strings`);
+  return value as Record<string, string>;
+}
+
 /** Reads {@link DeploySettings} from the Lambda environment (set by the ServingStack). */
 export function settingsFromEnv(env: NodeJS.ProcessEnv): DeploySettings {
   return {
@@ -141,5 +168,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv): DeploySettings {
     minCapacity: intEnv(env, 'MIN_CAPACITY'),
     maxCapacity: intEnv(env, 'MAX_CAPACITY'),
     targetInvocationsPerInstance: intEnv(env, 'TARGET_INVOCATIONS_PER_INSTANCE'),
+    inferenceAmiVersion: env.INFERENCE_AMI_VERSION || undefined,
+    containerEnvironment: jsonEnv(env, 'CONTAINER_ENVIRONMENT'),
   };
 }

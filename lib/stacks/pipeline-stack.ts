@@ -11,6 +11,7 @@ import {
   baseModelUri,
   benchmarksUri,
   decontamPmidsUri,
+  generalTextUri,
   jumpStartGatedBucket,
   type MedLlamaConfig,
   PMC_OPEN_DATA_URI,
@@ -255,7 +256,7 @@ export function builderOptions(config: MedLlamaConfig, modelPackageGroupName: st
     serving: config.servingContainer,
     tuning: config.tuning,
     trainInstanceType: config.instances.train.type,
-    ...(config.data.generalTextS3Uri ? { generalTextUri: config.data.generalTextS3Uri } : {}),
+    generalTextUri: generalTextUri(config, data),
     ...(decontam ? { decontamPmidsUri: decontam } : {}),
   };
 }
@@ -275,6 +276,7 @@ export function parameterDefaults(config: MedLlamaConfig): Record<string, string
     EvaluateInstanceType: i.evaluate.type,
     ...(t.minPerplexityImprovement !== undefined ? { MinPerplexityImprovement: t.minPerplexityImprovement } : {}),
     ...(t.pubmedqaTolerance !== undefined ? { MinPubMedQADelta: -t.pubmedqaTolerance } : {}),
+    ...(t.pubmedqaMinGain !== undefined ? { MinPubMedQADelta: t.pubmedqaMinGain } : {}),
     ...(t.maxGeneralRegression !== undefined ? { MaxGeneralRegression: t.maxGeneralRegression } : {}),
   };
 }

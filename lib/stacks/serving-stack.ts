@@ -13,9 +13,12 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { loadDlcConfig, type ServingContainer } from '../../pipeline-steps/images.ts';
+import { instanceTypeProblem, instanceTypesFor } from '../../pipeline-steps/instances.ts';
 import { acknowledgeWildcards } from '../constructs/nag-acknowledge.ts';
 import { importSameEnvironmentTopic } from '../constructs/same-environment-topic.ts';
 import { supportsVolumeKms, VARIANT_NAME } from '../serving/deploy-handler.ts';
+import { hostEnvironment, inferenceAmiFor } from '../serving/host.ts';
 import type { DataStackImports } from './data-stack.ts';
 
 export interface ServingStackProps extends StackProps {
@@ -42,6 +45,12 @@ export interface ServingStackProps extends StackProps {
    * @default 'ml.g5.2xlarge' - one A10G (24 GB) holds Llama 2 7B in BF16 with room for the KV cache
    */
   readonly instanceType?: string;
+  /**
+   * The serving container the model packages name (containers/dlc.json): picks the host AMI for its CUDA and the
+   * container's environment for the instance type (lib/serving/host.ts).
+   * @default 'vllm'
+   */
+  readonly servingContainer?: ServingContainer;
   /**
    * Instances at creation.
    * @default 1
@@ -93,6 +102,7 @@ export class ServingStack extends Stack {
   constructor(scope: Construct, id: string, props: ServingStackProps) {
     super(scope, id, props);
     const instanceType = props.instanceType ?? 'ml.g5.2xlarge';
+    const container = props.servingContainer ?? 'vllm';
     const initialInstanceCount = props.initialInstanceCount ?? 1;
     const minCapacity = props.minCapacity ?? 1;
     const maxCapacity = props.maxCapacity ?? 2;
@@ -104,8 +114,10 @@ export class ServingStack extends Stack {
         `ServingStack: namePrefix must be letters, digits and "-" (≤ 41 chars), got "${props.namePrefix}"`,
       );
     }
-    if (!/^ml\.[a-z0-9]+\.[a-z0-9]+$/.test(instanceType)) {
-      throw new Error(`ServingStack: instanceType must look like ml.g5.2xlarge, got "${instanceType}"`);
+    if (instanceTypeProblem(instanceType, 'endpoint')) {
+      throw new Error(
+        `ServingStack: instanceType: got "${instanceType}", expected one of ${instanceTypesFor('endpoint').join(', ')}`,
+      );
     }
     if (!(minCapacity >= 1 && maxCapacity >= minCapacity && initialInstanceCount >= minCapacity)) {
       throw new Error(
@@ -127,9 +139,10 @@ export class ServingStack extends Stack {
     this.endpointRole = this.createEndpointRole(props, artifactBucket, key);
     this.alarms = this.createAlarms(latencyThreshold);
 
+    // SSE-SQS: EventBridge delivers to a dead-letter queue only with a key it may use, and the project key admits
+    // no service principal; SQS-managed encryption needs no key policy and still encrypts at rest.
     const dlq = new sqs.Queue(this, 'DeployDeadLetters', {
-      encryption: sqs.QueueEncryption.KMS,
-      encryptionMasterKey: key,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
@@ -175,6 +188,8 @@ export class ServingStack extends Stack {
         MIN_CAPACITY: String(minCapacity),
         MAX_CAPACITY: String(maxCapacity),
         TARGET_INVOCATIONS_PER_INSTANCE: String(targetInvocations),
+        INFERENCE_AMI_VERSION: inferenceAmiFor(loadDlcConfig().serving[container].tag),
+        CONTAINER_ENVIRONMENT: JSON.stringify(hostEnvironment(container, instanceType)),
       },
     });
     this.grantDeploy(deployRole, props, endpointArn);

@@ -55,8 +55,10 @@ export const config = defineStepConfig(
       .int()
       .min(100)
       .max(100000)
-      .default(1000)
-      .describe('Bootstrap replicates for 95% confidence intervals and paired bootstrap p-values.'),
+      .default(10000)
+      .describe(
+        'Bootstrap replicates for 95% confidence intervals and paired bootstrap p-values (the smallest p-value a bootstrap can report is 2/(B+1)).',
+      ),
     seed: z.number().int().min(0).default(1234).describe('Seed of the bootstrap random number generator.'),
     pubmedqa_limit: z
       .number()
@@ -97,5 +99,29 @@ export const config = defineStepConfig(
       .enum(['auto', 'cuda', 'cpu'])
       .default('auto')
       .describe('Where to run the models; auto = cuda when available, else cpu.'),
+    // The gate's thresholds: the same pipeline Parameters the QualityGate compares with, so evaluation.json records
+    // each check's threshold and verdict (docs/evaluation.md "The gate").
+    min_perplexity_improvement: z
+      .number()
+      .min(-1)
+      .max(1)
+      .default(0.05)
+      .describe(
+        'Gate: the lower 95% bound of (base_ppl - tuned_ppl) / base_ppl on the test split must be at least this.',
+      ),
+    min_pubmedqa_delta: z
+      .number()
+      .min(-1)
+      .max(1)
+      .default(-0.04)
+      .describe(
+        'Gate: the lower 95% bound of PubMedQA accuracy (tuned - base) must be at least this: -margin is non-inferiority, +margin superiority.',
+      ),
+    max_general_regression: z
+      .number()
+      .min(-1)
+      .max(10)
+      .default(0.03)
+      .describe('Gate: the upper 95% bound of (tuned_ppl - base_ppl) / base_ppl on general text must be at most this.'),
   }),
 );

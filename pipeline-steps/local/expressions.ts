@@ -301,17 +301,38 @@ export interface ConditionTrace {
   readonly left?: Json;
   readonly right?: Json;
   readonly result: boolean;
+  /** Why the result is what it is when that is not plain arithmetic (a null operand). */
+  readonly note?: string;
 }
 
-/** Evaluates one condition (Equals, GreaterThan[OrEqualTo], LessThan[OrEqualTo], In, Not, Or). */
-export function evaluateCondition(cond: Json, ctx: ResolveContext, trace: ConditionTrace[] = []): boolean {
+/** The note of a comparison that a null operand decided. */
+export const NULL_OPERAND_NOTE = 'null operand: unknown, so the condition does not hold';
+
+/**
+ * A condition's truth: true, false, or unknown (null) when a compared value is a JSON null. evaluation.json writes an
+ * uncomputed metric as null; such a comparison is unknown, `Not` of unknown is unknown, `Or` is true only when some
+ * branch is true, and an unknown condition does not hold. So nothing that was not measured can make a gate pass,
+ * whichever way the conditions are written (SQL's three-valued logic).
+ */
+type Truth = boolean | null;
+
+function compare(type: string, left: Json, right: Json): boolean {
+  if (type === 'Equals') return comparable(left, type) === comparable(right, type);
+  const l = numeric(left, `${type} LeftValue`);
+  const r = numeric(right, `${type} RightValue`);
+  if (type === 'GreaterThan') return l > r;
+  if (type === 'GreaterThanOrEqualTo') return l >= r;
+  return type === 'LessThan' ? l < r : l <= r;
+}
+
+function truthOf(cond: Json, ctx: ResolveContext, trace: ConditionTrace[]): Truth {
   if (!isObject(cond) || typeof cond.Type !== 'string') {
     throw new ExpressionError(`a condition must be an object with a Type, got ${JSON.stringify(cond)}`);
   }
   const type = cond.Type;
-  const record = (result: boolean, left?: Json, right?: Json) => {
-    trace.push({ type, left, right, result });
-    return result;
+  const record = (truth: Truth, left?: Json, right?: Json) => {
+    trace.push({ type, left, right, result: truth === true, ...(truth === null ? { note: NULL_OPERAND_NOTE } : {}) });
+    return truth;
   };
   switch (type) {
     case 'Equals':
@@ -319,41 +340,46 @@ export function evaluateCondition(cond: Json, ctx: ResolveContext, trace: Condit
     case 'GreaterThanOrEqualTo':
     case 'LessThan':
     case 'LessThanOrEqualTo': {
-      const left = resolveValue(cond.LeftValue ?? null, ctx);
-      const right = resolveValue(cond.RightValue ?? null, ctx);
-      if (type === 'Equals') return record(comparable(left, type) === comparable(right, type), left, right);
-      const l = numeric(left, `${type} LeftValue`);
-      const r = numeric(right, `${type} RightValue`);
-      const result =
-        type === 'GreaterThan'
-          ? l > r
-          : type === 'GreaterThanOrEqualTo'
-            ? l >= r
-            : type === 'LessThan'
-              ? l < r
-              : l <= r;
-      return record(result, left, right);
+      for (const side of ['LeftValue', 'RightValue'] as const) {
+        if (cond[side] === undefined) throw new ExpressionError(`${type}: the condition has no ${side}`);
+      }
+      const left = resolveValue(cond.LeftValue!, ctx);
+      const right = resolveValue(cond.RightValue!, ctx);
+      if (left === null || right === null) return record(null, left, right);
+      return record(compare(type, left, right), left, right);
     }
     case 'In': {
       const q = resolveValue(cond.QueryValue ?? null, ctx);
       const values = resolveValue(cond.Values ?? null, ctx);
       if (!Array.isArray(values)) throw new ExpressionError('In: Values must be a list');
+      if (q === null) return record(null, q, values);
       const cq = comparable(q, 'In');
       return record(
-        values.some((v) => comparable(v, 'In') === cq),
+        values.some((v) => v !== null && comparable(v, 'In') === cq),
         q,
         values,
       );
     }
-    case 'Not':
-      return record(!evaluateCondition(cond.Condition ?? null, ctx, trace));
+    case 'Not': {
+      const inner = truthOf(cond.Condition ?? null, ctx, trace);
+      return record(inner === null ? null : !inner);
+    }
     case 'Or': {
       if (!Array.isArray(cond.Conditions)) throw new ExpressionError('Or: Conditions must be a list');
-      return record(cond.Conditions.map((c) => evaluateCondition(c, ctx, trace)).some(Boolean));
+      const parts = cond.Conditions.map((c) => truthOf(c, ctx, trace));
+      return record(parts.includes(true) ? true : parts.includes(null) ? null : false);
     }
     default:
       throw new ExpressionError(`unknown condition type "${type}"`);
   }
+}
+
+/**
+ * Evaluates one condition (Equals, GreaterThan[OrEqualTo], LessThan[OrEqualTo], In, Not, Or): true only when it
+ * holds; a comparison with a null operand is unknown and does not hold (see {@link Truth}).
+ */
+export function evaluateCondition(cond: Json, ctx: ResolveContext, trace: ConditionTrace[] = []): boolean {
+  return truthOf(cond, ctx, trace) === true;
 }
 
 /** The Condition step's `Conditions` are ANDed. */

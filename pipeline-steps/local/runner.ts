@@ -400,7 +400,8 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
           const outcome = evaluateConditions(step.Arguments?.Conditions ?? null, contextFor(step), trace);
           for (const t of trace)
             log(
-              `[runner] ${t.type} ${JSON.stringify(t.left ?? null)} ${JSON.stringify(t.right ?? null)} → ${t.result}`,
+              `[runner] ${t.type} ${JSON.stringify(t.left ?? null)} ${JSON.stringify(t.right ?? null)} → ${t.result}` +
+                (t.note ? ` (${t.note})` : ''),
             );
           log(`[runner] outcome: ${outcome} → ${outcome ? 'IfSteps' : 'ElseSteps'}`);
           rec.outcome = outcome;

@@ -1,7 +1,8 @@
 """``medllama.evaluate``: the Evaluate step (DESIGN §4.6; docs/evaluation.md).
 
 Submodules: ``config`` (EvaluateConfig), ``perplexity``, ``stats``, ``pubmedqa``, ``mcqa`` (MedMCQA,
-MedQA-4), ``general``, ``qualitative``, ``report`` (evaluation.json, ``json_get``), ``runner`` (``main``).
+MedQA-4), ``general``, ``qualitative``, ``report`` (evaluation.json, ``json_get``), ``gate`` (the
+QualityGate's bounds and ``checks_computed``), ``runner`` (``main``).
 Importing this package does not import torch; ``main`` does.
 """
 

@@ -27,7 +27,9 @@ class EvaluateConfig:
         lambda: opt_ml("processing", "input", "test"), help="dedup's test split: folder of JSONL documents (id, text)"
     )
     general_dir: str = path_option(
-        "", help="optional folder of general-domain .txt/.jsonl text for the regression check ('' = skip)"
+        "",
+        help="folder of general-domain .txt/.jsonl text for the regression check, several files (the bootstrap "
+        "resamples files); '' = not measured, and the gate then fails (checks_computed 0)",
     )
     benchmarks_dir: str = path_option(
         "",
@@ -54,7 +56,9 @@ class EvaluateConfig:
         "after the cut); 0 = whole documents",
     )
     max_general_documents: int = option(0, help="at most this many general-text documents; 0 = all")
-    bootstrap_samples: int = option(1000, help="bootstrap replicates for CIs and paired p-values")
+    bootstrap_samples: int = option(
+        10000, help="bootstrap replicates for CIs and paired p-values (a p-value's floor is 2/(B+1))"
+    )
     seed: int = option(1234, help="seed of the bootstrap RNG")
     pubmedqa_limit: int = option(0, help="first N PubMedQA test items by PMID; 0 = all 500")
     medmcqa_limit: int = option(0, help="first N MedMCQA validation items by id; 0 = all 4,183")
@@ -67,6 +71,17 @@ class EvaluateConfig:
         "auto", help="weights/forward dtype; auto = bfloat16 on GPU, float32 on CPU"
     )
     device: Literal["auto", "cuda", "cpu"] = option("auto", help="auto = cuda when available, else cpu")
+    min_perplexity_improvement: float = option(
+        0.05, help="gate: lower bound (95 percent CI) of the test-perplexity improvement must be at least this"
+    )
+    min_pubmedqa_delta: float = option(
+        -0.04,
+        help="gate: lower bound (95 percent CI) of the PubMedQA accuracy delta must be at least this (-margin: non-inferiority; "
+        "+margin: superiority)",
+    )
+    max_general_regression: float = option(
+        0.03, help="gate: upper bound (95 percent CI) of the general-text perplexity regression must be at most this"
+    )
 
     def __post_init__(self) -> None:
         if not self.base_model_dir or not self.tuned_model_dir:

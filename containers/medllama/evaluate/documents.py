@@ -19,6 +19,7 @@ from medllama.jsonl import BadLine, jsonl_files, read_jsonl
 class Document:
     id: str
     text: str
+    source: str = ""  # the file it came from, relative to the folder read (the general-text resampling unit)
 
 
 @dataclass
@@ -57,7 +58,7 @@ def _accept(record: dict, source: str, number: int, seen: set[str], out: Loaded,
         out.rejected.append({**where, "id": doc_id, "reason": "duplicate-id", "detail": "id seen earlier"})
     else:
         seen.add(doc_id)
-        docs.append(Document(doc_id, text))
+        docs.append(Document(doc_id, text, source))
 
 
 def _read_jsonl_file(path: Path, root: Path, seen: set[str], out: Loaded, docs: list[Document]) -> None:
@@ -103,8 +104,9 @@ def split_paragraphs(text: str) -> list[str]:
 
 def load_general_documents(folder: str | Path, limit: int = 0) -> Loaded:
     """General-domain text: ``*.jsonl`` records (``id``, ``text``) and ``*.txt`` files, where each
-    blank-line separated paragraph of a ``.txt`` file is one document (id ``<file>#<n>``), so the bootstrap
-    has units to resample even when the slice is one long file."""
+    blank-line separated paragraph of a ``.txt`` file is one document (id ``<file>#<n>``). Each document keeps
+    its file in ``source``: the file, not the paragraph, is what the regression's bootstrap resamples
+    (paragraphs of one text are not independent), so a general-text set is several files."""
     root = Path(folder)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: not a folder of general text (.txt / .jsonl)")

@@ -145,6 +145,28 @@ def score_documents(
     ]
 
 
+def pool_by_unit(scores: Sequence[DocumentScore], units: Sequence[str]) -> list[DocumentScore]:
+    """One score per resampling unit (e.g. the source file of each document), units in sorted order: NLL, tokens,
+    bytes and windows summed over the unit's documents.
+
+    Documents of one file share a topic and an author, so they are not independent draws; the bootstrap must
+    resample files. Every statistic here is a ratio of sums, so resampling the pooled units is exactly the cluster
+    bootstrap, and corpus values (perplexity, bits per byte) are unchanged by the pooling."""
+    if len(scores) != len(units):
+        raise ValueError(f"{len(scores)} scores but {len(units)} unit labels")
+    pooled: dict[str, list[float]] = {}
+    for score, unit in zip(scores, units, strict=True):
+        acc = pooled.setdefault(unit, [0.0, 0, 0, 0])
+        acc[0] += score.nll
+        acc[1] += score.tokens
+        acc[2] += score.bytes
+        acc[3] += score.windows
+    return [
+        DocumentScore(id=unit, nll=nll, tokens=int(tokens), bytes=int(nbytes), windows=int(windows))
+        for unit, (nll, tokens, nbytes, windows) in sorted(pooled.items())
+    ]
+
+
 def corpus_perplexity(scores: Sequence[DocumentScore]) -> float:
     return math.exp(sum(s.nll for s in scores) / sum(s.tokens for s in scores))
 

@@ -2,18 +2,18 @@
 
 Top level::
 
-    {"schema_version": "1.0.0", "step": "evaluate", "config": {...}, "inputs": {...}, "models": {...},
+    {"schema_version": "2.0.0", "step": "evaluate", "config": {...}, "inputs": {...}, "models": {...},
      "metrics": {"test_perplexity": {...}, "general_perplexity": {...}, "pubmedqa": {...},
                  "medmcqa": {...}, "medqa": {...}},
      "training": {"source", "final_eval_loss", "final_eval_perplexity", ...},
      "not_computed": {"<metric path>": "<reason>"},
-     "gate": {"perplexity_improvement": x, "pubmedqa_delta": y, "general_perplexity_regression": z,
-              "not_computed": {"<gate key>": "<reason>"}}}
+     "gate": {"checks_computed": 1, "perplexity_improvement_lower": x, "pubmedqa_delta_lower": y,
+              "general_regression_upper": z, "passed", "bound", "summary", "checks": {...}, "not_computed": {...}}}
 
-Rules: no NaN or ±Inf anywhere (a value that is not finite is removed and listed in ``not_computed``);
-the three gate values are always finite numbers (0.0 when not computed, and then listed in
-``gate.not_computed``). The QualityGate reads ``gate.*`` with ``Std:JsonGet`` (:func:`json_get` here
-resolves the same dotted paths).
+Rules: no NaN or ±Inf anywhere (a value that is not finite is removed and listed in ``not_computed``). The gate
+(:mod:`medllama.evaluate.gate`) holds one bound per check, a finite number or null when not computed (never a
+stand-in number), and ``checks_computed``. The QualityGate reads ``gate.*`` with ``Std:JsonGet`` (:func:`json_get`
+here resolves the same dotted paths).
 """
 
 from __future__ import annotations
@@ -25,17 +25,10 @@ from typing import Any
 import numpy as np
 
 from medllama.evaluate import stats
+from medllama.evaluate.gate import Thresholds, build_gate, check_gate
 from medllama.evaluate.perplexity import LN2, DocumentScore
 
-SCHEMA_VERSION = "1.0.0"
-GATE_KEYS = ("perplexity_improvement", "pubmedqa_delta", "general_perplexity_regression")
-GATE_PATHS = tuple(f"gate.{key}" for key in GATE_KEYS)
-# where each gate value comes from in "metrics"
-GATE_SOURCES = {
-    "perplexity_improvement": "metrics.test_perplexity.improvement.value",
-    "pubmedqa_delta": "metrics.pubmedqa.accuracy_delta.value",
-    "general_perplexity_regression": "metrics.general_perplexity.regression.value",
-}
+SCHEMA_VERSION = "2.0.0"
 # PubMedQA test (500): yes 276 / no 169 / maybe 55 (shared/data/pubmedqa/README.md)
 PUBMEDQA_ALWAYS_YES = 276 / 500
 
@@ -105,20 +98,27 @@ def _estimate(value: float, lo: float, hi: float) -> dict:
 
 
 def perplexity_comparison(
-    base: Sequence[DocumentScore], tuned: Sequence[DocumentScore], *, samples: int, seed: int
+    base: Sequence[DocumentScore],
+    tuned: Sequence[DocumentScore],
+    *,
+    samples: int,
+    seed: int,
+    unit: str = "document",
 ) -> dict:
-    """Corpus perplexity, bits per byte and mean loss of both models with bootstrap CIs over documents;
-    relative change (paired bootstrap, p-value); median per-document perplexity ratio; sign test."""
+    """Corpus perplexity, bits per byte and mean loss of both models with bootstrap CIs over the resampling units
+    (``unit``: one score per document, or per file after :func:`~medllama.evaluate.perplexity.pool_by_unit`);
+    relative change (paired bootstrap, p-value); median per-unit perplexity ratio; sign test over units."""
     if [s.id for s in base] != [s.id for s in tuned]:
-        raise ValueError("base and tuned scores must cover the same documents in the same order")
+        raise ValueError(f"base and tuned scores must cover the same {unit}s in the same order")
     if not base:
-        raise ValueError("no documents")
+        raise ValueError(f"no {unit}s")
     tokens = np.array([s.tokens for s in base], dtype=np.float64)
     nbytes = np.array([s.bytes for s in base], dtype=np.float64)
     if tokens.sum() <= 0:
         raise ValueError("no scored tokens")
     section: dict[str, Any] = {
-        "documents": len(base),
+        "resampling_unit": unit,
+        f"{unit}s": len(base),
         "tokens": int(tokens.sum()),
         "bytes": int(nbytes.sum()),
         "windows": int(sum(s.windows for s in base)),
@@ -137,17 +137,17 @@ def perplexity_comparison(
     section["bits_per_byte_delta"] = stats.paired_bootstrap_ratio_difference(
         nll["base"], nll["tuned"], nbytes * LN2, samples, seed
     ).to_json()
-    per_doc = tokens > 0
+    scored = tokens > 0
     with np.errstate(over="ignore"):
-        ratios = np.exp((nll["tuned"][per_doc] - nll["base"][per_doc]) / tokens[per_doc])
+        ratios = np.exp((nll["tuned"][scored] - nll["base"][scored]) / tokens[scored])
     median = stats.bootstrap_median(ratios, samples, seed)
-    improved = int(np.sum(nll["tuned"][per_doc] < nll["base"][per_doc]))
-    worse = int(np.sum(nll["tuned"][per_doc] > nll["base"][per_doc]))
-    section["median_document_ratio"] = median.to_json()
-    section["documents_improved"] = {
+    improved = int(np.sum(nll["tuned"][scored] < nll["base"][scored]))
+    worse = int(np.sum(nll["tuned"][scored] > nll["base"][scored]))
+    section[f"median_{unit}_ratio"] = median.to_json()
+    section[f"{unit}s_improved"] = {
         "count": improved,
         "worse": worse,
-        "fraction": improved / int(per_doc.sum()),
+        "fraction": improved / int(scored.sum()),
         "sign_test_p": stats.binomial_two_sided_p(improved, improved + worse),
     }
     return section
@@ -277,27 +277,6 @@ def training_section(summary: Any, source: str, not_computed: dict[str, str]) ->
     return section
 
 
-def build_gate(document: dict, not_computed: dict[str, str]) -> dict:
-    """The gate object: each value read from its metric, else 0.0 with the reason."""
-    gate: dict[str, Any] = {}
-    gate_missing: dict[str, str] = {}
-    for key in GATE_KEYS:
-        source = GATE_SOURCES[key]
-        try:
-            value = json_get(document, source)
-        except KeyError:
-            value = None
-        if is_number(value):
-            gate[key] = float(value)
-        else:
-            gate[key] = 0.0
-            section = source.rsplit(".", 2)[0]
-            reason = not_computed.get(source.rsplit(".", 1)[0]) or not_computed.get(section)
-            gate_missing[key] = reason or f"{source} is absent"
-    gate["not_computed"] = dict(sorted(gate_missing.items()))
-    return gate
-
-
 def assemble(
     *,
     config: dict,
@@ -306,8 +285,10 @@ def assemble(
     metrics: dict,
     not_computed: dict[str, str],
     training: dict | None = None,
+    thresholds: Thresholds | None = None,
 ) -> dict:
-    """The whole evaluation.json; raises ValueError if anything non-finite slipped through."""
+    """The whole evaluation.json (the gate judged with ``thresholds``, default the pipeline's defaults); raises
+    ValueError if anything non-finite slipped through or the gate breaks its contract."""
     nc = dict(not_computed)
     pruned = positive_zero(prune_non_finite(metrics, "metrics", nc))
     extra = {} if training is None else {"training": positive_zero(prune_non_finite(training, "training", nc))}
@@ -321,11 +302,9 @@ def assemble(
         **extra,
         "not_computed": dict(sorted(nc.items())),
     }
-    document["gate"] = positive_zero(build_gate(document, document["not_computed"]))
+    document["gate"] = positive_zero(build_gate(document, document["not_computed"], thresholds or Thresholds()))
     bad = non_finite_paths(document)
     if bad:
         raise ValueError(f"evaluation.json would contain non-finite values at {bad}")
-    for path in GATE_PATHS:
-        if not is_number(json_get(document, path)):
-            raise ValueError(f"{path} is not a finite number")
+    check_gate(document["gate"])
     return document

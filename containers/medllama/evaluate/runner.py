@@ -25,6 +25,7 @@ from medllama.config import config_values, parse_or_exit
 from medllama.evaluate import mcqa, pubmedqa, qualitative, report
 from medllama.evaluate.config import STEP, EvaluateConfig
 from medllama.evaluate.documents import Loaded, load_general_documents, load_jsonl_documents
+from medllama.evaluate.gate import CHECKS, Thresholds
 from medllama.evaluate.general import general_section
 from medllama.evaluate.perplexity import DocumentScore, Throughput, frame_document, score_documents
 from medllama.jsonl import write_json, write_jsonl
@@ -502,7 +503,10 @@ def run(cfg: EvaluateConfig) -> dict:
             ),
         )
     if general is not None and base.general is not None and tuned.general is not None:
-        metrics["general_perplexity"] = general_section(base.general, tuned.general, samples=samples, seed=seed)
+        sources = [d.source for d in general.loaded.documents]
+        metrics["general_perplexity"] = general_section(
+            base.general, tuned.general, sources, samples=samples, seed=seed
+        )
     if qa_items and base.pubmedqa_pred is not None and tuned.pubmedqa_pred is not None:
         metrics["pubmedqa"] = report.pubmedqa_section(
             [i.id for i in qa_items],
@@ -572,6 +576,7 @@ def run(cfg: EvaluateConfig) -> dict:
         metrics=metrics,
         not_computed=not_computed,
         training=training_doc,
+        thresholds=thresholds(cfg),
     )
     write_json(out_dir / "evaluation.json", document)
 
@@ -583,13 +588,16 @@ def run(cfg: EvaluateConfig) -> dict:
     write_json(out_dir / "runtime.json", _finite(runtime))
 
     gate = document["gate"]
-    for key in report.GATE_KEYS:
-        log.info(
-            f"gate {key}={gate[key]!r}"
-            + (f" (not computed: {gate['not_computed'][key]})" if key in gate["not_computed"] else "")
-        )
+    for check in CHECKS:
+        log.info(f"gate {check.key}={gate[check.key]!r} ({gate['checks'][check.name]['rule']})")
+    log.info(f"gate checks_computed={gate['checks_computed']}: {gate['summary']}")
     log.info(f"wrote {out_dir / 'evaluation.json'} ({len(document['not_computed'])} metrics not computed)")
     return document
+
+
+def thresholds(cfg: EvaluateConfig) -> Thresholds:
+    """The gate thresholds Evaluate was given (the pipeline passes the QualityGate's own Parameters)."""
+    return Thresholds(cfg.min_perplexity_improvement, cfg.min_pubmedqa_delta, cfg.max_general_regression)
 
 
 def _finite(obj: Any) -> Any:

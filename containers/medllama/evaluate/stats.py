@@ -5,7 +5,11 @@ Conventions:
 - 95% percentile bootstrap CIs (2.5th and 97.5th percentiles of the replicate statistic).
 - A paired bootstrap resamples the *same* indices for base and tuned, so document difficulty cancels.
 - Two-sided bootstrap p-value for "difference = 0": 2·min(P(d* ≤ 0), P(d* ≥ 0)) with the (k+1)/(B+1)
-  correction, so it is never exactly 0.
+  correction, so it is never exactly 0. Its floor is 2/(B+1) (:func:`p_value_floor`): every estimate with a
+  p-value also carries its floor, so a p-value at the floor reads as "at most this", not as a measurement.
+- The resampling unit is whatever the arrays index: documents, items, or (for general text) source files, whose
+  documents are pooled first (:func:`medllama.evaluate.perplexity.pool_by_unit`). For a ratio of sums, resampling
+  pooled units *is* the cluster bootstrap.
 - McNemar on the discordant pairs b (base right, tuned wrong) and c (base wrong, tuned right): the exact
   binomial test and the chi-square test with continuity correction (Edwards 1948).
 """
@@ -40,6 +44,11 @@ def percentile_ci(replicates: np.ndarray) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
+def p_value_floor(samples: int) -> float:
+    """The smallest p-value :func:`bootstrap_p_value` can give with ``samples`` replicates: 2/(B+1)."""
+    return min(1.0, 2.0 / (samples + 1))
+
+
 def bootstrap_p_value(replicates: np.ndarray, null: float = 0.0) -> float:
     """Two-sided p-value that the statistic equals ``null`` from its bootstrap distribution."""
     b = len(replicates)
@@ -53,12 +62,19 @@ class Estimate:
     value: float
     ci95: tuple[float, float]
     p_value: float | None = None
+    p_value_floor: float | None = None  # 2/(B+1): a p_value equal to it means "p <= floor"
 
     def to_json(self) -> dict:
         out: dict = {"value": self.value, "ci95": [self.ci95[0], self.ci95[1]]}
         if self.p_value is not None:
             out["p_value"] = self.p_value
+            out["p_value_floor"] = self.p_value_floor
         return out
+
+
+def _tested(value: float, replicates: np.ndarray) -> Estimate:
+    """An estimate of a difference: percentile CI, two-sided p-value for 0, and that p-value's floor."""
+    return Estimate(value, percentile_ci(replicates), bootstrap_p_value(replicates), p_value_floor(len(replicates)))
 
 
 def bootstrap_ratio_of_sums(
@@ -101,9 +117,9 @@ def paired_bootstrap_relative_change(
     for counts in bootstrap_counts(len(den), samples, seed):
         reps.append(improvement(counts @ num_a, counts @ num_b, counts @ den))
     r = np.concatenate(reps)
-    lo, hi = percentile_ci(r)
-    p = bootstrap_p_value(r)
-    return Estimate(value, (lo, hi), p), Estimate(-value, (-hi, -lo), p)
+    improved = _tested(value, r)
+    lo, hi = improved.ci95
+    return improved, Estimate(-value, (-hi, -lo), improved.p_value, improved.p_value_floor)
 
 
 def paired_bootstrap_ratio_difference(
@@ -117,7 +133,7 @@ def paired_bootstrap_ratio_difference(
     reps = np.concatenate(
         [(counts @ num_b - counts @ num_a) / (counts @ den) for counts in bootstrap_counts(len(den), samples, seed)]
     )
-    return Estimate(value, percentile_ci(reps), bootstrap_p_value(reps))
+    return _tested(value, reps)
 
 
 def bootstrap_median(values: Sequence[float] | np.ndarray, samples: int, seed: int) -> Estimate:
@@ -141,7 +157,7 @@ def paired_bootstrap_mean_difference(
     """mean(b) - mean(a) over paired items, with a paired bootstrap CI and two-sided p-value."""
     d = np.asarray(b, dtype=np.float64) - np.asarray(a, dtype=np.float64)
     reps = np.concatenate([(counts @ d) / len(d) for counts in bootstrap_counts(len(d), samples, seed)])
-    return Estimate(float(d.mean()), percentile_ci(reps), bootstrap_p_value(reps))
+    return _tested(float(d.mean()), reps)
 
 
 def binomial_two_sided_p(k: int, n: int) -> float:
@@ -258,4 +274,4 @@ def paired_bootstrap_macro_f1_difference(
         for counts in bootstrap_counts(len(g), samples, seed)
     ]
     r = np.concatenate(reps)
-    return Estimate(macro_f1(gold, pred_b) - macro_f1(gold, pred_a), percentile_ci(r), bootstrap_p_value(r))
+    return _tested(macro_f1(gold, pred_b) - macro_f1(gold, pred_a), r)

@@ -14,11 +14,35 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 
-# Dense BF16 tensor-core peaks per device, in TFLOPS. Sources: NVIDIA datasheets via
-# ../shared/research/performance.md §0 (H100 SXM 989 dense, A100 312). A10G has no published figure;
-# 125 is the A10's (an upper bound), so MFU on g5 reads low rather than high.
-PEAK_TFLOPS = (("H200", 989.0), ("H100", 989.0), ("A100", 312.0), ("A10G", 125.0), ("L40S", 362.0), ("L4", 121.0))
+
+@dataclass(frozen=True)
+class Peak:
+    """A GPU's dense (no 2:4 sparsity) BF16 tensor-core peak and where the figure comes from."""
+
+    tflops: float
+    source: str
+
+
+# Keyed by the exact torch.cuda.get_device_name() string of each GPU SageMaker offers (g5, g6, g6e, p4d/p4de,
+# p5, p5e/p5en) and its PCIe sibling. NVIDIA's datasheets print the with-sparsity figure first; dense is half of it.
+# A name that is not here gets no MFU: a substring match would give an H100 PCIe (756) the SXM's 989, or an
+# "L4" entry an L40S, and a wrong peak is worse than none.
+PEAKS: dict[str, Peak] = {
+    # NVIDIA publishes no A10G datasheet; the A10's 125 (250 sparse) is an upper bound (AWS's variant has less tensor
+    # throughput; ../shared/research/performance.md §0), so MFU on g5 reads low rather than high.
+    "NVIDIA A10G": Peak(125.0, "NVIDIA A10 datasheet, BF16 125 dense / 250 sparse; an upper bound for the A10G"),
+    "NVIDIA L4": Peak(121.0, "NVIDIA L4 datasheet, BF16 242 with sparsity"),
+    "NVIDIA L40S": Peak(362.05, "NVIDIA L40S datasheet, BF16 362.05 dense / 733 sparse"),
+    "NVIDIA A100-SXM4-40GB": Peak(312.0, "NVIDIA A100 datasheet, BF16 312 dense / 624 sparse (SXM and PCIe)"),
+    "NVIDIA A100-SXM4-80GB": Peak(312.0, "NVIDIA A100 datasheet, BF16 312 dense / 624 sparse (SXM and PCIe)"),
+    "NVIDIA A100-PCIE-40GB": Peak(312.0, "NVIDIA A100 datasheet, BF16 312 dense / 624 sparse (SXM and PCIe)"),
+    "NVIDIA A100 80GB PCIe": Peak(312.0, "NVIDIA A100 datasheet, BF16 312 dense / 624 sparse (SXM and PCIe)"),
+    "NVIDIA H100 80GB HBM3": Peak(989.0, "NVIDIA H100 datasheet, H100 SXM BF16 1,979 with sparsity"),
+    "NVIDIA H100 PCIe": Peak(756.0, "NVIDIA H100 datasheet, H100 PCIe BF16 1,513 with sparsity"),
+    "NVIDIA H200": Peak(989.0, "NVIDIA H200 datasheet, H200 SXM BF16 1,979 with sparsity"),
+}
 
 METRIC_LINE = "metric name={name} value={value} step={step}"
 METRIC_RE = re.compile(r"^metric name=([a-z0-9_]+) value=([-+0-9.eE]+|nan|inf|-inf) step=(\d+)$")
@@ -40,12 +64,10 @@ def lora_executed_flops_per_token(n_params: int, n_layers: int, hidden: int, seq
 
 
 def peak_tflops_for(device_name: str) -> float:
-    """Peak dense BF16 TFLOPS of a known GPU name (``NVIDIA H100 80GB HBM3`` → 989), else 0."""
-    upper = device_name.upper()
-    for key, tflops in PEAK_TFLOPS:
-        if key in upper:
-            return tflops
-    return 0.0
+    """Peak dense BF16 TFLOPS of a GPU named exactly as ``torch.cuda.get_device_name`` names it
+    (``NVIDIA H100 80GB HBM3`` → 989, ``NVIDIA H100 PCIe`` → 756); 0 (no MFU) for any other name."""
+    peak = PEAKS.get(device_name.strip())
+    return peak.tflops if peak else 0.0
 
 
 def mfu(tokens_per_second_per_device: float, flops_per_tok: float, peak_tflops: float) -> float:

@@ -51,6 +51,8 @@ export const DEMO_PARAMETERS: Readonly<Record<string, string>> = {
   TestFraction: '0.2',
   EvalBootstrapSamples: '200',
   EvalMaxNewTokens: '32',
+  // this machine has no GPU: Evaluate's production value (cuda) would stop at once, as it must on a broken GPU host
+  EvaluateDevice: 'cpu',
 };
 
 /**

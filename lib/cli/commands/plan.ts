@@ -1,58 +1,108 @@
-// `medllama plan`: tokens, wall time and cost per step for a configuration, from lib/report/throughputs.ts.
+// `medllama plan`: what one execution of the deployed pipeline costs, step by step. It prices the definition
+// itself (the one `cdk deploy` creates from cdk.json, or --definition FILE) with its Parameters' defaults and the
+// same --param values `medllama start` takes, so `plan` with no flags prices exactly what `start` with no
+// parameters runs. Instance specs and prices: pipeline-steps/instances.ts; throughputs: lib/report/throughputs.ts.
+import { INSTANCE_TYPES } from '../../../pipeline-steps/instances.ts';
+import type { MedLlamaConfig } from '../../config.ts';
 import { fmtNumber } from '../../report/render.ts';
-import { CORPUS, PRICES, THROUGHPUTS } from '../../report/throughputs.ts';
-import { type CliCommand, type CliOption, optionSynopsis, UsageError } from '../command.ts';
+import { CORPUS, THROUGHPUTS } from '../../report/throughputs.ts';
+import type { DefinitionJson } from '../../stacks/pipeline-stack.ts';
+import { type CliCommand, type CliOption, UsageError } from '../command.ts';
+import { readDeployConfig } from '../deploy-config.ts';
+import { parseOptions } from '../options.ts';
+import { checkExecution, loadParameters, validateParameters } from './start.ts';
 
-export interface PlanOptions {
+/** What the corpus is, beyond the definition (plan-only knobs). */
+export interface Corpus {
   articles: number;
   tokensPerArticle: number;
-  seqLen: number;
-  epochs: number;
-  /** Train on at most this many tokens (0 = all, times epochs). */
-  maxTrainTokens: number;
-  /** Documents in the test split that Evaluate scores with both models. */
-  testDocuments: number;
-  ingestInstanceType: string;
-  ingestInstanceCount: number;
-  dedupInstanceType: string;
-  tokenizeInstanceType: string;
-  tokenizeInstanceCount: number;
-  trainInstanceType: string;
-  trainInstanceCount: number;
-  evaluateInstanceType: string;
 }
 
-export const DEFAULT_PLAN: PlanOptions = {
+export const DEFAULT_CORPUS: Corpus = {
   articles: CORPUS.articles.value,
   tokensPerArticle: CORPUS.tokensPerArticle.value,
-  seqLen: 4096,
-  epochs: 1,
-  maxTrainTokens: 0,
-  testDocuments: 2000,
-  ingestInstanceType: 'ml.c5.4xlarge',
-  ingestInstanceCount: 8,
-  dedupInstanceType: 'ml.m5.4xlarge',
-  tokenizeInstanceType: 'ml.c5.4xlarge',
-  tokenizeInstanceCount: 4,
-  trainInstanceType: 'ml.p4d.24xlarge',
-  trainInstanceCount: 1,
-  evaluateInstanceType: 'ml.g5.2xlarge',
 };
 
 export interface PlanRow {
-  step: string;
-  instance: string;
-  count: number;
+  name: string;
+  instanceType: string;
+  instanceCount: number;
   work: string;
-  seconds: number;
+  hours: number;
+  maxRuntimeHours: number;
   usd: number;
+  volumeGB: number;
+  /** The estimate is past the step's MaxRuntime: the job would be stopped. */
+  overMaxRuntime: boolean;
 }
 
-function price(type: string): (typeof PRICES)[string] {
-  const p = PRICES[type];
-  if (!p)
-    throw new UsageError(`no price for ${type}; known: ${Object.keys(PRICES).join(', ')} (lib/report/throughputs.ts)`);
-  return p;
+export interface Plan {
+  steps: PlanRow[];
+  dataPrep: { hours: number; usd: number };
+  total: { hours: number; usd: number };
+  parameters: Record<string, string | number | boolean>;
+  corpus: Corpus;
+}
+
+type Json = unknown;
+type Values = Record<string, string | number | boolean>;
+
+/** A Parameter reference or a literal, resolved against the execution's values. */
+function resolve(v: Json, values: Values, what: string): string | number {
+  if (v && typeof v === 'object' && 'Get' in (v as object)) {
+    const ref = String((v as { Get: string }).Get);
+    const name = ref.startsWith('Parameters.') ? ref.slice('Parameters.'.length) : undefined;
+    if (name === undefined || !(name in values)) throw new UsageError(`${what}: cannot price ${ref}`);
+    return values[name] as string | number;
+  }
+  if (typeof v === 'string' || typeof v === 'number') return v;
+  throw new UsageError(`${what}: unexpected ${JSON.stringify(v)}`);
+}
+
+interface JobShape {
+  name: string;
+  type: 'Processing' | 'Training' | 'Tuning';
+  instanceType: string;
+  instanceCount: number;
+  volumeGB: number;
+  maxRuntimeSeconds: number;
+}
+
+/** Each job step of the definition with its resources and limit, resolved for the execution's values. */
+export function jobShapes(definition: DefinitionJson, values: Values): JobShape[] {
+  const out: JobShape[] = [];
+  interface JobArguments {
+    ProcessingResources?: { ClusterConfig?: Record<string, Json> };
+    ResourceConfig?: Record<string, Json>;
+    StoppingCondition?: Record<string, Json>;
+    TrainingJobDefinition?: { ResourceConfig?: Record<string, Json>; StoppingCondition?: Record<string, Json> };
+  }
+  for (const step of definition.Steps as { Name: string; Type: string; Arguments?: JobArguments }[]) {
+    const a: JobArguments = step.Arguments ?? {};
+    let resources: Record<string, Json> | undefined;
+    let stopping: Record<string, Json> | undefined;
+    if (step.Type === 'Processing') [resources, stopping] = [a.ProcessingResources?.ClusterConfig, a.StoppingCondition];
+    else if (step.Type === 'Training') [resources, stopping] = [a.ResourceConfig, a.StoppingCondition];
+    else if (step.Type === 'Tuning')
+      [resources, stopping] = [a.TrainingJobDefinition?.ResourceConfig, a.TrainingJobDefinition?.StoppingCondition];
+    else continue;
+    const where = `step ${step.Name}`;
+    out.push({
+      name: step.Name,
+      type: step.Type as JobShape['type'],
+      instanceType: String(resolve(resources?.InstanceType, values, where)),
+      instanceCount: Number(resolve(resources?.InstanceCount ?? 1, values, where)),
+      volumeGB: Number(resolve(resources?.VolumeSizeInGB ?? 30, values, where)),
+      maxRuntimeSeconds: Number(stopping?.MaxRuntimeInSeconds ?? 86_400),
+    });
+  }
+  return out;
+}
+
+function spec(type: string) {
+  const t = INSTANCE_TYPES[type];
+  if (!t) throw new UsageError(`no price for ${type} (pipeline-steps/instances.ts lists the accepted types)`);
+  return t;
 }
 
 function trainRate(type: string): number {
@@ -64,167 +114,217 @@ function trainRate(type: string): number {
   return t.value;
 }
 
-/** Per-step estimates; cost = instances × hours × on-demand price (start-up time not included). */
-export function plan(o: PlanOptions): PlanRow[] {
-  const tokens = o.articles * o.tokensPerArticle;
+/** The tokens Train will see: MaxSteps, else TrainTokens, else Epochs over the corpus (Train's own precedence). */
+export function trainTokens(values: Values, corpusTokens: number, gpus: number): number {
+  const maxSteps = Number(values.MaxSteps ?? -1);
+  const seqLen = Number(values.SeqLen ?? 4096);
+  const perStep = seqLen * Number(values.GradientAccumulationSteps ?? 8) * gpus; // one block per GPU per micro-step
+  if (maxSteps > 0) return maxSteps * perStep;
+  const budget = Number(values.TrainTokens ?? 0);
+  if (budget > 0) return budget;
+  return corpusTokens * Number(values.Epochs ?? 1);
+}
+
+/** The per-step estimates of one execution; cost = instances × hours × on-demand price (start-up not included). */
+export function planExecution(definition: DefinitionJson, values: Values, corpus: Corpus = DEFAULT_CORPUS): Plan {
+  const limit = Number(values.MaxArticles ?? 0);
+  const articles = limit > 0 ? Math.min(limit, corpus.articles) : corpus.articles;
+  const tokens = articles * corpus.tokensPerArticle;
+  const testDocs = Math.min(2000, Math.round(articles * Number(values.TestFraction ?? 0.01)));
   const rows: PlanRow[] = [];
-  const row = (step: string, instance: string, count: number, work: string, seconds: number) =>
-    rows.push({ step, instance, count, work, seconds, usd: (count * seconds * price(instance).usdPerHour) / 3600 });
-  const ingestCores = price(o.ingestInstanceType).vcpus * o.ingestInstanceCount;
-  row(
-    'Ingest',
-    o.ingestInstanceType,
-    o.ingestInstanceCount,
-    `${fmtNumber(o.articles)} articles`,
-    o.articles / (THROUGHPUTS.ingestArticlesPerCoreSecond.value * ingestCores),
-  );
-  price(o.dedupInstanceType);
-  row(
-    'Dedup',
-    o.dedupInstanceType,
-    1,
-    `${fmtNumber(o.articles)} documents`,
-    o.articles / THROUGHPUTS.dedupDocumentsPerSecond.value,
-  );
-  const tokCores = price(o.tokenizeInstanceType).vcpus * o.tokenizeInstanceCount;
-  row(
-    'Tokenize',
-    o.tokenizeInstanceType,
-    o.tokenizeInstanceCount,
-    `${fmtNumber(tokens)} tokens`,
-    tokens / (THROUGHPUTS.tokenizeTokensPerCoreSecond.value * tokCores),
-  );
-  const trainTokens = o.maxTrainTokens > 0 ? Math.min(o.maxTrainTokens, tokens * o.epochs) : tokens * o.epochs;
-  const gpus = price(o.trainInstanceType).gpus * o.trainInstanceCount;
-  if (gpus === 0) throw new UsageError(`${o.trainInstanceType} has no GPU`);
-  row(
-    'Train',
-    o.trainInstanceType,
-    o.trainInstanceCount,
-    `${fmtNumber(trainTokens)} tokens (seq ${o.seqLen})`,
-    trainTokens / (trainRate(o.trainInstanceType) * gpus),
-  );
-  const evalTokens = 2 * Math.min(o.testDocuments, o.articles) * o.tokensPerArticle;
-  const evalGpus = price(o.evaluateInstanceType).gpus;
-  if (evalGpus === 0) throw new UsageError(`${o.evaluateInstanceType} has no GPU`);
-  const evalRate = trainRate(o.evaluateInstanceType) * THROUGHPUTS.evalSpeedupOverTraining.value * evalGpus;
-  row('Evaluate', o.evaluateInstanceType, 1, `${fmtNumber(evalTokens)} tokens (base + tuned)`, evalTokens / evalRate);
-  return rows;
+  for (const job of jobShapes(definition, values)) {
+    const t = spec(job.instanceType);
+    let seconds: number;
+    let work: string;
+    let parallel = job.instanceCount;
+    if (job.name === 'Ingest') {
+      seconds = articles / (THROUGHPUTS.ingestArticlesPerCoreSecond.value * t.vcpus * job.instanceCount);
+      work = `${fmtNumber(articles)} articles`;
+    } else if (job.name === 'Dedup') {
+      seconds = articles / THROUGHPUTS.dedupDocumentsPerSecond.value;
+      work = `${fmtNumber(articles)} documents`;
+    } else if (job.name === 'Tokenize') {
+      seconds = tokens / (THROUGHPUTS.tokenizeTokensPerCoreSecond.value * t.vcpus * job.instanceCount);
+      work = `${fmtNumber(tokens)} tokens`;
+    } else if (job.type === 'Training' || job.type === 'Tuning') {
+      if (job.name === 'StageBaseModel') {
+        seconds = 1800; // copy and unpack ~13 GB: minutes; a half-hour allowance
+        work = 'unpack the JumpStart archive';
+      } else {
+        const gpus = t.gpus * job.instanceCount;
+        if (gpus === 0) throw new UsageError(`${job.instanceType} has no GPU`);
+        const train = trainTokens(values, tokens, gpus);
+        seconds = train / (trainRate(job.instanceType) * gpus);
+        work = `${fmtNumber(train)} tokens (seq ${values.SeqLen ?? 4096})`;
+        if (job.type === 'Tuning') {
+          const jobs = Number(values.MaxTuningJobs ?? 8);
+          parallel = job.instanceCount * jobs;
+          seconds *= Math.ceil(jobs / Number(values.MaxParallelTuningJobs ?? 2));
+          work += ` × ${jobs} trials`;
+        }
+      }
+    } else if (job.name === 'Evaluate') {
+      const evalTokens = 2 * testDocs * corpus.tokensPerArticle;
+      if (t.gpus === 0) throw new UsageError(`${job.instanceType} has no GPU`);
+      seconds = evalTokens / (trainRate(job.instanceType) * THROUGHPUTS.evalSpeedupOverTraining.value * t.gpus);
+      work = `${fmtNumber(evalTokens)} tokens (base + tuned, ${fmtNumber(testDocs)} documents)`;
+    } else {
+      seconds = 0;
+      work = '';
+    }
+    const hours = seconds / 3600;
+    const usd =
+      job.type === 'Tuning'
+        ? (parallel *
+            (seconds / Math.ceil(Number(values.MaxTuningJobs ?? 8) / Number(values.MaxParallelTuningJobs ?? 2))) *
+            t.usdPerHour) /
+          3600
+        : (job.instanceCount * seconds * t.usdPerHour) / 3600;
+    rows.push({
+      name: job.name,
+      instanceType: job.instanceType,
+      instanceCount: job.instanceCount,
+      work,
+      hours,
+      maxRuntimeHours: job.maxRuntimeSeconds / 3600,
+      usd,
+      volumeGB: job.volumeGB,
+      overMaxRuntime: seconds > job.maxRuntimeSeconds,
+    });
+  }
+  const sum = (rs: PlanRow[]) => ({
+    hours: rs.reduce((a, r) => a + r.hours, 0),
+    usd: rs.reduce((a, r) => a + r.usd, 0),
+  });
+  return {
+    steps: rows,
+    dataPrep: sum(rows.filter((r) => ['Ingest', 'Dedup', 'Tokenize'].includes(r.name))),
+    total: sum(rows),
+    parameters: values,
+    corpus: { articles, tokensPerArticle: corpus.tokensPerArticle },
+  };
 }
 
-function hours(s: number): string {
-  return s < 3600 ? `${(s / 60).toFixed(1)} min` : `${(s / 3600).toFixed(1)} h`;
+function duration(h: number): string {
+  return h < 1 ? `${(h * 60).toFixed(1)} min` : `${h.toFixed(1)} h`;
 }
 
-export function formatPlan(rows: PlanRow[]): string {
-  const table = rows.map((r) => [
-    r.step,
-    `${r.count} × ${r.instance}`,
+export function formatPlan(p: Plan): string {
+  const table = p.steps.map((r) => [
+    r.name,
+    `${r.instanceCount} × ${r.instanceType}`,
     r.work,
-    hours(r.seconds),
+    duration(r.hours) + (r.overMaxRuntime ? ' (!)' : ''),
+    duration(r.maxRuntimeHours),
+    `${r.volumeGB} GB`,
     `$${r.usd.toFixed(2)}`,
   ]);
-  const head = ['step', 'instances', 'work', 'wall time', 'cost'];
+  const head = ['step', 'instances', 'work', 'wall time', 'MaxRuntime', 'volume', 'cost'];
   const widths = head.map((h, i) => Math.max(h.length, ...table.map((t) => t[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
-  const prep = rows.filter((r) => ['Ingest', 'Dedup', 'Tokenize'].includes(r.step));
-  const total = (rs: PlanRow[]) => [rs.reduce((a, r) => a + r.seconds, 0), rs.reduce((a, r) => a + r.usd, 0)] as const;
-  const [prepS, prepUsd] = total(prep);
-  const [allS, allUsd] = total(rows);
-  const sources = [
-    ...new Set(
-      rows.map(
-        (r) =>
-          `${r.instance}: $${PRICES[r.instance]!.usdPerHour}/h (${PRICES[r.instance]!.asOf}, ${PRICES[r.instance]!.source})`,
-      ),
-    ),
-  ];
+  const over = p.steps.filter((r) => r.overMaxRuntime);
+  const prices = [...new Set(p.steps.map((r) => r.instanceType))].map(
+    (type) => `  ${type}: $${INSTANCE_TYPES[type]!.usdPerHour}/h (${INSTANCE_TYPES[type]!.priceSource})`,
+  );
   return [
+    `corpus: ${fmtNumber(p.corpus.articles)} articles × ${fmtNumber(p.corpus.tokensPerArticle)} tokens`,
+    '',
     line(head),
     line(widths.map((w) => '-'.repeat(w))),
     ...table.map(line),
     '',
-    `data prep (Ingest+Dedup+Tokenize): ${hours(prepS)}, $${prepUsd.toFixed(2)}`,
-    `whole pipeline (steps in sequence): ${hours(allS)}, $${allUsd.toFixed(2)}`,
+    `data prep (Ingest+Dedup+Tokenize): ${duration(p.dataPrep.hours)}, $${p.dataPrep.usd.toFixed(2)}`,
+    `whole pipeline (steps in sequence): ${duration(p.total.hours)}, $${p.total.usd.toFixed(2)}`,
+    ...(over.length
+      ? [
+          '',
+          ...over.map(
+            (r) =>
+              `(!) ${r.name}: the estimate (${duration(r.hours)}) is past its MaxRuntime (${duration(r.maxRuntimeHours)}); ` +
+              (r.name === 'Train'
+                ? 'Train caps its own steps to end in time, so it trains on fewer tokens than asked (lower TrainTokens)'
+                : 'SageMaker would stop the job: use more or larger instances'),
+          ),
+        ]
+      : []),
     '',
-    'prices:',
-    ...sources.map((s) => `  ${s}`),
+    'prices (pipeline-steps/instances.ts):',
+    ...prices,
     'throughputs: lib/report/throughputs.ts (ingest and tokenize measured by bench/, see docs/performance.md; dedup, training and evaluation from published anchors)',
   ].join('\n');
 }
 
-const FLAGS: Record<string, keyof PlanOptions> = {
-  '--articles': 'articles',
-  '--tokens-per-article': 'tokensPerArticle',
-  '--seq-len': 'seqLen',
-  '--epochs': 'epochs',
-  '--max-train-tokens': 'maxTrainTokens',
-  '--test-documents': 'testDocuments',
-  '--ingest-instance-type': 'ingestInstanceType',
-  '--ingest-instance-count': 'ingestInstanceCount',
-  '--dedup-instance-type': 'dedupInstanceType',
-  '--tokenize-instance-type': 'tokenizeInstanceType',
-  '--tokenize-instance-count': 'tokenizeInstanceCount',
-  '--train-instance-type': 'trainInstanceType',
-  '--train-instance-count': 'trainInstanceCount',
-  '--evaluate-instance-type': 'evaluateInstanceType',
-};
+const options = [
+  {
+    name: 'param',
+    value: 'Name=Value',
+    description: 'a pipeline parameter, as `medllama start` takes it (e.g. TrainInstanceType=ml.p4d.24xlarge)',
+    repeatable: true,
+  },
+  {
+    name: 'articles',
+    value: 'N',
+    description: 'articles in the corpus (MaxArticles, when set, caps it)',
+    default: String(DEFAULT_CORPUS.articles),
+  },
+  {
+    name: 'tokens-per-article',
+    value: 'N',
+    description: 'Llama 2 tokens per article',
+    default: String(DEFAULT_CORPUS.tokensPerArticle),
+  },
+  {
+    name: 'definition',
+    value: 'FILE',
+    description: 'price this definition JSON instead of the one cdk.json deploys',
+  },
+  { name: 'json', description: 'print the plan as JSON ({"steps":[{"name","instanceType",…}],…})' },
+] as const satisfies readonly CliOption[];
 
-export function parsePlanArgs(argv: string[]): PlanOptions {
-  const o: PlanOptions = { ...DEFAULT_PLAN };
-  for (let i = 0; i < argv.length; i++) {
-    const key = FLAGS[argv[i]!];
-    if (!key) throw new UsageError(`unknown option ${argv[i]}`);
-    const raw = argv[++i];
-    if (raw === undefined) throw new UsageError(`${argv[i - 1]} needs a value`);
-    if (typeof DEFAULT_PLAN[key] === 'number') {
-      const n = Number(raw);
-      if (!Number.isFinite(n) || n < 0)
-        throw new UsageError(`${argv[i - 1]}: got "${raw}", expected a non-negative number`);
-      (o[key] as number) = n;
-    } else {
-      (o[key] as string) = raw;
-    }
-  }
-  return o;
+function count(flag: string, raw: string): number {
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < 1) throw new UsageError(`--${flag}: got "${raw}", expected a whole number >= 1`);
+  return n;
 }
 
-/** What --help says for each option of FLAGS (the value name and its meaning; defaults from DEFAULT_PLAN). */
-const OPTION_HELP: Record<keyof PlanOptions, [value: string, description: string]> = {
-  articles: ['N', 'articles in the corpus'],
-  tokensPerArticle: ['N', 'Llama 2 tokens per article'],
-  seqLen: ['N', 'training sequence length'],
-  epochs: ['N', 'passes over the corpus'],
-  maxTrainTokens: ['N', 'train on at most N tokens (0: all, times --epochs)'],
-  testDocuments: ['N', 'test-split documents Evaluate scores with both models'],
-  ingestInstanceType: ['TYPE', 'Ingest instance type'],
-  ingestInstanceCount: ['N', 'Ingest instances'],
-  dedupInstanceType: ['TYPE', 'Dedup instance type (one instance)'],
-  tokenizeInstanceType: ['TYPE', 'Tokenize instance type'],
-  tokenizeInstanceCount: ['N', 'Tokenize instances'],
-  trainInstanceType: ['TYPE', 'Train instance type'],
-  trainInstanceCount: ['N', 'Train instances'],
-  evaluateInstanceType: ['TYPE', 'Evaluate instance type (one instance)'],
-};
+export interface PlanDeps {
+  readonly config: () => MedLlamaConfig;
+  readonly log: (line: string) => void;
+}
 
-const options: CliOption[] = Object.entries(FLAGS).map(([flag, key]) => ({
-  name: flag.slice(2),
-  value: OPTION_HELP[key][0],
-  description: OPTION_HELP[key][1],
-  default: String(DEFAULT_PLAN[key]),
-}));
+export function createPlanCommand(deps: PlanDeps = { config: () => readDeployConfig(), log: console.log }): CliCommand {
+  return {
+    name: 'plan',
+    summary: 'Estimate wall time and cost per step of one execution (the deployed definition, start’s --param)',
+    usage: `usage: medllama plan [--param Name=Value]... [--articles N] [--tokens-per-article N] [--definition FILE] [--json]
 
-export const command: CliCommand = {
-  name: 'plan',
-  summary: 'Estimate tokens, wall time and cost per step for a configuration',
-  usage: `usage: medllama plan ${optionSynopsis(options, 'usage: medllama plan '.length)}
+Prices the pipeline definition cdk.json deploys, with its Parameters' defaults and your --param values: with no
+flags, exactly what \`medllama start\` with no parameters runs. The parameters are checked as start checks them.
+Corpus defaults: the full PMC OA subset (${fmtNumber(DEFAULT_CORPUS.articles)} articles × ${fmtNumber(DEFAULT_CORPUS.tokensPerArticle)} tokens).
+A step whose estimate is past its MaxRuntime is marked (!).`,
+    options,
+    withoutAws: 'plan never calls AWS',
+    async run(argv) {
+      const { values } = parseOptions(argv, options);
+      const parameters = loadParameters(values.definition, deps.config());
+      const given = validateParameters(values.param, parameters);
+      checkExecution(parameters, given);
+      const execution: Values = {};
+      for (const p of parameters) if (p.DefaultValue !== undefined) execution[p.Name] = p.DefaultValue;
+      for (const p of given) execution[p.Name] = p.Value;
+      const definition = values.definition
+        ? (JSON.parse((await import('node:fs')).readFileSync(values.definition, 'utf8')) as DefinitionJson)
+        : (await import('../../stacks/pipeline-stack.ts')).definitionForConfig(deps.config());
+      const result = planExecution(definition, execution, {
+        articles: values.articles ? count('articles', values.articles) : DEFAULT_CORPUS.articles,
+        tokensPerArticle: values['tokens-per-article']
+          ? count('tokens-per-article', values['tokens-per-article'])
+          : DEFAULT_CORPUS.tokensPerArticle,
+      });
+      deps.log(values.json ? JSON.stringify(result, null, 2) : formatPlan(result));
+      return 0;
+    },
+  };
+}
 
-Defaults: the full PMC OA subset (${fmtNumber(CORPUS.articles.value)} articles × ${fmtNumber(CORPUS.tokensPerArticle.value)} tokens ≈ ${fmtNumber(
-    CORPUS.articles.value * CORPUS.tokensPerArticle.value,
-  )} tokens), ${DEFAULT_PLAN.ingestInstanceCount} × ${DEFAULT_PLAN.ingestInstanceType} for Ingest, 1 × ${DEFAULT_PLAN.trainInstanceType} for Train.`,
-  options,
-  async run(argv) {
-    console.log(formatPlan(plan(parsePlanArgs(argv))));
-    return 0;
-  },
-};
+export const command = createPlanCommand();

@@ -14,17 +14,26 @@ import {
   stageObjects,
   validatePubMedQa,
 } from '../../data/benchmarks.ts';
+import {
+  DEFAULT_GENERAL_TEXT_PREFIX,
+  GENERAL_TEXT_LICENSE,
+  type GeneralTextSet,
+  generalTextObjects,
+  loadGeneralText,
+} from '../../data/general-text.ts';
 import { type CliCommand, UsageError } from '../command.ts';
 import { cdkJsonRegion } from '../deploy-config.ts';
 import { parseOptions, regionOption } from '../options.ts';
 
 const usage = `usage: medllama stage-benchmarks (--to s3://BUCKET[/PREFIX] | --bucket NAME) [--from DIR] [--kms-key-id KEY]
+                                 [--general-text-from DIR] [--general-text-to s3://BUCKET/PREFIX]
                                  [--dry-run] [--any-size] [--region REGION] [--endpoint URL]
 
-Stages PubMedQA (PQA-L: 1000 expert-labelled items, official 500-item test split; MIT license) into the data bucket
-for the Evaluate step, plus the decontamination list Ingest drops from the training corpus. Writes these keys under
-PREFIX (default benchmarks/pubmedqa/, which is where the pipeline reads the benchmark unless data.benchmarksS3Uri
-is set in the deploy config):
+Stages the Evaluate step's inputs into the data bucket: PubMedQA (PQA-L: 1000 expert-labelled items, official
+500-item test split; MIT license) with the decontamination list Ingest drops from the training corpus, and the
+general-text set for the regression check (the project's own prose in fixtures/general-text, one topic per file;
+${GENERAL_TEXT_LICENSE}). PubMedQA goes under PREFIX (default benchmarks/pubmedqa/, which is where the pipeline reads
+the benchmark unless data.benchmarksS3Uri is set in the deploy config):
 
   <PREFIX>ori_pqal.json           the labelled items, as published
   <PREFIX>test_ground_truth.json  the test split {PMID: yes|no|maybe}, as published
@@ -32,9 +41,12 @@ is set in the deploy config):
   <PREFIX>LICENSE                 the upstream MIT license
   <PREFIX>SOURCE.md               origin (repository and commit, or local folder), license, staging date, sha256s
 
+The general text goes under s3://BUCKET/${DEFAULT_GENERAL_TEXT_PREFIX} (where the pipeline reads it unless
+data.generalTextS3Uri is set): every .txt file, and SOURCE.md (origin, license, paragraphs and sha256 per file).
+
 The files are validated first (JSON, 1000 items with yes/no/maybe decisions, 500 test ids that are among them, MIT
-license). Idempotent: each object carries x-amz-meta-content-sha256, and an object whose hash (and KMS key) already
-matches is not uploaded again.`;
+license; general text: UTF-8, at least two files, none empty). Idempotent: each object carries
+x-amz-meta-content-sha256, and an object whose hash (and KMS key) already matches is not uploaded again.`;
 
 const options = [
   {
@@ -51,6 +63,16 @@ const options = [
       'data/ folder and its root; pqal_all_pmids.txt is checked when present).\nDefault: download those files from ' +
       `github.com/pubmedqa/pubmedqa at commit ${PUBMEDQA_COMMIT.slice(0, 12)} (sha256-checked; needs internet)`,
   },
+  {
+    name: 'general-text-from',
+    value: 'DIR',
+    description: "the general-text folder (default: this repository's fixtures/general-text)",
+  },
+  {
+    name: 'general-text-to',
+    value: 'URI',
+    description: `s3://BUCKET/PREFIX for the general text (default: s3://BUCKET/${DEFAULT_GENERAL_TEXT_PREFIX} in the PubMedQA bucket)`,
+  },
   { name: 'kms-key-id', value: 'KEY', description: 'upload with SSE-KMS under this key (id, ARN or alias)' },
   { name: 'dry-run', description: 'validate and show what would be uploaded, upload nothing' },
   { name: 'any-size', description: 'skip the 1000 items / 500 test ids check (for PubMedQA-format fixtures)' },
@@ -64,6 +86,8 @@ export interface StageBenchmarksArgs {
   readonly bucket: string;
   readonly prefix: string;
   readonly from?: string;
+  /** Where the general-text set goes. */
+  readonly generalText: { readonly bucket: string; readonly prefix: string; readonly from?: string };
   readonly kmsKeyId?: string;
   readonly dryRun: boolean;
   readonly anySize: boolean;
@@ -80,20 +104,20 @@ export function parseStageBenchmarksArgs(argv: string[]): StageBenchmarksArgs {
     throw new UsageError(`--bucket: got "${values.bucket}", expected an S3 bucket name`);
   }
   const to = values.to ?? `s3://${values.bucket}/${DEFAULT_BENCHMARKS_PREFIX}`;
-  const m = /^s3:\/\/([^/]+)(?:\/(.*))?$/.exec(to);
-  if (!m || !BUCKET_NAME.test(m[1]!)) throw new UsageError(`--to: got "${to}", expected s3://BUCKET[/PREFIX]`);
-  let prefix = m[2] ?? '';
-  if (prefix.startsWith('/') || prefix.includes('//'))
-    throw new UsageError(`--to: "${values.to}" has an empty path part`);
-  if (prefix === '') prefix = DEFAULT_BENCHMARKS_PREFIX;
-  if (!prefix.endsWith('/')) prefix += '/';
+  const { bucket, prefix } = parseTarget('--to', to, DEFAULT_BENCHMARKS_PREFIX);
+  const general = parseTarget(
+    '--general-text-to',
+    values['general-text-to'] ?? `s3://${bucket}/${DEFAULT_GENERAL_TEXT_PREFIX}`,
+    DEFAULT_GENERAL_TEXT_PREFIX,
+  );
   if (values['kms-key-id'] !== undefined && !values['kms-key-id'].trim()) throw new UsageError('--kms-key-id is empty');
   if (values.endpoint !== undefined && !/^https?:\/\/\S+$/.test(values.endpoint)) {
     throw new UsageError(`--endpoint: got "${values.endpoint}", expected an http(s) URL`);
   }
   return {
-    bucket: m[1]!,
+    bucket,
     prefix,
+    generalText: { ...general, ...(values['general-text-from'] ? { from: values['general-text-from'] } : {}) },
     dryRun: values['dry-run'],
     anySize: values['any-size'],
     ...(values.from ? { from: values.from } : {}),
@@ -101,6 +125,17 @@ export function parseStageBenchmarksArgs(argv: string[]): StageBenchmarksArgs {
     ...(values.region ? { region: values.region } : {}),
     ...(values.endpoint ? { endpoint: values.endpoint } : {}),
   };
+}
+
+/** `s3://BUCKET[/PREFIX]` → bucket and a prefix ending in '/' (`fallback` when the URI names the bucket alone). */
+function parseTarget(flag: string, uri: string, fallback: string): { bucket: string; prefix: string } {
+  const m = /^s3:\/\/([^/]+)(?:\/(.*))?$/.exec(uri);
+  if (!m || !BUCKET_NAME.test(m[1]!)) throw new UsageError(`${flag}: got "${uri}", expected s3://BUCKET[/PREFIX]`);
+  let prefix = m[2] ?? '';
+  if (prefix.startsWith('/') || prefix.includes('//')) throw new UsageError(`${flag}: "${uri}" has an empty path part`);
+  if (prefix === '') prefix = fallback;
+  if (!prefix.endsWith('/')) prefix += '/';
+  return { bucket: m[1]!, prefix };
 }
 
 export interface StageBenchmarksDeps {
@@ -137,6 +172,7 @@ export async function runStageBenchmarks(argv: string[], deps: StageBenchmarksDe
     `stage-benchmarks: valid: ${summary.items} items, ${summary.testIds} test ids, license ${summary.licenseName} ` +
       `(${summary.copyright})`,
   );
+  const general = await loadGeneralText(opts.generalText.from); // validated before anything is uploaded
   const date = (deps.now ?? (() => new Date()))().toISOString().slice(0, 10);
   const objects = benchmarkObjects(raw, summary, date);
 
@@ -164,15 +200,50 @@ export async function runStageBenchmarks(argv: string[], deps: StageBenchmarksDe
   if (opts.prefix !== DEFAULT_BENCHMARKS_PREFIX) {
     log(`stage-benchmarks: not the default prefix: set data.benchmarksS3Uri to ${target} in the deploy config`);
   }
+  await stageGeneralText(client, opts, general, date, log);
   log(`stage-benchmarks: for decontamination set data.decontamPmidsS3Uri to ${target}${DECONTAM_FILE}`);
   return 0;
+}
+
+/** Validates and stages the general-text set (same idempotent upload as PubMedQA). */
+async function stageGeneralText(
+  client: S3Client,
+  opts: StageBenchmarksArgs,
+  set: GeneralTextSet,
+  date: string,
+  log: (line: string) => void,
+): Promise<void> {
+  const { bucket, prefix } = opts.generalText;
+  const target = `s3://${bucket}/${prefix}`;
+  const paragraphs = set.files.reduce((n, f) => n + f.paragraphs, 0);
+  log(
+    `stage-benchmarks: general text from ${set.dir}: ${set.files.length} files, ${paragraphs} paragraphs, ` +
+      `license ${GENERAL_TEXT_LICENSE}`,
+  );
+  const objects = generalTextObjects(set, date);
+  const results = await stageObjects(
+    client,
+    { bucket, prefix, dryRun: opts.dryRun, ...(opts.kmsKeyId ? { kmsKeyId: opts.kmsKeyId } : {}) },
+    objects,
+    log,
+  );
+  const n = (action: string) => results.filter((r) => r.action === action).length;
+  log(
+    `stage-benchmarks: general text ${target}: ` +
+      `${opts.dryRun ? `${n('would-upload')} to upload` : `${n('uploaded')} uploaded`}, ` +
+      `${n('unchanged')} unchanged (${objects.length} objects)`,
+  );
+  if (prefix !== DEFAULT_GENERAL_TEXT_PREFIX || bucket !== opts.bucket) {
+    log(`stage-benchmarks: not the default location: set data.generalTextS3Uri to ${target} in the deploy config`);
+  }
 }
 
 /** The command with injected dependencies (tests: a moto client, a pinned date, a fake downloader). */
 export function createStageBenchmarksCommand(deps: StageBenchmarksDeps = {}): CliCommand {
   return {
     name: 'stage-benchmarks',
-    summary: 'stage PubMedQA (with its license and the decontamination PMID list) into the data bucket',
+    summary:
+      'stage PubMedQA (with its license and the decontamination PMID list) and the general-text set into the data bucket',
     usage,
     options,
     run: (argv) => runStageBenchmarks(argv, deps),
