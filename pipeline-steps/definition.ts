@@ -449,12 +449,17 @@ export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): Pipelin
   });
 
   const tokenizeCode = processing('tokenization');
-  // Only the tokenizer.json of the base model folder (one object), never the 13 GB of weights.
-  const tokenizerUri: StringValue =
-    o.tokenizerUri ??
-    (stage
-      ? new Join('/', [stage.modelArtifacts, 'tokenizer.json'])
-      : `${o.baseModel.s3Uri.replace(/\/+$/, '')}/tokenizer.json`);
+  // Only the tokenizer files of the base model folder, never the 13 GB of weights: tokenizer.json, and its
+  // tokenizer_config.json, which names BOS/EOS (medllama/tokenizer.py). A tokenizerUri staged elsewhere is read
+  // as Llama 2's (<s> / </s>) and gets no config input.
+  const modelFile = (name: string): StringValue =>
+    stage ? new Join('/', [stage.modelArtifacts, name]) : `${o.baseModel.s3Uri.replace(/\/+$/, '')}/${name}`;
+  const baseTokenizer = modelFile('tokenizer.json');
+  const tokenizerUri: StringValue = o.tokenizerUri ?? baseTokenizer;
+  const tokenizerConfigInput: ProcessingInputProps[] =
+    o.tokenizerUri === undefined || o.tokenizerUri === baseTokenizer
+      ? [{ name: 'tokenizer_config', source: modelFile('tokenizer_config.json'), flag: 'tokenizer_config' }]
+      : [];
   const tokenize = new ProcessingStep({
     name: STEP_NAMES.tokenize,
     roleArn: o.roleArn,
@@ -469,6 +474,7 @@ export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): Pipelin
       tokenizeCode.input,
       { name: 'dedup', source: dedup.output('dedup'), flag: 'input_dir' },
       { name: 'tokenizer', source: tokenizerUri, flag: 'tokenizer' },
+      ...tokenizerConfigInput,
     ],
     outputs: [
       { name: 'tokenize', destination: executionPrefix(o.dataBucket, 'pipeline', 'Tokenize'), flag: 'output_dir' },
@@ -601,6 +607,7 @@ export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): Pipelin
     arguments: containerArgs(evaluateConfig, {
       seq_len: params.seqLen,
       max_test_documents: params.evalMaxTestDocuments,
+      max_document_tokens: params.evalMaxDocumentTokens,
       bootstrap_samples: params.evalBootstrapSamples,
       pubmedqa_limit: params.pubMedQALimit,
       max_new_tokens: params.evalMaxNewTokens,

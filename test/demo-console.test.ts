@@ -184,6 +184,19 @@ describe('the demo’s closing lines', () => {
     );
   });
 
+  test("the bar is the model's: SmolLM2's 10 minutes, named with the base model", () => {
+    const state = run([...common, gate(true)], 'Succeeded');
+    const model = { id: 'smollm2', label: 'SmolLM2-135M-Instruct (pretrained, Apache-2.0)', timeBarSeconds: 600 };
+    const lines = demoSummary({ ...base, state, totalSeconds: 540, model });
+    expect(lines[0]).toBe('[demo] base model: SmolLM2-135M-Instruct (pretrained, Apache-2.0)');
+    expect(lines).toContain(
+      '[demo]   time bar (smollm2 demo, ≤ 10 min after set-up on 2 cores): met, 9 min 0 s on this machine (2 cores)',
+    );
+    expect(demoSummary({ ...base, state, totalSeconds: 601, model })).toContain(
+      '[demo]   time bar (smollm2 demo, ≤ 10 min after set-up on 2 cores): NOT met, 10 min 1 s on this machine (2 cores)',
+    );
+  });
+
   test('a failed gate is still a complete demo: the bar, and why nothing was registered', () => {
     const failedGate = step('QualityGateFailed', 'Fail', { state: 'Failed', failureReason: 'Quality gate failed: x' });
     const state = run([...common, gate(false), failedGate], 'Failed', 'QualityGateFailed: Quality gate failed: x');

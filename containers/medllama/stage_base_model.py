@@ -115,6 +115,16 @@ def place(src: Path, out: Path, *, move: bool) -> None:
             shutil.copy2(file, dest)
 
 
+def ensure_tokenizer_config(folder: Path) -> bool:
+    """Adds Llama 2's ``tokenizer_config.json`` (BOS ``<s>``, EOS ``</s>``) when the folder has none: Tokenize reads
+    BOS/EOS from it (medllama.tokenizer), and the pipeline hands it that file. True if written."""
+    path = folder / "tokenizer_config.json"
+    if path.is_file():
+        return False
+    path.write_text(json.dumps({"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}, indent=2) + "\n")
+    return True
+
+
 def ensure_tokenizer_json(folder: Path) -> bool:
     """Adds ``tokenizer.json`` converted from ``tokenizer.model`` when only the latter exists. True if converted."""
     if (folder / "tokenizer.json").is_file():
@@ -211,12 +221,14 @@ def stage(cfg: StageBaseModelConfig) -> dict[str, Any]:
     finally:
         shutil.rmtree(out / SCRATCH, ignore_errors=True)
     converted = ensure_tokenizer_json(out)
+    config_written = ensure_tokenizer_config(out)
     facts = validate_model_folder(out, cfg.model_type)
     files = [{"path": str(p.relative_to(out)), "bytes": p.stat().st_size} for p in _files(out)]
     report = {
         "schema_version": 1,
         "source": {"archive": archive} if archive else {"folder": str(found.relative_to(channel))},
         "tokenizer_converted": converted,
+        "tokenizer_config_written": config_written,
         **facts,
         "files": files,
         "total_bytes": sum(f["bytes"] for f in files),

@@ -14,6 +14,7 @@ import json
 import shutil
 from pathlib import Path
 
+from medllama.base_models import PROVENANCE_FILE
 from medllama.resources import find_llama2_tokenizer, repo_root
 
 DEFAULT_CONFIG = Path("fixtures/tiny-llama/config.json")
@@ -56,6 +57,15 @@ def create_tiny_base_model(
     model = LlamaForCausalLM(config)
     model.save_pretrained(str(out), safe_serialization=True)
     save_llama2_tokenizer(tokenizer_json or find_llama2_tokenizer(), out)
+    provenance = {
+        "name": "tiny-llama (seeded random weights)",
+        "source": f"medllama.tiny_model: {cfg_file.name} ({config.num_hidden_layers} layers, width "
+        f"{config.hidden_size}), seed {seed}, the Llama 2 tokenizer",
+        "license": "Apache-2.0",
+        "random_init": True,
+        "notes": ["never trained on text: its answers are noise by construction"],
+    }
+    (out / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2) + "\n")
     return out
 
 

@@ -74,9 +74,19 @@ def test_lora_loss_falls_and_summary_is_complete(lora_run: dict) -> None:
     assert s["final_eval_loss"] == pytest.approx(evals[-1]) and s["final_train_loss"] == pytest.approx(losses[-1])
     assert s["tokens_per_second"] > 0 and s["wall_time_seconds"] > 0 and s["mfu"] is None  # CPU: peak unknown
     assert 0 < s["n_trainable_params"] < s["n_params"]
+    assert s["eval_blocks"] == 6  # max_eval_blocks 0: the final evaluation takes the whole validation split
+    assert s["base_model"]["name"].startswith("tiny-llama") and s["base_model"]["random_init"] is True
     assert (lora_run["out"] / "model" / "training_summary.json").is_file()
+    assert (lora_run["out"] / "model" / "medllama-base-model.json").is_file()  # the tuned folder names its base
     versions = re.search(r"versions: (.*)", lora_run["stdout"]).group(1)
     assert "torch==" in versions and "transformers==" in versions and "peft==" in versions
+
+
+def test_max_eval_blocks_caps_the_final_evaluation(data_dir: Path, tiny_base_model: Path, tmp_path: Path) -> None:
+    argv = args_for(data_dir, tiny_base_model, tmp_path, max_steps=2, max_eval_blocks=2, save_steps=0)
+    proc = subprocess.run([sys.executable, "-m", "medllama.train", *argv], env=ENV, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads((tmp_path / "data" / "training_summary.json").read_text())["eval_blocks"] == 2
 
 
 def test_metric_regexes_match_real_log_lines(lora_run: dict) -> None:

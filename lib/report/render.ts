@@ -49,14 +49,52 @@ function section(id: string, title: string): Section {
 // ---------------------------------------------------------------------------------------------------
 // Sections
 
+/** The base model the run trained, as Evaluate (evaluation.json models.base.about) or Train
+ * (training_summary.json base_model) recorded it (containers/medllama/base_models.py describe_base_model). */
+export interface BaseModelInfo {
+  readonly name: string;
+  readonly source?: string;
+  readonly license?: string;
+  /** Seeded random weights, never trained on text (the tiny demo model). */
+  readonly randomInit: boolean;
+}
+
+export function baseModelInfo(d: Pick<ReportData, 'evaluation' | 'trainingSummary'>): BaseModelInfo | undefined {
+  const models = d.evaluation?.models;
+  const base = models && typeof models === 'object' && !Array.isArray(models) ? models.base : undefined;
+  const about = base && typeof base === 'object' && !Array.isArray(base) ? base.about : undefined;
+  const found = about ?? d.trainingSummary?.base_model;
+  if (!found || typeof found !== 'object' || Array.isArray(found) || typeof found.name !== 'string') return undefined;
+  return {
+    name: found.name,
+    ...(typeof found.source === 'string' ? { source: found.source } : {}),
+    ...(typeof found.license === 'string' ? { license: found.license } : {}),
+    randomInit: found.random_init === true,
+  };
+}
+
 function overview(d: ReportData): Section {
   const s = section('overview', 'Objective and outcome');
   const st = d.state;
   s.paragraphs.push(
     'MedLlama domain-adapts a Llama-architecture model to biomedical literature (PubMed Central Open Access): ' +
-      'JATS articles are cleaned, deduplicated, split, tokenized with the Llama 2 tokenizer, used to fine-tune the ' +
-      'model, and the tuned model is evaluated against its base and registered only when it passes the quality gate.',
+      "JATS articles are cleaned, deduplicated, split, tokenized with the base model's tokenizer, used to fine-tune " +
+      'the model, and the tuned model is evaluated against its base and registered only when it passes the quality gate.',
   );
+  const base = baseModelInfo(d);
+  if (base) {
+    s.paragraphs.push(
+      `Base model trained: **${base.name}**` +
+        (base.source ? ` (${base.source}${base.license ? `; licence ${base.license}` : ''})` : '') +
+        '.' +
+        (base.randomInit
+          ? ' Its weights are seeded random numbers and it was never trained on text: every answer in this report ' +
+            'is noise by construction, and its numbers show that the pipeline works, not medical quality.'
+          : ''),
+    );
+  } else {
+    s.paragraphs.push('The base model is not named in this run (no evaluation.json or training_summary.json).');
+  }
   const gate = st.steps.QualityGate;
   const outcome =
     gate?.outcome === undefined
@@ -103,9 +141,11 @@ function overview(d: ReportData): Section {
     }
   }
   s.bullets.push(
+    base ? `Base model: ${base.name}${base.randomInit ? ' (random weights: its answers are noise)' : ''}` : '',
     `Run ${st.runId}: ${st.status}`,
     gate?.outcome === undefined ? 'The quality gate did not run' : `Model ${outcome}`,
   );
+  s.bullets.splice(0, s.bullets.length, ...s.bullets.filter((b) => b !== ''));
   if (d.registry)
     s.bullets.push(
       `Registered: ${String(d.registry.ModelPackageGroupName)} v${String(d.registry.ModelPackageVersion)}`,
@@ -167,7 +207,7 @@ function data(d: ReportData): Section {
       rows: splits.map(([name, v]) => [name, num(v.documents) ?? '-', num(v.tokens) ?? '-', num(v.blocks) ?? '-']),
     });
     const total = splits.reduce((a, [, v]) => a + (num(v.tokens) ?? 0), 0);
-    s.bullets.push(`${fmtNumber(total)} tokens (Llama 2 tokenizer)`);
+    s.bullets.push(`${fmtNumber(total)} tokens (${baseModelInfo(d)?.name ?? 'base model'} tokenizer)`);
   } else {
     s.paragraphs.push('The tokenize report is not available in this run.');
   }
@@ -411,9 +451,15 @@ function costAndTime(d: ReportData): Section {
 function limitations(d: ReportData): Section {
   const s = section('limitations', 'Limitations and recommendations');
   const local = d.state.parameters.TrainInstanceType !== undefined && !d.sources;
-  if (!d.sources)
+  const base = baseModelInfo(d);
+  if (!d.sources && (base === undefined || base.randomInit))
     s.bullets.push(
       'A local run trains a tiny, randomly initialised Llama-architecture model: its numbers prove the pipeline, not medical quality.',
+    );
+  else if (!d.sources)
+    s.bullets.push(
+      `This local run adapted ${base?.name}, a small pretrained model, for minutes on a small open-license PMC sample: ` +
+        'the direction and interval of its changes are real measurements, their size says little about Llama 2 7B at scale.',
     );
   s.bullets.push(
     'Confidence intervals come from bootstrap over documents/items; small test splits give wide intervals.',

@@ -36,6 +36,14 @@ export const config = defineStepConfig(
       .min(0)
       .default(0)
       .describe('Evaluate at most this many test documents (a stable hash order of their ids); 0 = all.'),
+    max_document_tokens: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe(
+        'Score only the first N tokens of each framed test document (its bytes counted up to there, no EOS after the cut); 0 = whole documents.',
+      ),
     max_general_documents: z
       .number()
       .int()

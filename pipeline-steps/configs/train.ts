@@ -94,7 +94,9 @@ export const config = defineStepConfig(
       .int()
       .min(0)
       .default(0)
-      .describe('periodic evaluations use at most N validation blocks, a fixed seeded subset (0: eval_budget decides)'),
+      .describe(
+        'evaluations use at most N validation blocks, a fixed seeded subset, the final one too (0: eval_budget decides the periodic ones, the final one uses the whole split)',
+      ),
     eval_budget: z
       .number()
       .gt(0)

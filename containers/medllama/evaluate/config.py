@@ -50,6 +50,11 @@ class EvaluateConfig:
     batch_size: int = option(4, help="windows per forward pass for perplexity")
     qa_batch_size: int = option(16, help="sequences per forward pass for PubMedQA; prompts per generate call")
     max_test_documents: int = option(0, help="at most this many test documents (stable hash order); 0 = all")
+    max_document_tokens: int = option(
+        0,
+        help="score only the first N tokens of each framed test document (its bytes counted up to there, no EOS "
+        "after the cut); 0 = whole documents",
+    )
     max_general_documents: int = option(0, help="at most this many general-text documents; 0 = all")
     bootstrap_samples: int = option(
         10000, help="bootstrap replicates for CIs and paired p-values (a p-value's floor is 2/(B+1))"

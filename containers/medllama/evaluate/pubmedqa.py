@@ -104,7 +104,7 @@ def build_choice_requests(
             # the harness' split: the choice's tokens are those of prompt + choice past the prompt's length
             whole = tokenizer.encode(prompt + " " + choice)
             cont = whole[len(context) :]
-            ctx = [tokenizer.bos_id, *whole[: len(context)]]
+            ctx = [tokenizer.start_id, *whole[: len(context)]]  # BOS, or EOS for a base without BOS
             if len(ctx) + len(cont) > max_len:
                 ctx = ctx[len(ctx) + len(cont) - max_len :]
                 was_truncated = True

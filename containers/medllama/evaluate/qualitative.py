@@ -84,7 +84,7 @@ def generate_greedy(
     pad_id = tokenizer.pad_id
     encoded = []
     for p in prompts:
-        ids = [tokenizer.bos_id, *tokenizer.encode(p.prompt)]
+        ids = [tokenizer.start_id, *tokenizer.encode(p.prompt)]  # BOS, or EOS for a base without BOS
         if max_len is not None and len(ids) + max_new_tokens > max_len:
             ids = ids[-max(1, max_len - max_new_tokens) :]
         encoded.append(ids)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from medllama.base_models import describe_base_model
 from medllama.config import config_values, parse_or_exit
 from medllama.evaluate import mcqa, pubmedqa, qualitative, report
 from medllama.evaluate.config import STEP, EvaluateConfig
@@ -315,9 +316,15 @@ def expected_runtime_seconds(tokens: int, tokens_per_second: float, models: int 
     return models * tokens / tokens_per_second if tokens_per_second > 0 else 0.0
 
 
-def _frame(corpus_name: str, loaded: Loaded, tokenizer) -> Corpus:
+def _frame(corpus_name: str, loaded: Loaded, tokenizer, max_tokens: int = 0) -> Corpus:
     corpus = Corpus(corpus_name, loaded)
     corpus.framed = [(d.id, d.text, frame_document(tokenizer, d.text)) for d in loaded.documents]
+    if max_tokens > 1:
+        # a document's first max_tokens tokens; its text is what they cover, so bits per byte stay per byte
+        corpus.framed = [
+            (i, text, ids) if len(ids) <= max_tokens else (i, tokenizer.decode(ids[1:max_tokens]), ids[:max_tokens])
+            for i, text, ids in corpus.framed
+        ]
     log.info(
         f"{corpus_name}: {len(corpus.framed)} documents, {corpus.tokens:,} tokens, {loaded.summary()['rejected']} rejected"
     )
@@ -402,7 +409,7 @@ def run(cfg: EvaluateConfig) -> dict:
     test_loaded = load_jsonl_documents(cfg.test_dir, cfg.max_test_documents)
     inputs["test"] = test_loaded.summary()
     rejected += [{"input": "test", **r} for r in test_loaded.rejected]
-    test = _frame("test", test_loaded, tokenizer) if test_loaded.documents else None
+    test = _frame("test", test_loaded, tokenizer, cfg.max_document_tokens) if test_loaded.documents else None
     if test is None:
         not_computed["metrics.test_perplexity"] = f"no usable documents in --test_dir {cfg.test_dir}"
 
@@ -551,7 +558,11 @@ def run(cfg: EvaluateConfig) -> dict:
 
     config = {**config_values(cfg), "seq_len_effective": seq_len, "max_len": max_len}
     models = {
-        "base": {"path": given["base"], "parameters": base.runtime["parameters"]},
+        "base": {
+            "path": given["base"],
+            "parameters": base.runtime["parameters"],
+            "about": describe_base_model(cfg.base_model_dir),
+        },
         "tuned": {"path": given["tuned"], "parameters": tuned.runtime["parameters"]},
         "dtype": str(dtype).removeprefix("torch."),
         "device": device,

@@ -10,7 +10,7 @@ from medllama.sagemaker_env import opt_ml
 
 @dataclass
 class TokenizationConfig:
-    """Tokenize each split with the Llama 2 tokenizer and pack <s> doc </s> streams into fixed-length blocks."""
+    """Tokenize each split with the base model's tokenizer and pack BOS doc EOS streams into fixed-length blocks."""
 
     input_dir: str = path_option(
         lambda: opt_ml("processing", "input", "dedup"),
@@ -23,6 +23,11 @@ class TokenizationConfig:
     tokenizer: str = path_option(
         lambda: opt_ml("processing", "input", "tokenizer"),
         help="a tokenizer.json file, or a model folder containing tokenizer.json",
+    )
+    tokenizer_config: str = path_option(
+        "",
+        help="the base model's tokenizer_config.json (or a folder holding it), which names BOS/EOS; '' = the one "
+        "beside --tokenizer, or Llama 2's <s> / </s> when there is none",
     )
     replay_dir: str = path_option(
         "", help="optional folder of general text (.txt: one document per file; .jsonl: 'text')"

@@ -3,7 +3,7 @@
 For each split: index every ``<split>/*.jsonl`` line of the dedup output (id, file, byte offset: a few
 dozen bytes per document, never the text), sort by id, cut the sorted list into chunks of ``chunk_docs``
 documents, and for each chunk read the texts batch by batch, tokenize them with the ``tokenizers`` batch
-API (Rust threads, ``add_special_tokens=False``), frame each document as ``BOS + ids + EOS``, concatenate
+API (Rust threads, ``add_special_tokens=False``), frame each document as ``BOS + ids + EOS`` (``ids + EOS`` for a base without BOS), concatenate
 and cut the stream into rows of exactly ``seq_len`` tokens. The tail of each chunk (< seq_len tokens) is
 dropped and counted. Rows go to the writer as they are produced, so memory is bounded by one batch.
 
@@ -44,10 +44,11 @@ class InputError(RuntimeError):
     """The inputs cannot be processed at all (no tokenizer, no split folders)."""
 
 
-def load_tokenizer(path: str | os.PathLike[str]) -> BaseTokenizer:
-    """The base model's tokenizer (:mod:`medllama.tokenizer`); an unusable one is an :class:`InputError`."""
+def load_tokenizer(path: str | os.PathLike[str], config: str | os.PathLike[str] | None = None) -> BaseTokenizer:
+    """The base model's tokenizer (:mod:`medllama.tokenizer`), BOS/EOS from ``config`` (its tokenizer_config.json;
+    default: the one beside it); an unusable one is an :class:`InputError`."""
     try:
-        return load_base_tokenizer(path)
+        return load_base_tokenizer(path, config)
     except TokenizerError as err:
         raise InputError(f"--tokenizer {err}") from None
 
@@ -198,19 +199,23 @@ class Packer:
         self.parts, self.pending = [], 0
 
 
-def frame_batch(ids: list[list[int]], bos: int, eos: int) -> list[np.ndarray]:
-    """``[BOS, *ids, EOS]`` per document as int32 arrays (one flat allocation for the batch)."""
+def frame_batch(ids: list[list[int]], bos: int | None, eos: int) -> list[np.ndarray]:
+    """``[BOS, *ids, EOS]`` per document as int32 arrays (one flat allocation for the batch); ``[*ids, EOS]`` for a
+    base without BOS (``bos`` None: the document follows the previous one's EOS in the packed stream)."""
+    lead = 0 if bos is None else 1
     lens = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
     total = int(lens.sum())
     flat = np.fromiter(chain.from_iterable(ids), dtype=np.int32, count=total)
-    ends = np.cumsum(lens + 2)
-    starts = ends - lens - 2
-    out = np.empty(total + 2 * len(ids), dtype=np.int32)
+    ends = np.cumsum(lens + lead + 1)
+    starts = ends - lens - lead - 1
+    out = np.empty(total + (lead + 1) * len(ids), dtype=np.int32)
     body = np.ones(len(out), dtype=bool)
-    body[starts] = False
+    if lead:
+        body[starts] = False
     body[ends - 1] = False
     out[body] = flat
-    out[starts] = bos
+    if lead:
+        out[starts] = bos
     out[ends - 1] = eos
     return np.split(out, ends[:-1])
 
@@ -302,7 +307,7 @@ def pack_split(
 def run(cfg: TokenizationConfig, shard: Shard, log: logging.Logger) -> dict[str, Any]:
     from .writer import BlockWriter
 
-    tok = load_tokenizer(cfg.tokenizer)
+    tok = load_tokenizer(cfg.tokenizer, cfg.tokenizer_config or None)
     log.info(f"tokenizer {tok.path} sha256={tok.sha256[:12]} {tok.identity.describe()}")
     root = Path(cfg.input_dir)
     if not any((root / s).is_dir() for s in cfg.splits):

