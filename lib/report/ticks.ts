@@ -36,15 +36,15 @@ export function niceAxis(min: number, max: number, count = 5): Axis {
 
 const decimals = (step: number) => Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
 
-/** A tick's label: thousands as k and millions as M when the axis reaches them, decimals from the step. */
+/** A tick's label: k from 10,000, M and G from a million and a billion, decimals from the step. */
 export function tickLabel(value: number, step: number, axisMax = Math.abs(value)): string {
   if (value === 0) return '0';
-  for (const [scale, suffix] of [
-    [1e9, 'G'],
-    [1e6, 'M'],
-    [1e3, 'k'],
+  for (const [scale, suffix, from] of [
+    [1e9, 'G', 1e9],
+    [1e6, 'M', 1e6],
+    [1e3, 'k', 1e4],
   ] as const) {
-    if (axisMax >= 10 * scale) return `${(value / scale).toFixed(decimals(step / scale))}${suffix}`;
+    if (axisMax >= from) return `${(value / scale).toFixed(decimals(step / scale))}${suffix}`;
   }
   if (step < 1e-4) return value.toExponential(Math.max(0, decimals(step) + Math.floor(Math.log10(Math.abs(value)))));
   return value.toLocaleString('en-US', {
