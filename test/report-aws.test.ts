@@ -26,7 +26,8 @@ import {
   metricPeriod,
 } from '../lib/report/aws.ts';
 import { collectRun } from '../lib/report/collect.ts';
-import { renderMarkdown, renderSlides } from '../lib/report/render.ts';
+import { renderMarkdown } from '../lib/report/render.ts';
+import { renderSlides } from '../lib/report/slides.ts';
 import { type MotoServer, startMoto } from './support/moto.ts';
 
 const ACCOUNT = '123456789012';
@@ -336,13 +337,15 @@ describe('medllama report --execution against moto (S3, CloudWatch) and recorded
     expect(md).toContain('| input articles | 1,000 |');
     expect(md).toContain('| kept after dedup | 860 |');
     expect(md).toContain('| train | 840 | 7,300,000 | 1,782 |');
-    expect(md).toContain('| final_train_loss | 1.91 |');
-    expect(md).toContain('| test_perplexity.improvement | 0.183 | [0.15, 0.21] |  |');
+    expect(md).toContain('| final training loss (nats per token) | 1.91 |');
+    expect(md).toContain(
+      '| Held-out PMC perplexity (lower is better) | – | – | relative improvement (base − tuned) / base: 0.183 [0.15, 0.21] |',
+    );
     expect(md).toContain('First-line treatment of type 2 diabetes is');
     expect(md).toContain('Registered as medllama-dev version 3 with status PendingManualApproval.');
     // 2760 s per instance × 2 instances × $1.52/h = $2.33
     expect(md).toContain('Training: 46m00s billable per instance on 2 × ml.g5.2xlarge ≈ $2.33');
-    expect(md).toContain('Loss curves from CloudWatch /aws/sagemaker/TrainingJobs, Host=');
+    expect(md).toContain('Loss from CloudWatch /aws/sagemaker/TrainingJobs, Host=');
     expect(md).not.toContain('could not be fetched');
     expect(renderSlides(data)).toContain('minutes since the training job started');
 

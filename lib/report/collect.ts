@@ -59,6 +59,8 @@ export interface ReportData {
   readonly review?: ReviewSummary;
   /** Why an existing ratings database could not be summarised. */
   readonly reviewError?: string;
+  /** Step name → the last error its program logged (`<time> ERROR <logger>: <message>`), for failed steps. */
+  readonly stepErrors: Record<string, string>;
 }
 
 const METRIC_LINE = /metric name=([A-Za-z0-9_:.-]+) value=([-+0-9.eE]+|nan|inf) step=(\d+)/;
@@ -75,6 +77,15 @@ export function parseMetricLines(text: string): Record<string, MetricPoint[]> {
     out[name].push({ step: Number(m[3]), value });
   }
   return out;
+}
+
+const ERROR_LINE = / ERROR [\w.]+: (.+)$/;
+
+/** The last error line a step's program logged (Ingest/Dedup state why they stopped there). */
+export function lastLoggedError(text: string): string | undefined {
+  let found: string | undefined;
+  for (const line of text.split('\n')) found = ERROR_LINE.exec(line.trimEnd())?.[1] ?? found;
+  return found;
 }
 
 function readJson(path: string): JsonObject | undefined {
@@ -140,7 +151,7 @@ export function collectRun(runDir: string): ReportData {
   const trainLog = join(runDir, 'logs', 'Train.log');
   const metricsJson = readJson(join(runDir, 'metrics', 'Train.json'));
   let metrics: Record<string, MetricPoint[]> = {};
-  let metricsSource = { source: 'the metric lines of the Train log', xLabel: 'step' };
+  let metricsSource = { source: 'the metric lines of the Train log', xLabel: 'optimizer step' };
   if (metricsJson && isRecord(metricsJson.metrics)) {
     for (const [name, pts] of Object.entries(metricsJson.metrics)) {
       if (!Array.isArray(pts)) continue;
@@ -202,9 +213,19 @@ export function collectRun(runDir: string): ReportData {
     reviewError = msg.includes(db) ? msg : `${db}: ${msg}`;
   }
 
+  const stepErrors: Record<string, string> = {};
+  for (const name of state.order) {
+    const rec = state.steps[name];
+    const log = rec?.log ? join(runDir, rec.log) : undefined;
+    const said =
+      rec?.state === 'Failed' && log && existsSync(log) ? lastLoggedError(readFileSync(log, 'utf8')) : undefined;
+    if (said) stepErrors[name] = said;
+  }
+
   return {
     runDir,
     state,
+    stepErrors,
     ingest: mergeReports(ingestReports),
     dedup: dedupDir ? readJson(join(dedupDir, 'dedup-report.json')) : undefined,
     tokenize: tokenizeDir ? readJson(join(tokenizeDir, 'tokenize-report.json')) : undefined,

@@ -4,7 +4,7 @@
 // parameters runs. Instance specs and prices: pipeline-steps/instances.ts; throughputs: lib/report/throughputs.ts.
 import { INSTANCE_TYPES } from '../../../pipeline-steps/instances.ts';
 import type { MedLlamaConfig } from '../../config.ts';
-import { fmtNumber } from '../../report/render.ts';
+import { fmtNumber } from '../../report/section.ts';
 import { CORPUS, THROUGHPUTS } from '../../report/throughputs.ts';
 import type { DefinitionJson } from '../../stacks/pipeline-stack.ts';
 import { type CliCommand, type CliOption, UsageError } from '../command.ts';

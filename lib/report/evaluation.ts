@@ -1,0 +1,170 @@
+/**
+ * The evaluation section: the quality gate check by check, a base-vs-tuned chart with intervals, one row per
+ * metric (base, tuned, the paired change with its interval and p-value, the resampling units), the pipeline's own
+ * QualityGate comparisons, and what was not computed, in plain words.
+ */
+import type { JsonObject } from '../../pipeline-steps/local/types.ts';
+import type { ReportData } from './collect.ts';
+import { type Comparison, comparisonChart } from './compare-chart.ts';
+import { conditionTable, gateSentence, gateTable, readGate } from './gate.ts';
+import { type Cell, estimate, fmtEstimate, fmtNumber, isObj, num, type Section, section } from './section.ts';
+
+interface MetricRow {
+  readonly section: string;
+  readonly label: string;
+  /** The per-model estimate under `base` / `tuned`. */
+  readonly per: string;
+  readonly change: string;
+  readonly changeLabel: string;
+  readonly units: string;
+  /** Axis of the base-vs-tuned chart; rows without one are not charted. */
+  readonly axis?: string;
+}
+
+const ROWS: readonly MetricRow[] = [
+  {
+    section: 'test_perplexity',
+    label: 'Held-out PMC perplexity (lower is better)',
+    per: 'perplexity',
+    change: 'improvement',
+    changeLabel: 'relative improvement (base − tuned) / base',
+    units: 'documents',
+    axis: 'perplexity (lower is better)',
+  },
+  {
+    section: 'test_perplexity',
+    label: 'Held-out PMC bits per byte (lower is better)',
+    per: 'bits_per_byte',
+    change: 'bits_per_byte_delta',
+    changeLabel: 'tuned − base',
+    units: 'documents',
+  },
+  {
+    section: 'general_perplexity',
+    label: 'General-text perplexity (lower is better)',
+    per: 'perplexity',
+    change: 'regression',
+    changeLabel: 'relative regression (tuned − base) / base',
+    units: 'files',
+    axis: 'perplexity (lower is better)',
+  },
+  {
+    section: 'pubmedqa',
+    label: 'PubMedQA accuracy',
+    per: 'accuracy',
+    change: 'accuracy_delta',
+    changeLabel: 'tuned − base',
+    units: 'items',
+    axis: 'accuracy (fraction correct)',
+  },
+  {
+    section: 'pubmedqa',
+    label: 'PubMedQA macro-F1',
+    per: 'macro_f1',
+    change: 'macro_f1_delta',
+    changeLabel: 'tuned − base',
+    units: 'items',
+  },
+  {
+    section: 'medmcqa',
+    label: 'MedMCQA accuracy',
+    per: 'accuracy',
+    change: 'accuracy_delta',
+    changeLabel: 'tuned − base',
+    units: 'items',
+  },
+  {
+    section: 'medqa',
+    label: 'MedQA-USMLE (4 options) accuracy',
+    per: 'accuracy',
+    change: 'accuracy_delta',
+    changeLabel: 'tuned − base',
+    units: 'items',
+  },
+];
+
+const CHART_TITLES: Readonly<Record<string, string>> = {
+  test_perplexity: 'Held-out PMC',
+  general_perplexity: 'General text',
+  pubmedqa: 'PubMedQA',
+};
+
+const model = (m: JsonObject, role: string, per: string) => (isObj(m[role]) ? estimate(m[role][per]) : undefined);
+
+/** One row per metric found: base, tuned, the paired change with its interval, its p-value and the units. */
+export function metricRows(metrics: JsonObject): Cell[][] {
+  return ROWS.filter((r) => isObj(metrics[r.section])).flatMap((r) => {
+    const m = metrics[r.section] as JsonObject;
+    const base = model(m, 'base', r.per);
+    const tuned = model(m, 'tuned', r.per);
+    const change = estimate(m[r.change]);
+    if (!base && !tuned && !change) return [];
+    const raw = m[r.change];
+    const p = isObj(raw) ? num(raw.p_value) : undefined;
+    const units = num(m[r.units]);
+    return [
+      [
+        r.label,
+        base ? fmtEstimate(base) : '–',
+        tuned ? fmtEstimate(tuned) : '–',
+        change ? `${r.changeLabel}: ${fmtEstimate(change)}` : '–',
+        p === undefined ? '–' : fmtNumber(p),
+        units === undefined ? '–' : `${fmtNumber(units)} ${r.units}`,
+      ],
+    ];
+  });
+}
+
+/** The base-vs-tuned panels: one per charted metric that has both models' estimates. */
+export function comparisons(metrics: JsonObject): Comparison[] {
+  return ROWS.filter((r) => r.axis && isObj(metrics[r.section])).flatMap((r) => {
+    const m = metrics[r.section] as JsonObject;
+    const base = model(m, 'base', r.per);
+    const tuned = model(m, 'tuned', r.per);
+    return base && tuned ? [{ title: CHART_TITLES[r.section] ?? r.label, axis: r.axis!, base, tuned }] : [];
+  });
+}
+
+export function evaluation(d: ReportData): Section {
+  const s = section('evaluation', 'Evaluation: base vs tuned');
+  const e = d.evaluation;
+  if (!e) {
+    s.paragraphs.push('evaluation.json is not available in this run.');
+    return s;
+  }
+  const gate = readGate(e);
+  if (gate) {
+    s.paragraphs.push(
+      `**Quality gate ${gateSentence(gate).replace(/^(\w+)/, '$1**')}. Each check compares the conservative side ` +
+        'of its 95% paired-bootstrap interval with its threshold (docs/evaluation.md, "The gate").',
+    );
+    s.tables.push(gateTable(gate));
+  }
+  const metrics = isObj(e.metrics) ? e.metrics : {};
+  const panels = comparisons(metrics);
+  if (panels.length)
+    s.figures.push({
+      svg: comparisonChart(panels, 'Base vs tuned (95% intervals)'),
+      caption: 'Each model on the same data: dot = estimate, whisker = 95% percentile-bootstrap interval.',
+    });
+  const rows = metricRows(metrics);
+  if (rows.length)
+    s.tables.push({
+      head: ['metric', 'base [95% CI]', 'tuned [95% CI]', 'change [95% CI]', 'p-value (paired bootstrap)', 'resampled'],
+      rows,
+    });
+  const conditions = conditionTable(d.state.steps.QualityGate?.properties?.Conditions, gate);
+  if (conditions) s.tables.push(conditions);
+  const nc = e.not_computed;
+  if (isObj(nc) && Object.keys(nc).length) {
+    s.paragraphs.push(
+      `Not computed: ${Object.entries(nc)
+        .sort((a, b) => a[0].localeCompare(b[0]))
+        .map(([k, v]) => `${k.replace(/^metrics\./, '')} (${String(v)})`)
+        .join('; ')}.`,
+    );
+  }
+  if (gate) s.bullets.push(`Quality gate ${gateSentence(gate).split(';')[0]}`);
+  for (const r of rows.slice(0, 4)) s.bullets.push(`${r[0]}: base ${r[1]}, tuned ${r[2]}`);
+  return s;
+}
