@@ -53,6 +53,10 @@ export const THROUGHPUTS = {
 export const CORPUS = {
   /** Full PMC OA subset (early 2024). */
   articles: { value: 5_600_000, source: 'performance.md §4.1 (HF dataset viewer, TomTBT/pmc_open_access_xml)' },
-  /** 30.55 KiB mean document / 3.63 bytes per Llama token. */
-  tokensPerArticle: { value: 8_600, source: 'performance.md §4.1 (derived from the Pile PMC and BioMed-LLaMA)' },
+  /** 30.55 KiB mean document / 3.63 bytes per Llama token. Cross-check: the 182 articles Ingest keeps from
+   * ../shared/data/pmc-oa-sample average 9,168 real Llama 2 tokens (35.6 KB of text, 3.88 bytes per token). */
+  tokensPerArticle: {
+    value: 8_600,
+    source: 'derived from the Pile PMC and BioMed-LLaMA; 9,168 measured on the 182-article sample (docs/data-prep.md)',
+  },
 } as const;
