@@ -33,7 +33,11 @@ const stages = [
   { name: 'ruff', cmd: py, args: ['-m', 'ruff', 'check', 'containers', 'bench'] },
   { name: 'ruff-format', cmd: py, args: ['-m', 'ruff', 'format', '--check', 'containers', 'bench'] },
   { name: 'vitest', cmd: bin('vitest'), args: ['run'] },
-  { name: 'pytest', cmd: py, args: ['-m', 'pytest', 'containers/tests', '-q', '-p', 'no:cacheprovider', '--durations=15'] },
+  {
+    name: 'pytest',
+    cmd: py,
+    args: ['-m', 'pytest', 'containers/tests', '-q', '-p', 'no:cacheprovider', '--durations=15'],
+  },
   {
     name: 'no-shared',
     cmd: py,
