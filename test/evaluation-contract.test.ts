@@ -128,8 +128,10 @@ describe.skipIf(!hasPython)('medllama.evaluate writes every gate path the defini
     };
     const evaluate = definition.Steps.find((s) => s.Name === 'Evaluate')!;
     const app = evaluate.Arguments.AppSpecification as { ContainerArguments: JsonValue[] };
-    // As an execution would: a small SeqLen for the tiny model; paths remapped to local folders.
-    const argv = app.ContainerArguments.map((a) => resolve(a, { SeqLen: 64 })).map((a) => local[a] ?? a);
+    // As an execution would: a small SeqLen for the tiny model, the CPU (no GPU here); paths remapped to local folders.
+    const argv = app.ContainerArguments.map((a) => resolve(a, { SeqLen: 64, EvaluateDevice: 'cpu' })).map(
+      (a) => local[a] ?? a,
+    );
     for (const path of Object.keys(local)) expect(app.ContainerArguments).toContain(path);
     const run = spawnSync(
       python,
