@@ -1,14 +1,15 @@
 #!/usr/bin/env node
 // `npm test`: installs what is missing (scripts/setup.mjs), then runs every check and prints a summary.
-// Stages: generated-schema freshness, typecheck, lint (Biome, ruff), vitest, pytest, and no-shared: the tests
-// that can read ../shared (the team's folder beside the repo, which users' clones lack) run once more with it
-// hidden, so CI proves a fresh clone passes. A test reaches ../shared only through containers/tests/conftest.py
+// Stages: generated-schema freshness, typecheck, lint (Biome, ruff), vitest, pytest, and no-shared-ts /
+// no-shared-py: the tests that can read ../shared (the team's folder beside the repo, which users' clones lack)
+// run once more with it hidden, so CI proves a fresh clone passes. A test reaches ../shared only through containers/tests/conftest.py
 // (pytest) or test/support/shared.ts (vitest), which test_foundation.py holds.
 // Every stage runs even when an earlier one failed; the exit code is non-zero if any failed.
 // Pass-through: `npm test -- --only vitest,pytest` runs a subset.
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { setup } from './setup.mjs';
 
@@ -26,25 +27,27 @@ function sharedUsers() {
 }
 const HIDDEN_SHARED = { MEDLLAMA_SHARED_DIR: join(root, '.no-shared-here'), MEDLLAMA_SHARED_USERS_ONLY: '1' };
 
-const stages = [
+// Quick checks run first, one after the other; then two lanes run side by side: vitest runs its files one at a
+// time (one worker on a 2-core machine) and most of its time is spent waiting on the Python processes it starts,
+// so pytest uses the other core. Each lane ends with its half of the no-shared check. Lines of the lanes are
+// prefixed with their stage's name.
+const checks = [
   { name: 'schemas', cmd: bin('tsx'), args: ['scripts/gen-schemas.ts', '--check'] },
   { name: 'typecheck', cmd: bin('tsc'), args: ['--noEmit', '-p', '.'] },
   { name: 'biome', cmd: bin('biome'), args: ['check', '.'] },
   { name: 'ruff', cmd: py, args: ['-m', 'ruff', 'check', 'containers', 'bench'] },
   { name: 'ruff-format', cmd: py, args: ['-m', 'ruff', 'format', '--check', 'containers', 'bench'] },
-  { name: 'vitest', cmd: bin('vitest'), args: ['run'] },
-  {
-    name: 'pytest',
-    cmd: py,
-    args: ['-m', 'pytest', 'containers/tests', '-q', '-p', 'no:cacheprovider', '--durations=15'],
-  },
-  {
-    name: 'no-shared',
-    cmd: py,
-    args: ['-m', 'pytest', 'containers/tests', '-q', '-p', 'no:cacheprovider', '-rs'],
-    env: HIDDEN_SHARED,
-    andThen: { cmd: bin('vitest'), args: ['run', ...sharedUsers()] },
-  },
+];
+const PYTEST = ['-m', 'pytest', 'containers/tests', '-q', '-p', 'no:cacheprovider'];
+const lanes = [
+  [
+    { name: 'vitest', cmd: bin('vitest'), args: ['run'] },
+    { name: 'no-shared-ts', cmd: bin('vitest'), args: ['run', ...sharedUsers()], env: HIDDEN_SHARED },
+  ],
+  [
+    { name: 'pytest', cmd: py, args: [...PYTEST, '--durations=15'] },
+    { name: 'no-shared-py', cmd: py, args: [...PYTEST, '-rs'], env: HIDDEN_SHARED },
+  ],
 ];
 
 const onlyArg = process.argv.indexOf('--only');
@@ -57,22 +60,44 @@ try {
   process.exit(1);
 }
 
-const results = [];
-for (const stage of stages) {
-  if (only && !only.has(stage.name)) continue;
+/** Runs one stage; with `prefix`, its output lines are prefixed (lanes run side by side). */
+function runStage(stage, prefix) {
+  const env = { ...process.env, NO_COLOR: '1', ...(stage.env ?? {}) };
+  delete env.FORCE_COLOR; // pytest takes any FORCE_COLOR, even 0, as "force"
+  const shown = Object.entries(stage.env ?? {}).map(([k, v]) => `${k}=${v.replace(`${root}/`, '')} `);
+  console.log(`\n=== ${stage.name}: ${shown.join('')}${[stage.cmd.replace(`${root}/`, ''), ...stage.args].join(' ')}`);
   const start = Date.now();
-  let ok = true;
-  for (const part of [stage, stage.andThen].filter(Boolean)) {
-    const env = { ...process.env, FORCE_COLOR: '0', ...(stage.env ?? {}) };
-    const shown = Object.entries(stage.env ?? {}).map(([k, v]) => `${k}=${v.replace(`${root}/`, '')} `);
-    console.log(`\n=== ${stage.name}: ${shown.join('')}${[part.cmd.replace(`${root}/`, ''), ...part.args].join(' ')}`);
-    const res = spawnSync(part.cmd, part.args, { cwd: root, stdio: 'inherit', env });
-    if (res.error) console.error(`[test] ${stage.name} could not start: ${res.error.message}`);
-    ok &&= res.status === 0;
-  }
-  const seconds = (Date.now() - start) / 1000;
-  results.push({ name: stage.name, ok, seconds });
+  return new Promise((resolvePromise) => {
+    const child = spawn(stage.cmd, stage.args, {
+      cwd: root,
+      env,
+      stdio: ['ignore', prefix ? 'pipe' : 'inherit', prefix ? 'pipe' : 'inherit'],
+    });
+    if (prefix) {
+      for (const stream of [child.stdout, child.stderr]) {
+        createInterface({ input: stream }).on('line', (line) => console.log(`[${stage.name}] ${line}`));
+      }
+    }
+    const done = (ok) => resolvePromise({ name: stage.name, ok, seconds: (Date.now() - start) / 1000 });
+    child.on('error', (err) => {
+      console.error(`[test] ${stage.name} could not start: ${err.message}`);
+      done(false);
+    });
+    child.on('close', (code) => done(code === 0));
+  });
 }
+
+const selected = (stage) => !only || only.has(stage.name);
+const results = [];
+for (const stage of checks.filter(selected)) results.push(await runStage(stage, false));
+const laneResults = await Promise.all(
+  lanes.map(async (lane) => {
+    const out = [];
+    for (const stage of lane.filter(selected)) out.push(await runStage(stage, true));
+    return out;
+  }),
+);
+results.push(...laneResults.flat());
 
 console.log('\n=== summary');
 for (const r of results) console.log(`  ${r.ok ? 'PASS' : 'FAIL'}  ${r.name.padEnd(12)} ${r.seconds.toFixed(1)}s`);

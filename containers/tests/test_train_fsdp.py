@@ -130,6 +130,7 @@ def test_saved_weights_are_the_full_gathered_state_dict(fsdp_run: dict, tiny_bas
     assert files == [
         "config.json",
         "generation_config.json",
+        "medllama-base-model.json",  # the tuned folder names its base model
         "model.safetensors",
         "tokenizer.json",
         "tokenizer_config.json",
