@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { REPLAY_URI } from '../execution-checks.ts';
 import { defineStepConfig } from './define.ts';
 
 /**
@@ -26,7 +27,7 @@ export const config = defineStepConfig(
       .describe('split folders of the input to tokenize'),
     replay_uri: z
       .string()
-      .regex(/^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/\S*)?)?$/)
+      .regex(new RegExp(`^(${REPLAY_URI.source.slice(1, -1)})?$`))
       .default('')
       .describe(
         "S3 prefix of a general-domain replay corpus (.txt: one document per file; .jsonl: one 'text' per line), " +
