@@ -28,7 +28,7 @@ export const LOCAL = {
   baseModelUri: 's3://medllama-local-models/tiny-llama',
   benchmarksUri: 's3://medllama-local-benchmarks/pubmedqa',
   generalTextUri: 's3://medllama-local-benchmarks/general-text',
-  /** fixtures/general-replay; the demos pass it as ReplayDataUri (Tokenize reads it itself: medllama/s3_prefix.py). */
+  /** fixtures/general-replay; the SmolLM2 demo passes it as ReplayDataUri (Tokenize reads it itself: medllama/s3_prefix.py). */
   replayUri: 's3://medllama-local-benchmarks/general-replay/',
   roleArn: 'arn:aws:iam::000000000000:role/medllama-local',
   modelPackageGroupName: 'medllama-local',
@@ -53,8 +53,6 @@ export const DEMO_PARAMETERS: Readonly<Record<string, string>> = {
   TestFraction: '0.2',
   EvalBootstrapSamples: '200',
   EvalMaxNewTokens: '32',
-  // the project's replay sample at the default ReplayFraction (1 %): a couple of the ≈ 150 train blocks per epoch
-  ReplayDataUri: LOCAL.replayUri,
   // this machine has no GPU: Evaluate's production value (cuda) would stop at once, as it must on a broken GPU host
   EvaluateDevice: 'cpu',
 };
@@ -81,6 +79,7 @@ export const SMOLLM2_DEMO_PARAMETERS: Readonly<Record<string, string>> = {
   EvalMaxDocumentTokens: '512',
   EvalBootstrapSamples: '1000',
   EvalMaxNewTokens: '24',
+  // the project's replay sample at the default ReplayFraction (1 %; docs/training.md "General replay")
   ReplayDataUri: LOCAL.replayUri,
 };
 
