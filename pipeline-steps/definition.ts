@@ -479,7 +479,8 @@ export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): Pipelin
     outputs: [
       { name: 'tokenize', destination: executionPrefix(o.dataBucket, 'pipeline', 'Tokenize'), flag: 'output_dir' },
     ],
-    arguments: containerArgs(tokenizationConfig, { seq_len: params.seqLen }),
+    // The replay corpus is an argument, not an input: ReplayDataUri may be empty, and an input must have objects.
+    arguments: containerArgs(tokenizationConfig, { seq_len: params.seqLen, replay_uri: params.replayDataUri }),
     retryPolicies: jobRetries(60, 5),
     cache: CACHE_30_DAYS,
   });
@@ -488,6 +489,8 @@ export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): Pipelin
   const channels: ChannelProps[] = [
     { name: 'train', s3Uri: new Join('/', [tokens, 'train']) },
     { name: 'validation', s3Uri: new Join('/', [tokens, 'validation']) },
+    // Always has objects: without ReplayDataUri, Tokenize writes an empty replay split, and Train mixes nothing.
+    { name: 'replay', s3Uri: new Join('/', [tokens, 'replay']) },
     { name: 'base_model', s3Uri: baseModelFolder },
   ];
   const trainValues: ConfigValues<typeof trainConfig.schema> = {
@@ -500,6 +503,7 @@ export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): Pipelin
     gradient_accumulation_steps: params.gradientAccumulationSteps,
     max_eval_blocks: params.maxEvalBlocks,
     max_tokens: params.trainTokens,
+    replay_fraction: params.replayFraction,
   };
   const maxRuntime = o.trainMaxRuntimeSeconds ?? 432_000;
   // Train checks its projected finish against its own MaxRuntime (a literal: StoppingCondition takes no parameter).

@@ -34,6 +34,7 @@ const RANGES: Readonly<Record<string, Range>> = {
   ValidationFraction: { min: 0, max: 0.5 },
   TestFraction: { min: 0, max: 0.5 },
   SeqLen: { min: 64, max: 131_072, integer: true },
+  ReplayFraction: { min: 0, max: 0.5, note: '0 = no replay' },
   LearningRate: { min: 0, max: 1, note: "0 = the method's default" },
   Epochs: { above: 0, integer: true },
   TrainTokens: { min: 0, integer: true, note: '0 = Epochs decide' },
@@ -47,6 +48,9 @@ const RANGES: Readonly<Record<string, Range>> = {
   MaxTuningJobs: { min: 1, max: 500, integer: true },
   MaxParallelTuningJobs: { min: 1, max: 100, integer: true },
 };
+
+/** The same pattern as the tokenization config's `replay_uri` (a test holds them equal). */
+export const REPLAY_URI = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/\S*)?$/;
 
 function describe(r: Range): string {
   const parts = [
@@ -83,6 +87,12 @@ export function executionProblems(values: ParameterValues): string[] {
   if (validation + test >= 1) {
     problems.push(
       `ValidationFraction + TestFraction: got ${validation} + ${test} = ${validation + test}, expected below 1 (training needs the rest)`,
+    );
+  }
+  const replay = values.ReplayDataUri;
+  if (replay !== undefined && replay !== '' && !REPLAY_URI.test(String(replay))) {
+    problems.push(
+      `ReplayDataUri: got ${JSON.stringify(replay)}, expected an s3://bucket/prefix URI of the replay corpus, or '' for none`,
     );
   }
   for (const [name, { kind, gpu }] of Object.entries(INSTANCE_PARAMETERS)) {

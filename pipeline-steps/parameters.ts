@@ -17,6 +17,8 @@ export interface MedLlamaParameters {
   readonly tokenizeInstanceType: ParameterString;
   readonly tokenizeInstanceCount: ParameterInteger;
   readonly seqLen: ParameterInteger;
+  readonly replayDataUri: ParameterString;
+  readonly replayFraction: ParameterFloat;
   readonly trainInstanceType: ParameterString;
   readonly trainInstanceCount: ParameterInteger;
   readonly method: ParameterString;
@@ -56,6 +58,12 @@ export interface MedLlamaParameterDefaults {
  * (docs/training.md "Run budget"; Train itself caps the steps if its measured pace says otherwise).
  */
 export const DEFAULT_TRAIN_TOKENS = 1_000_000_000;
+
+/**
+ * The default share of general replay: 1 %, MEDITRON's mix and what a 2025 scaling-law study found enough to curb
+ * forgetting (Me-LLaMA used 20 %; docs/training.md "General replay"). It applies only when ReplayDataUri is set.
+ */
+export const DEFAULT_REPLAY_FRACTION = 0.01;
 
 /** Creates the parameters; defaults match the step configs' own defaults where both exist. */
 export function createMedLlamaParameters(defaults: MedLlamaParameterDefaults): MedLlamaParameters {
@@ -99,6 +107,16 @@ export function createMedLlamaParameters(defaults: MedLlamaParameterDefaults): M
     seqLen: new ParameterInteger('SeqLen', {
       defaultValue: 4096,
       description: 'Tokens per packed block (Tokenize, Train and Evaluate use the same value)',
+    }),
+    replayDataUri: new ParameterString('ReplayDataUri', {
+      defaultValue: '',
+      description:
+        'S3 prefix of a general-domain replay corpus (.txt files, or .jsonl with a text field) that Tokenize encodes into its replay split; empty = no replay (docs/training.md "General replay")',
+    }),
+    replayFraction: new ParameterFloat('ReplayFraction', {
+      defaultValue: DEFAULT_REPLAY_FRACTION,
+      description:
+        'Share of the training blocks Train draws from the replay split, 0 to 0.5 (0 = none; no effect without ReplayDataUri)',
     }),
     trainInstanceType: new ParameterString('TrainInstanceType', { defaultValue: 'ml.g5.12xlarge' }),
     trainInstanceCount: new ParameterInteger('TrainInstanceCount', { defaultValue: 1 }),

@@ -27,9 +27,21 @@ describe('execution checks (start, the local runner, the CDK config)', () => {
     [{ DedupInstanceType: 'ml.p4d.24xlarge2' }, 'DedupInstanceType: ml.p4d.24xlarge2 is not a known instance type'],
     [{ TrainInstanceType: 'ml.r5.4xlarge' }, 'TrainInstanceType: ml.r5.4xlarge is not used for training jobs here'],
     [{ Method: 'full' }, 'Method full on 1 × ml.g5.12xlarge'],
+    [{ ReplayFraction: 0.6 }, 'ReplayFraction: got 0.6, expected a number >= 0 <= 0.5 (0 = no replay)'],
+    [{ ReplayFraction: -0.01 }, 'ReplayFraction: got -0.01, expected a number >= 0'],
+    [
+      { ReplayDataUri: 'bucket/replay/' },
+      `ReplayDataUri: got "bucket/replay/", expected an s3://bucket/prefix URI of the replay corpus, or '' for none`,
+    ],
   ])('%j is refused with the parameter, the value and what is allowed', (change, message) => {
     const problems = executionProblems({ ...defaults(), ...change });
     expect(problems.join('\n')).toContain(message);
+  });
+
+  test('replay: none by default (ReplayDataUri empty, ReplayFraction 0.01), 0 and a prefix are allowed', () => {
+    expect(defaults()).toMatchObject({ ReplayDataUri: '', ReplayFraction: 0.01 });
+    const replay = { ReplayDataUri: 's3://my-data/replay/general/', ReplayFraction: 0 };
+    expect(executionProblems({ ...defaults(), ...replay })).toEqual([]);
   });
 
   test('full fine-tuning passes where it fits', () => {

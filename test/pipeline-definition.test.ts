@@ -156,8 +156,24 @@ describe('MedLlama pipeline definition', () => {
     expect((train.InputDataConfig as unknown as { ChannelName: string }[]).map((c) => c.ChannelName)).toEqual([
       'train',
       'validation',
+      'replay',
       'base_model',
     ]);
+  });
+
+  test('replay: Tokenize gets ReplayDataUri as an argument (it may be empty); Train reads its replay split', () => {
+    const def = json();
+    const args = step(def, 'Tokenize').Arguments.AppSpecification as { ContainerArguments: unknown[] };
+    const at = args.ContainerArguments.indexOf('--replay_uri');
+    expect(args.ContainerArguments[at + 1]).toEqual({ Get: 'Parameters.ReplayDataUri' });
+    const train = step(def, 'Train').Arguments;
+    const replay = (train.InputDataConfig as unknown as Obj[]).find((c) => c.ChannelName === 'replay');
+    expect(JSON.stringify(replay)).toContain(
+      '"Steps.Tokenize.ProcessingOutputConfig.Outputs[\'tokenize\'].S3Output.S3Uri"},"replay"',
+    );
+    expect((train.HyperParameters as Obj).replay_fraction).toEqual({
+      'Std:Join': { On: '', Values: [{ Get: 'Parameters.ReplayFraction' }] },
+    });
   });
 
   test('spot is synth-time: MaxWait + checkpoints only when on', () => {

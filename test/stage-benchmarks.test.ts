@@ -12,7 +12,14 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { UsageError } from '../lib/cli/command.ts';
 import { parseStageBenchmarksArgs, runStageBenchmarks } from '../lib/cli/commands/stage-benchmarks.ts';
 import { PUBMEDQA_SOURCES } from '../lib/data/benchmarks.ts';
-import { countParagraphs, GENERAL_TEXT_DIR, loadGeneralText } from '../lib/data/general-text.ts';
+import {
+  countParagraphs,
+  GENERAL_REPLAY_DIR,
+  GENERAL_TEXT_DIR,
+  loadGeneralReplay,
+  loadGeneralText,
+  sharedText,
+} from '../lib/data/general-text.ts';
 import { sha256Hex } from '../lib/data/s3-anonymous.ts';
 import { type MotoServer, startMoto } from './support/moto.ts';
 import { SHARED_DIR, sharedPath } from './support/shared.ts';
@@ -54,6 +61,26 @@ describe('stage-benchmarks arguments', () => {
     expect(() => parseStageBenchmarksArgs(['--bucket', 'b-1', '--general-text-to', 'gt/'])).toThrow(
       /--general-text-to: got "gt\/", expected s3:\/\/BUCKET\[\/PREFIX\]/,
     );
+  });
+});
+
+describe('the general replay sample', () => {
+  test('--replay-to defaults to replay/general/ of the PubMedQA bucket', () => {
+    expect(parseStageBenchmarksArgs(['--bucket', 'b-1']).replay).toEqual({ bucket: 'b-1', prefix: 'replay/general/' });
+    expect(
+      parseStageBenchmarksArgs(['--bucket', 'b-1', '--replay-to', 's3://b-2/r', '--replay-from', 'd']).replay,
+    ).toEqual({ bucket: 'b-2', prefix: 'r/', from: 'd' });
+    expect(() => parseStageBenchmarksArgs(['--bucket', 'b-1', '--replay-to', 'r/'])).toThrow(/--replay-to: got "r\/"/);
+  });
+
+  test("the project's sample: licensed, and no 13-word run in common with the evaluation set", async () => {
+    const [general, replay] = [await loadGeneralText(), await loadGeneralReplay()];
+    expect(replay.dir).toBe(GENERAL_REPLAY_DIR);
+    expect(replay.files.map((f) => f.name)).toHaveLength(6);
+    expect(sharedText(general, replay)).toEqual([]);
+    expect(readFileSync(join(GENERAL_REPLAY_DIR, 'README.md'), 'utf8')).toContain('**License**: Apache-2.0');
+    const topics = (set: typeof general) => set.files.map((f) => f.name);
+    expect(topics(replay).filter((n) => topics(general).includes(n))).toEqual([]);
   });
 });
 
@@ -218,6 +245,45 @@ describe('stage-benchmarks against a moto bucket', () => {
       stage(['--to', to, '--from', FIXTURE, '--any-size', '--general-text-from', one, ...general]),
     ).rejects.toThrow(/empty.txt: no text\n {2}latin1.txt: not UTF-8/);
     expect(await keys('gt-refused/')).toEqual([]);
+  });
+
+  test('stages the replay sample under replay/general/ with its SOURCE.md, and says how to use it', async () => {
+    const to = `s3://${BUCKET}/rp-run/pubmedqa/`;
+    const argv = ['--to', to, '--from', FIXTURE, '--any-size', '--replay-to', `s3://${BUCKET}/rp-run/replay/`];
+    const first = await stage(argv);
+    expect(first.code).toBe(0);
+    const names = (await loadGeneralReplay()).files.map((f) => f.name);
+    expect(await keys('rp-run/replay/')).toEqual([...names, 'SOURCE.md'].sort());
+    const source = (await get('rp-run/replay/SOURCE.md')).text;
+    expect(source).toContain('# General-domain replay sample');
+    expect(source).toContain('- Origin: fixtures/general-replay in the MedLlama repository');
+    expect(source).toContain("- License: Apache-2.0 (the MedLlama project's license)");
+    expect(first.log).toContain(
+      `stage-benchmarks: to train with it, start an execution with --param ReplayDataUri=s3://${BUCKET}/rp-run/replay/`,
+    );
+  });
+
+  test('a replay set that shares text with the evaluation set is refused before anything is uploaded', async () => {
+    const copy = mkdtempSync(join(work, 'rp-copy-'));
+    const tides = readFileSync(join(GENERAL_TEXT_DIR, 'tides.txt'), 'utf8').split('\n\n')[1]!;
+    writeFileSync(join(copy, 'mixed.txt'), `Some words of our own about kites.\n\n${tides}\n`);
+    const to = `s3://${BUCKET}/rp-refused/pubmedqa/`;
+    await expect(
+      stage([
+        '--to',
+        to,
+        '--from',
+        FIXTURE,
+        '--any-size',
+        '--replay-from',
+        copy,
+        '--replay-to',
+        `s3://${BUCKET}/rp-refused/r/`,
+      ]),
+    ).rejects.toThrow(
+      /--replay-from .*: shares text with the general-text evaluation set[\s\S]*mixed.txt ~ tides.txt: "/,
+    );
+    expect(await keys('rp-refused/')).toEqual([]);
   });
 
   test('--dry-run validates and uploads nothing', async () => {

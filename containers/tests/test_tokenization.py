@@ -76,10 +76,10 @@ def cfg_for(root: Path, out: Path, tokenizer: Path, **kw: Any) -> TokenizationCo
     return TokenizationConfig(input_dir=str(root), output_dir=str(out), tokenizer=str(tokenizer), **kw)
 
 
-def pack(cfg: TokenizationConfig, tok, split: str = "train", shard: Shard | None = None, replay=None):
+def pack(cfg: TokenizationConfig, tok, split: str = "train", shard: Shard | None = None):
     rows: list[np.ndarray] = []
     index = index_split(Path(cfg.input_dir) / split, Path(cfg.input_dir))
-    stats = pack_split(cfg, tok, index, shard or Shard(), rows.append, LOG, replay)
+    stats = pack_split(cfg, tok, index, shard or Shard(), rows.append, LOG)
     block = np.concatenate(rows) if rows else np.zeros((0, cfg.seq_len), dtype=np.int32)
     return block, stats, index
 
@@ -185,31 +185,77 @@ def test_bad_input_becomes_rejections(tmp_path: Path, tok, tokenizer_json: Path)
     assert stats.documents == 2
 
 
-def test_replay_only_in_train_and_bounded(tmp_path: Path, tok, tokenizer_json: Path) -> None:
-    make_corpus(tmp_path / "in", n=40, seed=6)
-    replay = tmp_path / "replay"
-    replay.mkdir()
+def write_replay(folder: Path) -> None:
+    folder.mkdir(parents=True)
     rng = random.Random(9)
     for i in range(5):
-        (replay / f"g{i}.txt").write_text("General text about cooking and travel. " * rng.randint(20, 60))
-    (replay / "more.jsonl").write_text(
-        "\n".join(json.dumps({"text": "Sports news " * 30}) for _ in range(20)) + "\nbad\n"
-    )
-    from medllama.tokenization.core import list_replay
+        (folder / f"g{i}.txt").write_text("General text about cooking and travel. " * rng.randint(20, 60))
+    (folder / "empty.txt").write_text("  \n")
+    (folder / "SOURCE.md").write_text("# not a document")
+    lines = [json.dumps({"text": f"Sports news number {i}. " * 30}) for i in range(20)]
+    (folder / "sub").mkdir()
+    (folder / "sub" / "more.jsonl").write_text("\n".join([*lines, "bad", json.dumps({"title": "x"})]) + "\n")
 
-    refs = list_replay(str(replay))
-    assert len(refs) == 25
-    cfg = cfg_for(
-        tmp_path / "in", tmp_path / "o", tokenizer_json, seq_len=64, replay_dir=str(replay), replay_fraction=0.1
-    )
-    blocks, stats, _ = pack(cfg, tok, replay=refs)
-    assert stats.replay_documents > 0
-    share = stats.replay_tokens / stats.tokens
-    assert 0.05 < share <= 0.1 + 1e-9
-    again, stats2, _ = pack(cfg, tok, replay=refs)
-    assert np.array_equal(blocks, again) and stats == stats2
-    with pytest.raises(ValueError):
-        cfg_for(tmp_path / "in", tmp_path / "o", tokenizer_json, replay_fraction=0.1)
+
+def test_replay_is_its_own_split(tmp_path: Path, tokenizer_json: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--replay_uri: the corpus under the prefix (here the local runner's S3 folder) becomes the split 'replay',
+    framed like the others; train is what it is without replay; no URI gives an empty replay split."""
+    datasets = datasets_or_skip()
+    make_corpus(tmp_path / "in", n=30, seed=6)
+    write_replay(tmp_path / "s3" / "bucket" / "general")
+    monkeypatch.setenv("MEDLLAMA_LOCAL_S3", json.dumps({"root": str(tmp_path / "s3"), "mounts": {}}))
+    args = ["--input_dir", str(tmp_path / "in"), "--tokenizer", str(tokenizer_json), "--seq_len", "64"]
+    assert main([*args, "--output_dir", str(tmp_path / "plain")]) == 0
+    assert main([*args, "--output_dir", str(tmp_path / "o"), "--replay_uri", "s3://bucket/general/"]) == 0
+    report = json.loads((tmp_path / "o" / "tokenize-report.json").read_text())
+    replay = report["replay"]
+    assert replay["source"] == "s3://bucket/general/"
+    assert replay["documents"] == 25 and replay["rejected"] == 3 and replay["blocks"] > 0
+    meta = json.loads((tmp_path / "o" / "replay" / "medllama-split.json").read_text())
+    assert meta["split"] == "replay" and meta["source"] == "s3://bucket/general/" and meta["bos_id"] == 1
+    rows = datasets.load_from_disk(str(tmp_path / "o" / "replay"))["input_ids"]
+    assert len(rows) == replay["blocks"] and rows[0][0] == 1  # <s> opens the first document
+    for split in ("train", "validation"):  # the domain splits do not change
+        a = (tmp_path / "plain" / split / "medllama-split.json").read_text()
+        assert a == (tmp_path / "o" / split / "medllama-split.json").read_text()
+    assert len(datasets.load_from_disk(str(tmp_path / "plain" / "replay"))) == 0
+    assert json.loads((tmp_path / "plain" / "tokenize-report.json").read_text())["replay"]["source"] == ""
+    rejected = (tmp_path / "o" / "rejected" / "part-00000.jsonl").read_text().splitlines()
+    assert sorted(json.loads(r)["source"] for r in rejected) == [
+        "replay/empty.txt",
+        "replay/sub/more.jsonl:21",
+        "replay/sub/more.jsonl:22",
+    ]
+    # deterministic bytes
+    assert main([*args, "--output_dir", str(tmp_path / "o2"), "--replay_uri", "s3://bucket/general/"]) == 0
+    for p in sorted((tmp_path / "o" / "replay").rglob("*")):
+        if p.is_file():
+            assert p.read_bytes() == (tmp_path / "o2" / "replay" / p.name).read_bytes(), p
+
+
+def test_replay_errors(tmp_path: Path, tokenizer_json: Path, monkeypatch: pytest.MonkeyPatch, caplog) -> None:
+    make_corpus(tmp_path / "in", n=3)
+    (tmp_path / "s3" / "bucket" / "docs").mkdir(parents=True)
+    (tmp_path / "s3" / "bucket" / "docs" / "README.md").write_text("no documents here")
+    monkeypatch.setenv("MEDLLAMA_LOCAL_S3", json.dumps({"root": str(tmp_path / "s3"), "mounts": {}}))
+    args = [
+        "--input_dir",
+        str(tmp_path / "in"),
+        "--output_dir",
+        str(tmp_path / "o"),
+        "--tokenizer",
+        str(tokenizer_json),
+    ]
+    with caplog.at_level(logging.ERROR):
+        assert main([*args, "--replay_uri", "s3://bucket/missing/"]) == 1
+        assert main([*args, "--replay_uri", "s3://bucket/docs/"]) == 1
+    assert "--replay_uri s3://bucket/missing/: no objects under this prefix" in caplog.text
+    assert "--replay_uri s3://bucket/docs/: no replay documents" in caplog.text
+    with pytest.raises(SystemExit) as err:
+        main([*args, "--replay_uri", "/local/folder"])
+    assert err.value.code == 2
+    with pytest.raises(ValueError, match="names 'replay'"):
+        cfg_for(tmp_path / "in", tmp_path / "o", tokenizer_json, splits=["train", "replay"])
 
 
 def test_long_article_is_roughly_linear(tok) -> None:
@@ -251,7 +297,7 @@ def test_cli_errors(tmp_path: Path, tokenizer_json: Path) -> None:
         main(["--seq_len", "3"])
     assert err.value.code == 2
     with pytest.raises(SystemExit) as err:
-        main(["--replay_fraction", "0.5"])
+        main(["--replay_uri", "http://example.com/x"])
     assert err.value.code == 2
     args = [
         "--input_dir",

@@ -89,6 +89,22 @@ def test_max_eval_blocks_caps_the_final_evaluation(data_dir: Path, tiny_base_mod
     assert json.loads((tmp_path / "data" / "training_summary.json").read_text())["eval_blocks"] == 2
 
 
+def test_replay_is_mixed_and_the_realized_share_is_logged(tiny_base_model: Path, tmp_path: Path) -> None:
+    """A replay split beside train: the summary records the requested and realized mix, computed from the blocks
+    the steps read (whole epochs here, so exactly replay_fraction)."""
+    data = write_motif_splits(
+        tmp_path / "d", SEQ, {"train": 36, "validation": 2, "replay": 5}, base_model=tiny_base_model
+    )
+    argv = args_for(data, tiny_base_model, tmp_path, max_steps=10, save_steps=0, eval_steps=0, replay_fraction=0.1)
+    argv += ["--replay_dir", str(data / "replay")]
+    proc = subprocess.run([sys.executable, "-m", "medllama.train", *argv], env=ENV, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    replay = json.loads((tmp_path / "data" / "training_summary.json").read_text())["replay"]
+    assert replay["replay_blocks_per_epoch"] == 4 and replay["domain_blocks"] == 36
+    assert replay["blocks_read"] == 40 and replay["replay_blocks_read"] == 4 and replay["realized_fraction"] == 0.1
+    assert "realized fraction 0.1, requested 0.1" in proc.stdout + proc.stderr
+
+
 def test_metric_regexes_match_real_log_lines(lora_run: dict) -> None:
     lines = metric_lines(lora_run["stdout"])
     definitions = json.loads(METRIC_DEFINITIONS.read_text())

@@ -15,7 +15,7 @@ import pytest
 from medllama.config import ConfigError, is_path_field, load_schema, parse_config
 from medllama.resources import repo_root
 from medllama.train.config import TrainConfig
-from medllama.train.data import DataError, StepPlan, load_split, write_npy_split
+from medllama.train.data import DataError, MixedSplit, StepPlan, load_replay_split, load_split, write_npy_split
 from medllama.train.distributed import DistEnv
 from medllama.train.loop import lr_lambda
 from medllama.train.metrics import METRIC_RE, flops_per_token, format_metric, mfu, peak_tflops_for
@@ -38,7 +38,15 @@ def test_dataclass_fields_equal_schema_properties() -> None:
         default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
         assert schema["properties"][name]["default"] == default, name
     paths = {f.name for f in dataclasses.fields(TrainConfig) if is_path_field(f)}
-    assert paths == {"train_dir", "validation_dir", "base_model_dir", "model_dir", "checkpoint_dir", "output_data_dir"}
+    assert paths == {
+        "train_dir",
+        "validation_dir",
+        "replay_dir",
+        "base_model_dir",
+        "model_dir",
+        "checkpoint_dir",
+        "output_data_dir",
+    }
 
 
 def test_defaults_and_sagemaker_values(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -119,6 +127,33 @@ def test_step_plan_reads_each_block_once_per_epoch_and_is_deterministic() -> Non
     again = StepPlan(num_blocks=50, world_size=2, micro_batch=3, accumulation=2, seed=7)
     assert all(np.array_equal(a, b) for a, b in zip(plan.micro_batches(5, 1), again.micro_batches(5, 1), strict=True))
     assert plan.total_steps(2.5, -1) == 10 and plan.total_steps(1.0, 3) == 3
+
+
+def test_replay_mix_is_seeded_and_realizes_the_fraction(tmp_path: Path) -> None:
+    """MixedSplit: round(f/(1-f)·N) replay blocks join N domain blocks; the replay split, smaller than that, is
+    walked by seeded permutations (each block used 2 or 3 times here); the realized share over whole epochs is f."""
+    domain = load_split(write_npy_split(tmp_path / "train", np.zeros((90, 4), np.int32), tokenizer=None), 4, name="t")
+    replay_rows = np.arange(1, 9, dtype=np.int32)[:, None].repeat(4, axis=1)  # block k is all k+1
+    replay = load_replay_split(write_npy_split(tmp_path / "replay", replay_rows, tokenizer=None), 4)
+    mix = MixedSplit(domain, replay, 0.1, seed=3)
+    assert mix.extra == 10 and len(mix) == 100
+    assert sorted(np.bincount(mix.pick, minlength=8).tolist()) == [1, 1, 1, 1, 1, 1, 2, 2]
+    rows = mix.blocks(np.array([0, 95, 89, 90]))
+    assert rows[0].tolist() == [0] * 4 and rows[2].tolist() == [0] * 4
+    assert rows[1, 0] == mix.pick[5] + 1 and rows[3, 0] == mix.pick[0] + 1
+    plan = StepPlan(num_blocks=len(mix), world_size=1, micro_batch=5, accumulation=2, seed=3)
+    summary = mix.summary(plan, 20)  # two whole epochs of 10 steps
+    assert summary["replay_blocks_read"] == 20 and summary["realized_fraction"] == 0.1
+    assert summary["replay_tokens_read"] == 80 and summary["repeats_replay_blocks"] is True
+    again = MixedSplit(domain, replay, 0.1, seed=3)
+    assert np.array_equal(again.pick, mix.pick) and not np.array_equal(
+        MixedSplit(domain, replay, 0.1, 4).pick, mix.pick
+    )
+    none = MixedSplit(domain, None, 0.1, seed=3)
+    assert none.extra == 0 and none.summary(plan, 2)["realized_fraction"] == 0.0
+    assert MixedSplit(domain, replay, 0.0, seed=3).extra == 0
+    empty = write_npy_split(tmp_path / "empty", np.zeros((0, 4), np.int32), tokenizer=None, seq_len=4)
+    assert load_replay_split(empty, 4) is None and load_replay_split(tmp_path / "missing", 4) is None
 
 
 def test_lr_schedules() -> None:

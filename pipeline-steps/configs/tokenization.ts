@@ -1,11 +1,13 @@
 import { z } from 'zod';
+import { REPLAY_URI } from '../execution-checks.ts';
 import { defineStepConfig } from './define.ts';
 
 /**
  * `medllama.tokenization`: Llama 2 tokenizer over each split of the dedup output, documents sorted by id,
  * `<s>` + document + `</s>` concatenated and packed into blocks of exactly `seq_len` tokens, written with
- * `datasets.save_to_disk` (column `input_ids`). Path flags (`--input_dir`, `--output_dir`, `--tokenizer`,
- * `--replay_dir`) are not part of this schema.
+ * `datasets.save_to_disk` (column `input_ids`). Path flags (`--input_dir`, `--output_dir`, `--tokenizer`) are not
+ * part of this schema. `replay_uri` is: the pipeline passes the `ReplayDataUri` parameter, which may be empty, so
+ * the step fetches it itself (medllama/s3_prefix.py) rather than through an input that would have to exist.
  */
 export const config = defineStepConfig(
   'tokenization',
@@ -23,12 +25,14 @@ export const config = defineStepConfig(
       .min(1)
       .default(['train', 'validation', 'test'])
       .describe('split folders of the input to tokenize'),
-    replay_fraction: z
-      .number()
-      .min(0)
-      .max(0.2)
-      .default(0)
-      .describe('target share of replay tokens in train (0 disables replay)'),
+    replay_uri: z
+      .string()
+      .regex(new RegExp(`^(${REPLAY_URI.source.slice(1, -1)})?$`))
+      .default('')
+      .describe(
+        "S3 prefix of a general-domain replay corpus (.txt: one document per file; .jsonl: one 'text' per line), " +
+          "tokenized into its own split 'replay' for Train to mix in; '' = none (an empty replay split)",
+      ),
     batch_docs: z.number().int().min(1).max(65536).default(128).describe('documents per tokenizer batch call'),
     chunk_docs: z
       .number()

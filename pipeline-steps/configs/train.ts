@@ -89,6 +89,14 @@ export const config = defineStepConfig(
     gradient_checkpointing: z.boolean().default(true).describe('recompute activations in the backward pass'),
     torch_compile: z.boolean().default(false).describe('torch.compile each decoder layer (GPU only)'),
     eval_steps: z.number().int().min(0).default(200).describe('evaluate every N optimizer steps (0: only at the end)'),
+    replay_fraction: z
+      .number()
+      .min(0)
+      .max(0.5)
+      .default(0.01)
+      .describe(
+        'share of the training blocks drawn from the replay split (general text), mixed in by a seeded permutation; 0 = none; ignored when the replay split is empty',
+      ),
     max_eval_blocks: z
       .number()
       .int()

@@ -2,7 +2,8 @@
  * Runs Processing and Training steps as subprocesses with the SageMaker container contract, in a
  * sandbox folder that stands in for the container's `/opt/ml`:
  * - Processing: inputs at `<sandbox>/opt/ml/processing/...` (the input's LocalPath), outputs collected from
- *   each output's LocalPath, `/opt/ml/config/resourceconfig.json`, `MEDLLAMA_OPT_ML=<sandbox>/opt/ml`;
+ *   each output's LocalPath, `/opt/ml/config/resourceconfig.json`, `MEDLLAMA_OPT_ML=<sandbox>/opt/ml`,
+ *   `MEDLLAMA_LOCAL_S3` (the local S3's root and mounts, for a step that reads an optional S3 prefix itself);
  *   InstanceCount N runs N processes (algo-1..N) and merges their outputs into the same prefix.
  * - Training (script mode, like the SageMaker training toolkit): channels at `/opt/ml/input/data/<channel>`
  *   with `SM_CHANNEL_<NAME>`, `hyperparameters.json`, `SM_HPS`, `SM_MODEL_DIR`, `SM_OUTPUT_DATA_DIR`, the
@@ -343,6 +344,7 @@ export async function runProcessing(args: JsonObject, ctx: JobContext): Promise<
     const env = {
       ...envMap(args.Environment, optMl),
       MEDLLAMA_OPT_ML: optMl,
+      MEDLLAMA_LOCAL_S3: ctx.s3.environment(),
       MEDLLAMA_NO_PIP: '1',
       PYTHONUNBUFFERED: '1',
     };

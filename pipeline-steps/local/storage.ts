@@ -41,6 +41,14 @@ export class LocalS3 {
       .sort((a, b) => b[0].length - a[0].length);
   }
 
+  /**
+   * The value of `MEDLLAMA_LOCAL_S3`, for a step that reads an S3 prefix itself rather than through an input (an
+   * optional corpus: containers/medllama/s3_prefix.py): the same root and mounts, so the URI finds the same folder.
+   */
+  environment(): string {
+    return JSON.stringify({ root: resolve(this.root), mounts: Object.fromEntries(this.mounts) });
+  }
+
   /** The local path of an S3 (or file://) URI. Throws for anything else and for `..` in keys. */
   toLocal(uri: string): string {
     if (typeof uri !== 'string') throw new StorageError(`expected an S3 URI, got ${JSON.stringify(uri)}`);

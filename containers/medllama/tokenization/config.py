@@ -29,14 +29,15 @@ class TokenizationConfig:
         help="the base model's tokenizer_config.json (or a folder holding it), which names BOS/EOS; '' = the one "
         "beside --tokenizer, or Llama 2's <s> / </s> when there is none",
     )
-    replay_dir: str = path_option(
-        "", help="optional folder of general text (.txt: one document per file; .jsonl: 'text')"
-    )
     seq_len: int = option(4096, help="tokens per packed block; every row has exactly this length")
     splits: list[str] = option(
         default_factory=lambda: ["train", "validation", "test"], help="split folders of the input to tokenize"
     )
-    replay_fraction: float = option(0.0, help="target share of replay tokens in train (0 disables replay)")
+    replay_uri: str = option(
+        "",
+        help="S3 prefix of a general-domain replay corpus (.txt: one document per file; .jsonl: one 'text' per "
+        "line), tokenized into its own split 'replay' for Train to mix in; '' = none (an empty replay split)",
+    )
     batch_docs: int = option(128, help="documents per tokenizer batch call")
     chunk_docs: int = option(
         4096, help="documents per packing chunk (sorted by id); each chunk is packed on its own, its tail dropped"
@@ -54,7 +55,7 @@ class TokenizationConfig:
             and not 0 <= self.shard_index < self.shard_count
         ):
             raise ValueError(f"--shard_index: {self.shard_index} is not in [0, --shard_count={self.shard_count})")
-        if self.replay_fraction > 0 and not self.replay_dir:
-            raise ValueError("--replay_fraction > 0 needs --replay_dir")
+        if "replay" in self.splits:
+            raise ValueError(f"--splits: {self.splits} names 'replay', the split --replay_uri fills")
         if len(set(self.splits)) != len(self.splits) or not self.splits:
             raise ValueError(f"--splits: must be distinct and non-empty, got {self.splits}")

@@ -11,11 +11,12 @@ Sharding: the chunks of a split are divided into ``shard_count`` contiguous rang
 range ``i``. Because chunks are packed independently, concatenating the shards' datasets in shard order
 gives exactly the single-shard dataset.
 
-Replay (train only): replay documents (``--replay_dir``, files sorted by path) are dealt round-robin to
-the train chunks; inside a chunk, after each domain document, the next replay documents are inserted
-as long as ``replay_tokens <= f / (1 - f) * domain_tokens`` still holds after inserting them
-(f = ``replay_fraction``), so the replay share of a chunk is at most f, and close to f when the replay
-corpus is large enough.
+Replay: with ``--replay_uri``, the general-domain corpus under that S3 prefix (``.txt``: one document per file;
+``.jsonl``: one ``text`` per line; other files such as SOURCE.md are not documents) is tokenized with the same
+tokenizer and framing into a split of its own, ``replay`` (documents in path and line order, sharded like the
+others). Nothing is mixed here: Train mixes replay blocks into its batches at ``replay_fraction``
+(:mod:`medllama.train.data`), so the share can change without tokenizing again. Without it, ``replay`` is an
+empty dataset, so that the Train channel that reads it always has objects.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import hashlib
 import json
 import logging
 import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import chain
@@ -34,6 +36,7 @@ import numpy as np
 
 from medllama.jsonl import dumps, jsonl_files, write_json
 from medllama.logs import Progress
+from medllama.s3_prefix import PrefixError, fetch_prefix
 from medllama.sagemaker_env import Shard
 from medllama.tokenizer import BaseTokenizer, TokenizerError, load_base_tokenizer
 
@@ -120,46 +123,54 @@ def read_texts(index: SplitIndex, refs: list[DocRef], handles: dict[int, Any]) -
         if fh is None:
             fh = handles[ref.file] = open(index.files[ref.file], "rb")  # noqa: SIM115
         fh.seek(ref.offset)
-        out.append(json.loads(fh.read(ref.length))["text"])
+        if ref.length < 0:  # a replay .txt file: the whole file is the document
+            out.append(fh.read().decode("utf-8", errors="replace"))
+        else:
+            out.append(json.loads(fh.read(ref.length))["text"])
     return out
 
 
-def list_replay(replay_dir: str) -> list[tuple[Path, int, int]]:
-    """Replay documents as (file, offset, length); length -1 means the whole .txt file."""
-    root = Path(replay_dir)
-    if not root.is_dir():
-        raise InputError(f"--replay_dir {replay_dir}: not a folder")
-    out: list[tuple[Path, int, int]] = []
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+REPLAY_SPLIT = "replay"
+
+
+def index_replay(folder: Path) -> SplitIndex:
+    """The replay documents under ``folder``: every non-empty ``.txt`` file (length -1: the whole file) and every
+    line of a ``.jsonl`` file with a non-empty string ``text``, in path then line order; bad lines are rejections."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in (".txt", ".jsonl"))
+    docs: list[DocRef] = []
+    rejections: list[dict[str, Any]] = []
+    for fi, path in enumerate(files):
+        rel = path.relative_to(folder).as_posix()
         if path.suffix == ".txt":
-            if path.stat().st_size > 0:
-                out.append((path, 0, -1))
-        elif path.suffix == ".jsonl":
-            with open(path, "rb") as fh:
-                offset = 0
-                for line in fh:
-                    start, offset = offset, offset + len(line)
-                    if isinstance(_check_line_replay(line), str):
-                        out.append((path, start, len(line)))
-    return out
+            if path.read_bytes().strip():
+                docs.append(DocRef(rel, fi, 0, -1))
+            else:
+                rejections.append({"source": f"replay/{rel}", "reason": "empty-text", "detail": "empty .txt file"})
+            continue
+        with open(path, "rb") as fh:
+            offset = 0
+            for number, line in enumerate(fh, start=1):
+                start, offset = offset, offset + len(line)
+                if not line.strip():
+                    continue
+                problem = _check_replay_line(line)
+                if problem:
+                    rejections.append({"source": f"replay/{rel}:{number}", "reason": problem[0], "detail": problem[1]})
+                else:
+                    docs.append(DocRef(f"{rel}:{number:012d}", fi, start, len(line)))
+    docs.sort(key=lambda d: (d.sort_key, d.file, d.offset))
+    return SplitIndex(files, docs, rejections)
 
 
-def _check_line_replay(line: bytes) -> str | None:
+def _check_replay_line(line: bytes) -> tuple[str, str] | None:
     try:
         obj = json.loads(line.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return None
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        return ("invalid-json", f"not a UTF-8 JSON line: {err}")
     text = obj.get("text") if isinstance(obj, dict) else None
-    return text if isinstance(text, str) and text.strip() else None
-
-
-def read_replay(ref: tuple[Path, int, int]) -> str:
-    path, offset, length = ref
-    if length < 0:
-        return path.read_text(encoding="utf-8", errors="replace")
-    with open(path, "rb") as fh:
-        fh.seek(offset)
-        return json.loads(fh.read(length))["text"]
+    if not isinstance(text, str):
+        return ("missing-field", "record has no string 'text'")
+    return None if text.strip() else ("empty-text", "record has an empty text")
 
 
 class Packer:
@@ -228,8 +239,6 @@ class SplitStats:
     blocks: int = 0
     tail_tokens_dropped: int = 0
     chunks: int = 0
-    replay_documents: int = 0
-    replay_tokens: int = 0
     rejected: int = 0
 
     def as_dict(self, seq_len: int) -> dict[str, Any]:
@@ -251,22 +260,17 @@ def pack_split(
     shard: Shard,
     emit: Callable[[np.ndarray], None],
     log: logging.Logger,
-    replay: list[tuple[Path, int, int]] | None = None,
     what: str = "documents",
 ) -> SplitStats:
     stats = SplitStats()
     n_chunks = (len(index.docs) + cfg.chunk_docs - 1) // cfg.chunk_docs
     packer = Packer(cfg.seq_len, emit)
     handles: dict[int, Any] = {}
-    ratio = cfg.replay_fraction / (1 - cfg.replay_fraction) if replay and cfg.replay_fraction > 0 else 0.0
     progress = Progress(log, what, every=10000)
     try:
         for c in chunk_range(n_chunks, shard):
             stats.chunks += 1
             refs = index.docs[c * cfg.chunk_docs : (c + 1) * cfg.chunk_docs]
-            chunk_replay = iter(replay[c::n_chunks]) if ratio else iter(())
-            domain_tokens = replay_tokens = 0
-            pending: tuple[str, np.ndarray] | None = None
             for b in range(0, len(refs), cfg.batch_docs):
                 texts = read_texts(index, refs[b : b + cfg.batch_docs], handles)
                 framed = frame_batch(tok.encode_many(texts), tok.bos_id, tok.eos_id)
@@ -275,24 +279,6 @@ def pack_split(
                     stats.documents += 1
                     stats.tokens += len(doc)
                     stats.text_bytes += len(text.encode("utf-8"))
-                    domain_tokens += len(doc)
-                    while ratio:
-                        if pending is None:
-                            ref = next(chunk_replay, None)
-                            if ref is None:
-                                break
-                            rtext = read_replay(ref)
-                            pending = (rtext, frame_batch(tok.encode_many([rtext]), tok.bos_id, tok.eos_id)[0])
-                        rtext, rdoc = pending
-                        if replay_tokens + len(rdoc) > ratio * domain_tokens:
-                            break
-                        pending = None
-                        packer.add(rdoc)
-                        replay_tokens += len(rdoc)
-                        stats.replay_documents += 1
-                        stats.replay_tokens += len(rdoc)
-                        stats.tokens += len(rdoc)
-                        stats.text_bytes += len(rtext.encode("utf-8"))
                 progress.update(len(texts), tokens=stats.tokens)
             packer.end_chunk()
     finally:
@@ -305,8 +291,6 @@ def pack_split(
 
 
 def run(cfg: TokenizationConfig, shard: Shard, log: logging.Logger) -> dict[str, Any]:
-    from .writer import BlockWriter
-
     tok = load_tokenizer(cfg.tokenizer, cfg.tokenizer_config or None)
     log.info(f"tokenizer {tok.path} sha256={tok.sha256[:12]} {tok.identity.describe()}")
     root = Path(cfg.input_dir)
@@ -314,7 +298,6 @@ def run(cfg: TokenizationConfig, shard: Shard, log: logging.Logger) -> dict[str,
         raise InputError(
             f"--input_dir {root}: none of the split folders {cfg.splits} exists (expected the dedup output)"
         )
-    replay = list_replay(cfg.replay_dir) if cfg.replay_fraction > 0 else None
     out = Path(cfg.output_dir)
     sharded = shard.count > 1
     report: dict[str, Any] = {
@@ -331,47 +314,16 @@ def run(cfg: TokenizationConfig, shard: Shard, log: logging.Logger) -> dict[str,
         if not (root / split).is_dir():
             log.warning(f"split {split}: no folder {root / split}; writing an empty dataset")
         rejections.extend(index.rejections if shard.index == 0 else [])
-        target = out / split / f"shard-{shard.suffix}" if sharded else out / split
-        writer = BlockWriter(target, cfg.seq_len)
-        try:
-            stats = pack_split(
-                cfg,
-                tok,
-                index,
-                shard,
-                writer.write,
-                log,
-                replay if split == "train" else None,
-                what=f"{split} documents",
-            )
-        except BaseException:
-            writer.abort()
-            raise
-        stats.rejected = len(index.rejections) if shard.index == 0 else 0
-        writer.close(fingerprint=_fingerprint(tok.sha256, split, shard, stats))
-        summary = stats.as_dict(cfg.seq_len)
-        meta = {
-            "split": split,
-            "seq_len": cfg.seq_len,
-            "documents": stats.documents,
-            "tokens": stats.tokens,
-            "blocks": stats.blocks,
-            "tail_tokens_dropped": stats.tail_tokens_dropped,
-            "replay_documents": stats.replay_documents,
-            "replay_tokens": stats.replay_tokens,
-            **tok.identity.as_manifest(),
-            "layout": "sharded" if sharded else "single",
-            "shard_index": shard.index,
-            "shard_count": shard.count,
-        }
-        write_json(target / "medllama-split.json", meta)
-        report["splits"][split] = summary
-        log.info(
-            f"split {split}: documents={stats.documents} tokens={stats.tokens} blocks={stats.blocks} "
-            f"dropped={stats.tail_tokens_dropped} rejected={stats.rejected}"
-        )
+        report["splits"][split] = _write_split(cfg, tok, split, index, shard, out, log)
     totals = {k: sum(s[k] for s in report["splits"].values()) for k in ("documents", "tokens", "text_bytes")}
     report["tokens_per_byte"] = round(totals["tokens"] / totals["text_bytes"], 6) if totals["text_bytes"] else 0.0
+    with tempfile.TemporaryDirectory(prefix="replay-") as scratch:
+        index = _replay_index(cfg.replay_uri, Path(scratch), log)
+        rejections.extend(index.rejections if shard.index == 0 else [])
+        report[REPLAY_SPLIT] = {
+            "source": cfg.replay_uri,
+            **_write_split(cfg, tok, REPLAY_SPLIT, index, shard, out, log, source=cfg.replay_uri),
+        }
     report["rejected"] = len(rejections)
     if rejections or not sharded or shard.index == 0:
         rej = out / "rejected" / (f"part-{shard.suffix}.jsonl" if sharded else "part-00000.jsonl")
@@ -384,6 +336,69 @@ def run(cfg: TokenizationConfig, shard: Shard, log: logging.Logger) -> dict[str,
     name = f"tokenize-report-{shard.suffix}.json" if sharded else "tokenize-report.json"
     write_json(out / name, report)
     return report
+
+
+def _replay_index(uri: str, scratch: Path, log: logging.Logger) -> SplitIndex:
+    """The replay corpus's documents (none without ``uri``); a prefix without any is an :class:`InputError`."""
+    if not uri:
+        log.info("replay: no --replay_uri; writing an empty replay split")
+        return SplitIndex([], [])
+    try:
+        folder = fetch_prefix(uri, scratch, flag="--replay_uri")
+    except PrefixError as err:
+        raise InputError(str(err)) from None
+    index = index_replay(folder)
+    if not index.docs:
+        raise InputError(
+            f"--replay_uri {uri}: no replay documents (expected .txt files, or .jsonl lines with a 'text'; "
+            f"{len(index.files)} such file(s), {len(index.rejections)} rejected line(s))"
+        )
+    log.info(f"replay: {len(index.docs)} documents in {len(index.files)} file(s) from {uri}")
+    return index
+
+
+def _write_split(
+    cfg: TokenizationConfig,
+    tok: BaseTokenizer,
+    split: str,
+    index: SplitIndex,
+    shard: Shard,
+    out: Path,
+    log: logging.Logger,
+    **manifest: Any,
+) -> dict[str, Any]:
+    """Packs one split into ``out/<split>`` (or its shard folder) with its medllama-split.json; its summary."""
+    from .writer import BlockWriter
+
+    sharded = shard.count > 1
+    target = out / split / f"shard-{shard.suffix}" if sharded else out / split
+    writer = BlockWriter(target, cfg.seq_len)
+    try:
+        stats = pack_split(cfg, tok, index, shard, writer.write, log, what=f"{split} documents")
+    except BaseException:
+        writer.abort()
+        raise
+    stats.rejected = len(index.rejections) if shard.index == 0 else 0
+    writer.close(fingerprint=_fingerprint(tok.sha256, split, shard, stats))
+    meta = {
+        "split": split,
+        "seq_len": cfg.seq_len,
+        "documents": stats.documents,
+        "tokens": stats.tokens,
+        "blocks": stats.blocks,
+        "tail_tokens_dropped": stats.tail_tokens_dropped,
+        **manifest,
+        **tok.identity.as_manifest(),
+        "layout": "sharded" if sharded else "single",
+        "shard_index": shard.index,
+        "shard_count": shard.count,
+    }
+    write_json(target / "medllama-split.json", meta)
+    log.info(
+        f"split {split}: documents={stats.documents} tokens={stats.tokens} blocks={stats.blocks} "
+        f"dropped={stats.tail_tokens_dropped} rejected={stats.rejected}"
+    )
+    return stats.as_dict(cfg.seq_len)
 
 
 def _fingerprint(sha: str, split: str, shard: Shard, stats: SplitStats) -> str:

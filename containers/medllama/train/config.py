@@ -66,6 +66,11 @@ class TrainConfig:
     eval_steps: int = option(
         200, help="evaluate on the validation blocks every N optimizer steps (0: only at the end)"
     )
+    replay_fraction: float = option(
+        0.01,
+        help="share of the training blocks drawn from the replay split (general text), mixed in by a seeded "
+        "permutation; 0 = none; ignored when the replay split is empty",
+    )
     max_eval_blocks: int = option(
         0,
         help="evaluations use at most N validation blocks, a fixed seeded subset, the final one too (0: eval_budget "
@@ -94,6 +99,10 @@ class TrainConfig:
     validation_dir: str = path_option(
         lambda: sm_env("SM_CHANNEL_VALIDATION", opt_ml("input", "data", "validation")),
         help="packed validation split folder",
+    )
+    replay_dir: str = path_option(
+        lambda: sm_env("SM_CHANNEL_REPLAY", opt_ml("input", "data", "replay")),
+        help="packed replay split folder (Tokenize's 'replay'); missing or empty = no replay",
     )
     base_model_dir: str = path_option(
         lambda: sm_env("SM_CHANNEL_BASE_MODEL", opt_ml("input", "data", "base_model")),

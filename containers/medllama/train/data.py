@@ -103,6 +103,15 @@ def load_split(path: str | Path, seq_len: int, *, name: str) -> PackedSplit:
     return PackedSplit(folder, manifest, rows)
 
 
+def load_replay_split(path: str | Path, seq_len: int) -> PackedSplit | None:
+    """Tokenize's ``replay`` split, or None when there is none: no folder (a run without the replay channel) or no
+    blocks (Tokenize without --replay_uri writes an empty one, so that the channel always has objects)."""
+    if not Path(path).is_dir():
+        return None
+    split = load_split(path, seq_len, name="replay")
+    return split if len(split) else None
+
+
 def _concatenate(parts: list[PackedSplit], folder: Path) -> PackedSplit:
     """Joins the per-instance outputs of a sharded tokenization (``shard-0000i-of-0000N/``) in shard order,
     which gives exactly the rows a single instance would have written."""
@@ -153,6 +162,11 @@ class StepPlan:
     def epoch_order(self, epoch: int) -> np.ndarray:
         return _permutation(self.seed, epoch, self.num_blocks)
 
+    def step_window(self, step: int) -> np.ndarray:
+        """The block indices optimizer step ``step`` reads, all ranks and micro-steps together."""
+        epoch, within = divmod(step, self.steps_per_epoch)
+        return self.epoch_order(epoch)[within * self.global_batch : (within + 1) * self.global_batch]
+
     def micro_batches(self, step: int, rank: int) -> list[np.ndarray]:
         """The block indices of rank ``rank`` for each micro-step of optimizer step ``step`` (0-based).
 
@@ -160,10 +174,77 @@ class StepPlan:
         permutation (E steps per epoch, G the global batch; an epoch's tail that fills no global batch is
         skipped). Inside that window micro-step ``m`` of rank ``r`` takes slot ``m·world + r``.
         """
-        epoch, within = divmod(step, self.steps_per_epoch)
-        window = self.epoch_order(epoch)[within * self.global_batch : (within + 1) * self.global_batch]
+        window = self.step_window(step)
         out = []
         for m in range(self.accumulation):
             slot = m * self.world_size + rank
             out.append(window[slot * self.micro_batch : (slot + 1) * self.micro_batch])
         return out
+
+
+REPLAY_STREAM = 0x5E91A7  # seeds the choice of replay blocks apart from the epoch permutations ([seed, epoch])
+
+
+class MixedSplit:
+    """The train blocks followed by ``extra`` replay blocks, as one index space for :class:`StepPlan`.
+
+    With ``N`` domain blocks and replay fraction ``f``, ``extra = round(f / (1 - f) · N)``, so that ``extra / (N +
+    extra)`` is ``f`` up to rounding. Index ``i < N`` is domain block ``i``; index ``N + k`` is replay block
+    ``pick[k]``, where ``pick`` walks seeded permutations of the replay split (a fresh one each time it is used up,
+    so a replay split smaller than ``extra`` repeats blocks, each as often as the others, ±1). StepPlan's epoch
+    permutation then spreads both kinds over the steps. Every block holds ``seq_len`` tokens, so the block share is
+    the token share. Pure in (seed, N, f, replay size): a restart reads the same blocks at the same step.
+    """
+
+    def __init__(self, domain: PackedSplit, replay: PackedSplit | None, fraction: float, seed: int) -> None:
+        if not 0 <= fraction < 1:
+            raise DataError(f"--replay_fraction: got {fraction}, expected a number in [0, 1)")
+        self.domain, self.replay, self.fraction = domain, replay, fraction
+        self.seq_len = int(domain.manifest["seq_len"])
+        available = len(replay) if replay is not None else 0
+        self.extra = round(fraction / (1 - fraction) * len(domain)) if available and fraction > 0 else 0
+        rng = np.random.default_rng([seed, REPLAY_STREAM])
+        cycles = -(-self.extra // available) if self.extra else 0
+        picks = [rng.permutation(available) for _ in range(cycles)]
+        self.pick = np.concatenate(picks)[: self.extra] if picks else np.zeros(0, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.domain) + self.extra
+
+    def blocks(self, indices: np.ndarray) -> np.ndarray:
+        indices = np.asarray(indices, dtype=np.int64)
+        n = len(self.domain)
+        is_replay = indices >= n
+        if not is_replay.any():
+            return self.domain.blocks(indices)
+        assert self.replay is not None
+        out = np.empty((len(indices), self.seq_len), dtype=np.int64)
+        if (~is_replay).any():
+            out[~is_replay] = self.domain.blocks(indices[~is_replay])
+        out[is_replay] = self.replay.blocks(self.pick[indices[is_replay] - n])
+        return out
+
+    def replay_blocks_read(self, plan: StepPlan, steps: int) -> int:
+        """Replay blocks among those optimizer steps ``0 … steps-1`` read (all ranks)."""
+        n = len(self.domain)
+        if not self.extra:
+            return 0
+        return sum(int((plan.step_window(s) >= n).sum()) for s in range(steps))
+
+    def summary(self, plan: StepPlan, steps: int) -> dict:
+        """The requested and the realized mix, for training_summary.json."""
+        read = self.replay_blocks_read(plan, steps)
+        total = steps * plan.global_batch
+        manifest = self.replay.manifest if self.replay is not None else {}
+        return {
+            "fraction": self.fraction,
+            "source": manifest.get("source") or None,
+            "replay_split_blocks": len(self.replay) if self.replay is not None else 0,
+            "domain_blocks": len(self.domain),
+            "replay_blocks_per_epoch": self.extra,
+            "repeats_replay_blocks": bool(self.replay is not None and self.extra > len(self.replay)),
+            "blocks_read": total,
+            "replay_blocks_read": read,
+            "replay_tokens_read": read * self.seq_len,
+            "realized_fraction": round(read / total, 6) if total else 0.0,
+        }

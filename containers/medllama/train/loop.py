@@ -28,7 +28,7 @@ from medllama.tokenizer import BaseTokenizer, TokenizerError, load_base_tokenize
 from medllama.train.budget import Pace, planned_steps, project
 from medllama.train.checkpoint import Checkpointer, TrainerState
 from medllama.train.config import TrainConfig
-from medllama.train.data import DataError, PackedSplit, StepPlan, load_split
+from medllama.train.data import DataError, MixedSplit, PackedSplit, StepPlan, load_replay_split, load_split
 from medllama.train.distributed import DistEnv, all_reduce_sum, barrier, cleanup, init_distributed
 from medllama.train.fsdp import clip_grad_norm
 from medllama.train.merge import save_final_model
@@ -236,14 +236,16 @@ def _train(cfg: TrainConfig, env: DistEnv) -> dict:
         log.info(f"process rank {env.rank} of {env.world_size}, device {env.device}")
         log.info("config: " + json.dumps(vars(cfg), sort_keys=True))
 
-    train_split = load_split(cfg.train_dir, cfg.seq_len, name="train")
+    domain_split = load_split(cfg.train_dir, cfg.seq_len, name="train")
     val_split = load_split(cfg.validation_dir, cfg.seq_len, name="validation")
+    replay_split = load_replay_split(cfg.replay_dir, cfg.seq_len)
+    train_split = MixedSplit(domain_split, replay_split, cfg.replay_fraction, cfg.seed)
     plan = StepPlan(
         len(train_split), env.world_size, cfg.per_device_train_batch_size, cfg.gradient_accumulation_steps, cfg.seed
     )
     if plan.steps_per_epoch == 0:
         raise DataError(
-            f"the train split has {len(train_split)} blocks, fewer than one global batch of {plan.global_batch} "
+            f"the train split has {len(train_split)} blocks (with replay), fewer than one global batch of {plan.global_batch} "
             f"({env.world_size} processes × per_device_train_batch_size {cfg.per_device_train_batch_size} × "
             f"gradient_accumulation_steps {cfg.gradient_accumulation_steps})"
         )
@@ -258,9 +260,16 @@ def _train(cfg: TrainConfig, env: DistEnv) -> dict:
             f"{total_steps} steps of {plan.global_batch} blocks ({tokens_per_step} tokens; set by {decided_by}), "
             f"warmup {schedule.warmup}; validation: {len(val_split)} blocks"
         )
+        log.info(
+            f"replay: {train_split.extra} of {len(train_split)} blocks per epoch from the replay split "
+            f"({len(replay_split) if replay_split else 0} blocks"
+            f"{', from ' + str(replay_split.manifest.get('source')) if replay_split else ''}), "
+            f"replay_fraction {cfg.replay_fraction}"
+        )
 
     base_dir = resolve_base_model_dir(cfg.base_model_dir, env)
-    tokenizer = check_data_tokenizer(base_dir, {"train": train_split, "validation": val_split})
+    splits = {"train": domain_split, "validation": val_split, **({"replay": replay_split} if replay_split else {})}
+    tokenizer = check_data_tokenizer(base_dir, splits)
     if env.is_main:
         log.info(f"tokenizer of the base model and the data: {tokenizer.identity.describe()}")
     bundle = build_model(cfg, base_dir, env)
@@ -442,6 +451,7 @@ def _train(cfg: TrainConfig, env: DistEnv) -> dict:
         "final_eval_loss": _finite(last_eval[0]),
         "final_eval_perplexity": _finite(perplexity(last_eval[0])) if math.isfinite(last_eval[0]) else None,
         "eval_blocks": last_eval[1],
+        "replay": train_split.summary(plan, state.step),
         "tokenizer": tokenizer.identity.as_manifest(),
         "base_model": describe_base_model(base_dir),
         "versions": versions(),
@@ -453,7 +463,9 @@ def _train(cfg: TrainConfig, env: DistEnv) -> dict:
         how = f"stopped early ({stopped_early['reason']}; {stopped_early['model']})" if stopped_early else "finished"
         log.info(
             f"{how}: {state.step} of {total_steps} steps, {state.tokens_seen} tokens, {summary['wall_time_seconds']}s, "
-            f"final train loss {summary['final_train_loss']}, eval loss {summary['final_eval_loss']}"
+            f"final train loss {summary['final_train_loss']}, eval loss {summary['final_eval_loss']}; replay "
+            f"{summary['replay']['replay_blocks_read']} of {summary['replay']['blocks_read']} blocks read "
+            f"(realized fraction {summary['replay']['realized_fraction']}, requested {cfg.replay_fraction})"
         )
     return summary
 

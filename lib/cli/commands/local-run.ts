@@ -28,6 +28,8 @@ export const LOCAL = {
   baseModelUri: 's3://medllama-local-models/tiny-llama',
   benchmarksUri: 's3://medllama-local-benchmarks/pubmedqa',
   generalTextUri: 's3://medllama-local-benchmarks/general-text',
+  /** fixtures/general-replay; the SmolLM2 demo passes it as ReplayDataUri (Tokenize reads it itself: medllama/s3_prefix.py). */
+  replayUri: 's3://medllama-local-benchmarks/general-replay/',
   roleArn: 'arn:aws:iam::000000000000:role/medllama-local',
   modelPackageGroupName: 'medllama-local',
 } as const;
@@ -77,6 +79,8 @@ export const SMOLLM2_DEMO_PARAMETERS: Readonly<Record<string, string>> = {
   EvalMaxDocumentTokens: '512',
   EvalBootstrapSamples: '1000',
   EvalMaxNewTokens: '24',
+  // the project's replay sample at the default ReplayFraction (1 %; docs/training.md "General replay")
+  ReplayDataUri: LOCAL.replayUri,
 };
 
 /** A base model the local demo can train: where it comes from, its demo values, default input and time bar. */
@@ -311,6 +315,7 @@ Ctrl-C stops the running step and leaves a resumable state (re-run with --run-id
       [LOCAL.inputUri]: input,
       [LOCAL.benchmarksUri]: join(repoRoot, 'fixtures', 'pubmedqa-mini'),
       [LOCAL.generalTextUri]: join(repoRoot, 'fixtures', 'general-text'),
+      [LOCAL.replayUri]: join(repoRoot, 'fixtures', 'general-replay'),
     };
     if (!args.definition) mounts[localBaseModelUri(model.id)] = model.ensureBase(runsDir, python);
     for (const m of args.mount) {

@@ -15,11 +15,17 @@ import {
   validatePubMedQa,
 } from '../../data/benchmarks.ts';
 import {
+  DEFAULT_GENERAL_REPLAY_PREFIX,
   DEFAULT_GENERAL_TEXT_PREFIX,
+  GENERAL_REPLAY_KIND,
+  GENERAL_TEXT_KIND,
   GENERAL_TEXT_LICENSE,
   type GeneralTextSet,
   generalTextObjects,
+  loadGeneralReplay,
   loadGeneralText,
+  sharedText,
+  type TextSetKind,
 } from '../../data/general-text.ts';
 import { type CliCommand, UsageError } from '../command.ts';
 import { cdkJsonRegion } from '../deploy-config.ts';
@@ -27,6 +33,7 @@ import { parseOptions, regionOption } from '../options.ts';
 
 const usage = `usage: medllama stage-benchmarks (--to s3://BUCKET[/PREFIX] | --bucket NAME) [--from DIR] [--kms-key-id KEY]
                                  [--general-text-from DIR] [--general-text-to s3://BUCKET/PREFIX]
+                                 [--replay-from DIR] [--replay-to s3://BUCKET/PREFIX]
                                  [--dry-run] [--any-size] [--region REGION] [--endpoint URL]
 
 Stages the Evaluate step's inputs into the data bucket: PubMedQA (PQA-L: 1000 expert-labelled items, official
@@ -43,6 +50,11 @@ the benchmark unless data.benchmarksS3Uri is set in the deploy config):
 
 The general text goes under s3://BUCKET/${DEFAULT_GENERAL_TEXT_PREFIX} (where the pipeline reads it unless
 data.generalTextS3Uri is set): every .txt file, and SOURCE.md (origin, license, paragraphs and sha256 per file).
+
+A general replay sample (fixtures/general-replay: the project's own prose on other topics, ${GENERAL_TEXT_LICENSE})
+goes under s3://BUCKET/${DEFAULT_GENERAL_REPLAY_PREFIX} the same way; an execution uses it only when that prefix is
+its ReplayDataUri parameter. It must share no 13-word run with the general text (training on the evaluation text
+would hide forgetting), or nothing is staged.
 
 The files are validated first (JSON, 1000 items with yes/no/maybe decisions, 500 test ids that are among them, MIT
 license; general text: UTF-8, at least two files, none empty). Idempotent: each object carries
@@ -73,6 +85,16 @@ const options = [
     value: 'URI',
     description: `s3://BUCKET/PREFIX for the general text (default: s3://BUCKET/${DEFAULT_GENERAL_TEXT_PREFIX} in the PubMedQA bucket)`,
   },
+  {
+    name: 'replay-from',
+    value: 'DIR',
+    description: "the general replay folder (default: this repository's fixtures/general-replay)",
+  },
+  {
+    name: 'replay-to',
+    value: 'URI',
+    description: `s3://BUCKET/PREFIX for the replay sample (default: s3://BUCKET/${DEFAULT_GENERAL_REPLAY_PREFIX} in the PubMedQA bucket)`,
+  },
   { name: 'kms-key-id', value: 'KEY', description: 'upload with SSE-KMS under this key (id, ARN or alias)' },
   { name: 'dry-run', description: 'validate and show what would be uploaded, upload nothing' },
   { name: 'any-size', description: 'skip the 1000 items / 500 test ids check (for PubMedQA-format fixtures)' },
@@ -82,12 +104,20 @@ const options = [
 
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
+export interface StagedSet {
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly from?: string;
+}
+
 export interface StageBenchmarksArgs {
   readonly bucket: string;
   readonly prefix: string;
   readonly from?: string;
   /** Where the general-text set goes. */
-  readonly generalText: { readonly bucket: string; readonly prefix: string; readonly from?: string };
+  readonly generalText: StagedSet;
+  /** Where the general replay sample goes. */
+  readonly replay: StagedSet;
   readonly kmsKeyId?: string;
   readonly dryRun: boolean;
   readonly anySize: boolean;
@@ -110,6 +140,11 @@ export function parseStageBenchmarksArgs(argv: string[]): StageBenchmarksArgs {
     values['general-text-to'] ?? `s3://${bucket}/${DEFAULT_GENERAL_TEXT_PREFIX}`,
     DEFAULT_GENERAL_TEXT_PREFIX,
   );
+  const replay = parseTarget(
+    '--replay-to',
+    values['replay-to'] ?? `s3://${bucket}/${DEFAULT_GENERAL_REPLAY_PREFIX}`,
+    DEFAULT_GENERAL_REPLAY_PREFIX,
+  );
   if (values['kms-key-id'] !== undefined && !values['kms-key-id'].trim()) throw new UsageError('--kms-key-id is empty');
   if (values.endpoint !== undefined && !/^https?:\/\/\S+$/.test(values.endpoint)) {
     throw new UsageError(`--endpoint: got "${values.endpoint}", expected an http(s) URL`);
@@ -118,6 +153,7 @@ export function parseStageBenchmarksArgs(argv: string[]): StageBenchmarksArgs {
     bucket,
     prefix,
     generalText: { ...general, ...(values['general-text-from'] ? { from: values['general-text-from'] } : {}) },
+    replay: { ...replay, ...(values['replay-from'] ? { from: values['replay-from'] } : {}) },
     dryRun: values['dry-run'],
     anySize: values['any-size'],
     ...(values.from ? { from: values.from } : {}),
@@ -172,7 +208,16 @@ export async function runStageBenchmarks(argv: string[], deps: StageBenchmarksDe
     `stage-benchmarks: valid: ${summary.items} items, ${summary.testIds} test ids, license ${summary.licenseName} ` +
       `(${summary.copyright})`,
   );
-  const general = await loadGeneralText(opts.generalText.from); // validated before anything is uploaded
+  // validated before anything is uploaded, the replay sample against the evaluation set too
+  const general = await loadGeneralText(opts.generalText.from);
+  const replay = await loadGeneralReplay(opts.replay.from);
+  const shared = sharedText(general, replay);
+  if (shared.length) {
+    throw new Error(
+      `--replay-from ${replay.dir}: shares text with the general-text evaluation set ${general.dir} ` +
+        `(${shared.length} pair(s) of files; training on evaluation text hides forgetting):\n  ${shared.slice(0, 10).join('\n  ')}`,
+    );
+  }
   const date = (deps.now ?? (() => new Date()))().toISOString().slice(0, 10);
   const objects = benchmarkObjects(raw, summary, date);
 
@@ -200,27 +245,31 @@ export async function runStageBenchmarks(argv: string[], deps: StageBenchmarksDe
   if (opts.prefix !== DEFAULT_BENCHMARKS_PREFIX) {
     log(`stage-benchmarks: not the default prefix: set data.benchmarksS3Uri to ${target} in the deploy config`);
   }
-  await stageGeneralText(client, opts, general, date, log);
+  await stageTextSet(client, opts, general, GENERAL_TEXT_KIND, opts.generalText, date, log);
+  await stageTextSet(client, opts, replay, GENERAL_REPLAY_KIND, opts.replay, date, log);
   log(`stage-benchmarks: for decontamination set data.decontamPmidsS3Uri to ${target}${DECONTAM_FILE}`);
   return 0;
 }
 
-/** Validates and stages the general-text set (same idempotent upload as PubMedQA). */
-async function stageGeneralText(
+/** Stages a validated text set (the general text or the replay sample; same idempotent upload as PubMedQA). */
+async function stageTextSet(
   client: S3Client,
   opts: StageBenchmarksArgs,
   set: GeneralTextSet,
+  kind: TextSetKind,
+  to: StagedSet,
   date: string,
   log: (line: string) => void,
 ): Promise<void> {
-  const { bucket, prefix } = opts.generalText;
+  const { bucket, prefix } = to;
   const target = `s3://${bucket}/${prefix}`;
+  const what = kind === GENERAL_TEXT_KIND ? 'general text' : 'general replay';
   const paragraphs = set.files.reduce((n, f) => n + f.paragraphs, 0);
   log(
-    `stage-benchmarks: general text from ${set.dir}: ${set.files.length} files, ${paragraphs} paragraphs, ` +
+    `stage-benchmarks: ${what} from ${set.dir}: ${set.files.length} files, ${paragraphs} paragraphs, ` +
       `license ${GENERAL_TEXT_LICENSE}`,
   );
-  const objects = generalTextObjects(set, date);
+  const objects = generalTextObjects(set, date, kind);
   const results = await stageObjects(
     client,
     { bucket, prefix, dryRun: opts.dryRun, ...(opts.kmsKeyId ? { kmsKeyId: opts.kmsKeyId } : {}) },
@@ -229,11 +278,13 @@ async function stageGeneralText(
   );
   const n = (action: string) => results.filter((r) => r.action === action).length;
   log(
-    `stage-benchmarks: general text ${target}: ` +
+    `stage-benchmarks: ${what} ${target}: ` +
       `${opts.dryRun ? `${n('would-upload')} to upload` : `${n('uploaded')} uploaded`}, ` +
       `${n('unchanged')} unchanged (${objects.length} objects)`,
   );
-  if (prefix !== DEFAULT_GENERAL_TEXT_PREFIX || bucket !== opts.bucket) {
+  if (kind === GENERAL_REPLAY_KIND) {
+    log(`stage-benchmarks: to train with it, start an execution with --param ReplayDataUri=${target}`);
+  } else if (prefix !== DEFAULT_GENERAL_TEXT_PREFIX || bucket !== opts.bucket) {
     log(`stage-benchmarks: not the default location: set data.generalTextS3Uri to ${target} in the deploy config`);
   }
 }
@@ -243,7 +294,7 @@ export function createStageBenchmarksCommand(deps: StageBenchmarksDeps = {}): Cl
   return {
     name: 'stage-benchmarks',
     summary:
-      'stage PubMedQA (with its license and the decontamination PMID list) and the general-text set into the data bucket',
+      'stage PubMedQA (with its license and the decontamination PMID list), the general-text set and a general replay sample into the data bucket',
     usage,
     options,
     run: (argv) => runStageBenchmarks(argv, deps),
