@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { DEMO_PARAMETERS } from '../lib/cli/commands/local-run.ts';
+import { DEMO_MODELS } from '../lib/cli/commands/local-run.ts';
 import { buildMedLlamaPipeline } from '../pipeline-steps/definition.ts';
 import { executionProblems } from '../pipeline-steps/execution-checks.ts';
 import { PLACEHOLDER_OPTIONS } from './pipeline-options.ts';
@@ -12,9 +12,13 @@ const defaults = () => {
 };
 
 describe('execution checks (start, the local runner, the CDK config)', () => {
-  test('the definition’s defaults and the demo’s values pass', () => {
+  test('the definition’s defaults and each demo’s values pass; every demo runs Evaluate on the CPU', () => {
     expect(executionProblems(defaults())).toEqual([]);
-    expect(executionProblems({ ...defaults(), ...DEMO_PARAMETERS })).toEqual([]);
+    for (const model of Object.values(DEMO_MODELS)) {
+      expect(executionProblems({ ...defaults(), ...model.parameters }), model.id).toEqual([]);
+      // the definition's default is cuda, which stops Evaluate at once on a machine without a GPU
+      expect(model.parameters.EvaluateDevice, model.id).toBe('cpu');
+    }
   });
 
   test.each([

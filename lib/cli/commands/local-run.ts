@@ -34,6 +34,15 @@ export const LOCAL = {
   modelPackageGroupName: 'medllama-local',
 } as const;
 
+/** What every local run needs, whichever base model: one instance per step (one machine) and Evaluate on the CPU
+ * (this machine has no GPU: Evaluate's production value, cuda, would stop at once, as it must on a broken GPU host). */
+const LOCAL_MACHINE_PARAMETERS: Readonly<Record<string, string>> = {
+  IngestInstanceCount: '1',
+  TokenizeInstanceCount: '1',
+  TrainInstanceCount: '1',
+  EvaluateDevice: 'cpu',
+};
+
 /**
  * Parameter values that keep every step small enough for the ≤ 5 min tiny-model demo on 2 CPU cores (only those
  * the definition declares are applied; `--param` wins).
@@ -45,16 +54,12 @@ export const DEMO_PARAMETERS: Readonly<Record<string, string>> = {
   LearningRate: '0.001',
   GradientAccumulationSteps: '4',
   MaxEvalBlocks: '64',
-  IngestInstanceCount: '1',
-  TokenizeInstanceCount: '1',
-  TrainInstanceCount: '1',
   // 28 kept demo articles: 1% leaves validation and test empty (the gate's perplexity uncomputed); 0.2 gives 21/3/4.
   ValidationFraction: '0.2',
   TestFraction: '0.2',
   EvalBootstrapSamples: '200',
   EvalMaxNewTokens: '32',
-  // this machine has no GPU: Evaluate's production value (cuda) would stop at once, as it must on a broken GPU host
-  EvaluateDevice: 'cpu',
+  ...LOCAL_MACHINE_PARAMETERS,
 };
 
 /**
@@ -69,9 +74,6 @@ export const SMOLLM2_DEMO_PARAMETERS: Readonly<Record<string, string>> = {
   LearningRate: '0.0005',
   GradientAccumulationSteps: '2',
   MaxEvalBlocks: '12',
-  IngestInstanceCount: '1',
-  TokenizeInstanceCount: '1',
-  TrainInstanceCount: '1',
   // 103 sample articles: 0.1 / 0.25 of the dedup clusters
   ValidationFraction: '0.1',
   TestFraction: '0.25',
@@ -81,6 +83,7 @@ export const SMOLLM2_DEMO_PARAMETERS: Readonly<Record<string, string>> = {
   EvalMaxNewTokens: '24',
   // the project's replay sample at the default ReplayFraction (1 %; docs/training.md "General replay")
   ReplayDataUri: LOCAL.replayUri,
+  ...LOCAL_MACHINE_PARAMETERS,
 };
 
 /** A base model the local demo can train: where it comes from, its demo values, default input and time bar. */
