@@ -102,11 +102,16 @@ const reportCode = medllama(['report', '--run', runDir]);
 const totalSeconds = (Date.now() - started) / 1000;
 
 const state = JSON.parse(readFileSync(join(runDir, 'state.json'), 'utf8'));
-// The closing lines come from TypeScript (pipeline-steps/local/demo-summary.ts, tested on its own); tsx is
+// The closing lines come from TypeScript (lib/cli/demo-summary.ts, tested on its own); tsx is
 // installed by the set-up above.
-const { demoCompleted, demoSummary } = await tsImport('../pipeline-steps/local/demo-summary.ts', import.meta.url);
+const { demoCompleted, demoSummary } = await tsImport('../lib/cli/demo-summary.ts', import.meta.url);
+const evaluationDir = state.steps.Evaluate?.outputs?.evaluation;
+const evaluationFile = evaluationDir ? join(runDir, evaluationDir, 'evaluation.json') : undefined;
 const outcome = {
   state,
+  ...(evaluationFile && existsSync(evaluationFile)
+    ? { evaluation: JSON.parse(readFileSync(evaluationFile, 'utf8')) }
+    : {}),
   runDir,
   runSeconds,
   totalSeconds,

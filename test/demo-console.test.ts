@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { demoCompleted, demoSummary } from '../pipeline-steps/local/demo-summary.ts';
+import { demoCompleted, demoSummary } from '../lib/cli/demo-summary.ts';
 import { ConsoleReporter, cleanLine, quietProgressEnv, tailLines } from '../pipeline-steps/local/display.ts';
 import type { RunState, StepRecord } from '../pipeline-steps/local/types.ts';
 import { venvPython } from './support/moto.ts';
@@ -194,6 +194,26 @@ describe('the demo’s closing lines', () => {
     );
     expect(demoSummary({ ...base, state, totalSeconds: 601, model })).toContain(
       '[demo]   time bar (smollm2 demo, ≤ 10 min after set-up on 2 cores): NOT met, 10 min 1 s on this machine (2 cores)',
+    );
+  });
+
+  test("the gate's comparisons are named after evaluation.json's checks, with symbols, not operator names", () => {
+    const state = run([...common, gate(true)], 'Succeeded');
+    const evaluation = {
+      gate: {
+        checks: {
+          perplexity_improvement: { value: 0.12, ci95: [0.1, 0.14], bound_side: 'lower', bound: 0.1, threshold: 0.05 },
+        },
+      },
+    };
+    const lines = demoSummary({ ...base, state, totalSeconds: 100, evaluation });
+    expect(lines).toContain(
+      '[demo]   gate: Held-out PMC perplexity improvement (base − tuned) / base: lower bound: 0.1 ≥ 0.05 (holds)',
+    );
+    expect(lines.join('\n')).not.toMatch(/GreaterThanOrEqualTo|→ true/);
+    // without evaluation.json the comparison is still printed, unnamed
+    expect(demoSummary({ ...base, state, totalSeconds: 100 })).toContain(
+      '[demo]   gate: condition: 0.1 ≥ 0.05 (holds)',
     );
   });
 

@@ -4,7 +4,8 @@
  * `medllama local run` has just printed it (display.ts `summaryTable`).
  */
 import { join } from 'node:path';
-import type { RunState } from './types.ts';
+import type { Json, RunState } from '../../pipeline-steps/local/types.ts';
+import { conditionTable, readGate } from '../report/gate.ts';
 
 /** The tiny model's promise: the whole pipeline plus the report within 5 minutes after set-up on 2 cores. */
 export const DEMO_TIME_BAR_SECONDS = 300;
@@ -29,6 +30,8 @@ export interface DemoOutcome {
   readonly cores: number;
   /** The base model; without it, the tiny model's 5-minute bar. */
   readonly model?: DemoModelInfo;
+  /** Evaluate's evaluation.json, when it wrote one: names the gate's comparisons. */
+  readonly evaluation?: Json;
 }
 
 export function minutes(s: number): string {
@@ -68,15 +71,13 @@ export function demoSummary(outcome: DemoOutcome): string[] {
         `${minutes(totalSeconds)} on this machine (${cores} core${cores === 1 ? '' : 's'})`,
     );
   }
-  if (gateRan) {
-    for (const c of (gate.properties?.Conditions ?? []) as {
-      left: unknown;
-      type: string;
-      right: unknown;
-      result: unknown;
-    }[]) {
-      lines.push(`[demo]   gate: ${c.left} ${c.type} ${c.right} → ${c.result}`);
-    }
+  // The QualityGate's own comparisons, named after the checks of evaluation.json (as the report's gate table).
+  const conditions = gateRan
+    ? conditionTable(gate.properties?.Conditions as Json, readGate(outcome.evaluation))
+    : undefined;
+  for (const [label, compared, holds] of conditions?.rows ?? []) {
+    const verdict = holds === 'yes' ? 'holds' : String(holds).replace(/^no/, 'does not hold');
+    lines.push(`[demo]   gate: ${label}: ${compared} (${verdict})`);
   }
   lines.push(`[demo] run folder: ${runDir}`);
   const model = steps.Train?.outputs?.model;
