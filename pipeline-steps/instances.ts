@@ -5,7 +5,7 @@
  * either known everywhere (with a price) or refused everywhere, naming the types that are accepted.
  *
  * Specs: the AWS instance type pages (EC2 g5, g6e, p4d, m5, c5, r5). Prices: SageMaker on-demand, us-east-1, as
- * docs/performance.md §7 records them (sources per row); "derived" rows apply the SageMaker-over-EC2 ratio the
+ * each row names its source; "derived" rows apply the SageMaker-over-EC2 ratio the
  * table's own measured rows show (1.20 CPU, 1.25 GPU) to the EC2 price, and are marked unverified.
  */
 
@@ -26,8 +26,8 @@ export interface InstanceType {
 
 const PROCESSING: readonly JobKind[] = ['processing'];
 const GPU_JOBS: readonly JobKind[] = ['processing', 'training', 'endpoint'];
-const SHEET = 'performance.md §7 (third-party, us-east-1, unverified)';
-const HF_BENCH = 'performance.md §7 (HF llama-sagemaker-benchmark, 2023-09)';
+const SHEET = 'third-party price sheet, us-east-1, unverified';
+const HF_BENCH = 'HF llama-sagemaker-benchmark, 2023-09';
 const derived = (ec2: number, ratio: number) =>
   `derived: EC2 $${ec2}/h × ${ratio} (the SageMaker/EC2 ratio of this table's sourced rows; unverified)`;
 const A10G = { model: 'NVIDIA A10G', memoryGiB: 24 };

@@ -6,7 +6,7 @@
  * Sizes per article (measured or published; `docs/aws-runtime.md` "Volumes"):
  * - JATS XML: 118 KB, the mean of the 200 real articles of the team's PMC OA sample (ranges 4 KB to 1.6 MB);
  * - extracted document, JSON Lines with its MinHash signature: 31.3 KiB of text (the Pile's PMC mean of 30.55 KiB,
- *   research performance.md §4.1) plus ~1 KiB of fields and signature;
+ *   the team's research notes) plus ~1 KiB of fields and signature;
  * - packed tokens: 8,600 Llama 2 tokens × 4 bytes (int32 Arrow rows), from the same 30.55 KiB at 3.63 bytes/token.
  */
 

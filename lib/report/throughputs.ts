@@ -28,31 +28,31 @@ export const THROUGHPUTS = {
   dedupDocumentsPerSecond: {
     value: 40_000,
     unit: 'documents/s (one instance)',
-    source: 'derived from performance.md §4.2 (text-dedup)',
+    source: 'derived from text-dedup\'s published MinHash rate (team research notes)',
   },
   /** Tokenize + pack, one thread, 22.9 MB of sample body text. */
   tokenizeTokensPerCoreSecond: {
-    value: 994_000,
+    value: 485_000,
     unit: 'tokens/s per vCPU',
-    source: 'measured: docs/performance.md (bench/tokenize_throughput.py, 2026-11-27)',
+    source: 'measured: docs/performance.md (bench/tokenize_throughput.py, real Llama 2 tokenizer, 2026-12-07)',
   },
   /** Training tokens/s per GPU by instance type (LoRA on A10G, full fine-tune on A100; §7 cost table). */
   trainTokensPerGpuSecond: {
-    'ml.g5.2xlarge': { value: 900, unit: 'tokens/s per GPU', source: 'performance.md §7 (assumed, QLoRA)' },
-    'ml.g5.12xlarge': { value: 1200, unit: 'tokens/s per GPU', source: 'performance.md §7 (assumed, LoRA)' },
+    'ml.g5.2xlarge': { value: 900, unit: 'tokens/s per GPU', source: 'assumed (QLoRA; team research notes)' },
+    'ml.g5.12xlarge': { value: 1200, unit: 'tokens/s per GPU', source: 'assumed (LoRA; team research notes)' },
     'ml.p4d.24xlarge': {
       value: 3500,
       unit: 'tokens/s per GPU',
-      source: 'performance.md §2/§7 (llm-foundry, ~51% MFU)',
+      source: 'llm-foundry published throughput (~51% MFU)',
     },
   } as Readonly<Record<string, Throughput>>,
-  /** Forward-only perplexity is ~3× the training rate per GPU (performance.md §6). */
-  evalSpeedupOverTraining: { value: 3, unit: '×', source: 'performance.md §6 (derived)' },
+  /** Forward-only perplexity is ~3× the training rate per GPU (derived from the training rate). */
+  evalSpeedupOverTraining: { value: 3, unit: '×', source: 'derived: a forward pass is about a third of a training step' },
 } as const;
 
 export const CORPUS = {
   /** Full PMC OA subset (early 2024). */
-  articles: { value: 5_600_000, source: 'performance.md §4.1 (HF dataset viewer, TomTBT/pmc_open_access_xml)' },
+  articles: { value: 5_600_000, source: 'HF dataset viewer, TomTBT/pmc_open_access_xml' },
   /** 30.55 KiB mean document / 3.63 bytes per Llama token. Cross-check: the 182 articles Ingest keeps from
    * ../shared/data/pmc-oa-sample average 9,168 real Llama 2 tokens (35.6 KB of text, 3.88 bytes per token). */
   tokensPerArticle: {
