@@ -28,7 +28,7 @@ export const THROUGHPUTS = {
   dedupDocumentsPerSecond: {
     value: 40_000,
     unit: 'documents/s (one instance)',
-    source: 'derived from text-dedup\'s published MinHash rate (team research notes)',
+    source: "derived from text-dedup's published MinHash rate (team research notes)",
   },
   /** Tokenize + pack, one thread, 22.9 MB of sample body text. */
   tokenizeTokensPerCoreSecond: {
@@ -47,7 +47,11 @@ export const THROUGHPUTS = {
     },
   } as Readonly<Record<string, Throughput>>,
   /** Forward-only perplexity is ~3× the training rate per GPU (derived from the training rate). */
-  evalSpeedupOverTraining: { value: 3, unit: '×', source: 'derived: a forward pass is about a third of a training step' },
+  evalSpeedupOverTraining: {
+    value: 3,
+    unit: '×',
+    source: 'derived: a forward pass is about a third of a training step',
+  },
 } as const;
 
 export const CORPUS = {
