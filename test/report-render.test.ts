@@ -11,7 +11,7 @@ import { renderHtml, renderMarkdown } from '../lib/report/render.ts';
 import { examplesSlide, renderSlides } from '../lib/report/slides.ts';
 import { lineChart } from '../lib/report/svg.ts';
 import { niceAxis, tickLabel } from '../lib/report/ticks.ts';
-import { trainingCurves } from '../lib/report/training.ts';
+import { replayMix, trainingCurves } from '../lib/report/training.ts';
 import { syntheticRun, write } from './support/report-run.ts';
 
 const labels = (lo: number, hi: number) => {
@@ -84,6 +84,28 @@ describe('training curves', () => {
     expect(curves[1]!.note).toMatch(/equals the total/);
     const two = trainingCurves({ metrics: { tokens_per_second: pts(20), tokens_per_second_per_gpu: pts(10) } });
     expect(two[0]!.series.map((s) => s.name)).toEqual(['all GPUs', 'per GPU']);
+  });
+});
+
+describe('general replay in the training section (#24)', () => {
+  it('states the requested share, the source and the share the steps really read', () => {
+    const replay = { source: 's3://b/replay/general/', fraction: 0.01, blocks_read: 160, replay_blocks_read: 2 };
+    expect(replayMix(replay)).toBe(
+      'General replay: 1 % requested from s3://b/replay/general/; realized 1.25 % (2 of the 160 blocks the steps read)',
+    );
+    expect(replayMix({ ...replay, blocks_read: 20, replay_blocks_read: 0 })).toContain('realized 0 % (0 of the 20');
+  });
+
+  it('is stated in the report’s training section', () => {
+    const md = renderMarkdown(collectRun(syntheticRun()));
+    const trainingSection = md.slice(md.indexOf('## Training'), md.indexOf('## Evaluation'));
+    expect(trainingSection).toMatch(/General replay: (none|[\d.]+ % requested)/);
+  });
+
+  it('says plainly when there was none', () => {
+    for (const none of [undefined, { source: '', fraction: 0.01, blocks_read: 20, replay_blocks_read: 0 }]) {
+      expect(replayMix(none)).toMatch(/^General replay: none \(trained on PMC text only/);
+    }
   });
 });
 

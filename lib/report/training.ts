@@ -2,6 +2,7 @@
  * The training section: the run's parameters, training_summary.json's numbers under their names and units, and
  * one chart per kind of curve (loss; throughput; utilisation), each with its own named y axis.
  */
+import type { Json } from '../../pipeline-steps/local/types.ts';
 import type { ReportData } from './collect.ts';
 import { type Cell, fmtNumber, isObj, num, type Section, section } from './section.ts';
 import { lineChart, type Series } from './svg.ts';
@@ -131,5 +132,24 @@ export function training(d: ReportData): Section {
   }
   const tps = num(summary?.tokens_per_second);
   if (tps !== undefined) s.bullets.push(`Throughput: ${fmtNumber(tps)} tokens/s`);
+  const mix = replayMix(summary?.replay);
+  s.paragraphs.push(`${mix}.`);
+  s.bullets.push(mix);
   return s;
+}
+
+/** The general-replay mix as Train realized it (training_summary.json `replay`), or that there was none. */
+export function replayMix(replay: Json | undefined): string {
+  const source = isObj(replay) && typeof replay.source === 'string' ? replay.source : '';
+  const requested = isObj(replay) ? num(replay.fraction) : undefined;
+  const read = isObj(replay) ? num(replay.blocks_read) : undefined;
+  const replayed = isObj(replay) ? num(replay.replay_blocks_read) : undefined;
+  if (!source || !requested || read === undefined || replayed === undefined) {
+    return 'General replay: none (trained on PMC text only; ReplayDataUri was empty or ReplayFraction 0)';
+  }
+  const pct = (v: number) => `${fmtNumber(100 * v)} %`;
+  return (
+    `General replay: ${pct(requested)} requested from ${source}; realized ${pct(replayed / Math.max(read, 1))} ` +
+    `(${replayed} of the ${read} blocks the steps read)`
+  );
 }
