@@ -74,3 +74,35 @@ def tiny_base_model(tmp_path_factory: pytest.TempPathFactory, tokenizer_json: Pa
     from medllama.tiny_model import create_tiny_base_model
 
     return create_tiny_base_model(tmp_path_factory.mktemp("tiny-base") / "model", tokenizer_json=tokenizer_json)
+
+
+# ---- S3 on AWS's side of the hop: a moto server on 127.0.0.1 -------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """The URL of a moto server (one per session; each test module uses its own bucket names)."""
+    pytest.importorskip("moto")
+    import socket
+
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def aws_test_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake keys and region for boto3; nothing of the developer's own AWS set-up (profile, token, endpoint) leaks in."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(var, raising=False)

@@ -4,7 +4,6 @@ Tokenize in test_tokenization.py."""
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
@@ -12,33 +11,10 @@ import pytest
 from medllama.s3_prefix import LOCAL_S3_ENV, PrefixError, fetch_prefix, split_uri
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def endpoint():
-    pytest.importorskip("moto")
-    from moto.server import ThreadedMotoServer
-
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
-
-
 @pytest.fixture
-def s3(endpoint: str, monkeypatch: pytest.MonkeyPatch):
-    for var, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": endpoint}.items():  # fmt: skip
-        monkeypatch.setenv(var, value)
-    for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", LOCAL_S3_ENV):
-        monkeypatch.delenv(var, raising=False)
+def s3(s3_endpoint: str, aws_test_credentials: None, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)  # boto3's credential chain, pointed at the moto server
+    monkeypatch.delenv(LOCAL_S3_ENV, raising=False)
     import boto3
 
     client = boto3.client("s3")
