@@ -26,7 +26,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
@@ -78,22 +78,27 @@ def index_split(split_dir: Path, root: Path) -> SplitIndex:
     rejections: list[dict[str, Any]] = []
     for fi, path in enumerate(files):
         rel = path.relative_to(root).as_posix()
-        with open(path, "rb") as fh:
-            offset = 0
-            for number, line in enumerate(fh, start=1):
-                start, offset = offset, offset + len(line)
-                if not line.strip():
-                    continue
-                reason = _check_line(line)
-                if isinstance(reason, tuple):
-                    rec = {"source": f"{rel}:{number}", "reason": reason[0], "detail": reason[1]}
-                    if reason[2]:
-                        rec["id"] = reason[2]
-                    rejections.append(rec)
-                    continue
-                docs.append(DocRef(reason, fi, start, len(line)))
+        for number, start, line in _nonblank_lines(path):
+            reason = _check_line(line)
+            if isinstance(reason, tuple):
+                rec = {"source": f"{rel}:{number}", "reason": reason[0], "detail": reason[1]}
+                if reason[2]:
+                    rec["id"] = reason[2]
+                rejections.append(rec)
+                continue
+            docs.append(DocRef(reason, fi, start, len(line)))
     docs.sort(key=lambda d: (d.sort_key, d.file, d.offset))
     return SplitIndex(files, docs, rejections)
+
+
+def _nonblank_lines(path: Path) -> Iterator[tuple[int, int, bytes]]:
+    """(1-based line number, byte offset, raw line) of every line of a JSONL file that is not blank."""
+    with open(path, "rb") as fh:
+        offset = 0
+        for number, line in enumerate(fh, start=1):
+            start, offset = offset, offset + len(line)
+            if line.strip():
+                yield number, start, line
 
 
 def _check_line(line: bytes) -> str | tuple[str, str, str | None]:
@@ -147,17 +152,12 @@ def index_replay(folder: Path) -> SplitIndex:
             else:
                 rejections.append({"source": f"replay/{rel}", "reason": "empty-text", "detail": "empty .txt file"})
             continue
-        with open(path, "rb") as fh:
-            offset = 0
-            for number, line in enumerate(fh, start=1):
-                start, offset = offset, offset + len(line)
-                if not line.strip():
-                    continue
-                problem = _check_replay_line(line)
-                if problem:
-                    rejections.append({"source": f"replay/{rel}:{number}", "reason": problem[0], "detail": problem[1]})
-                else:
-                    docs.append(DocRef(f"{rel}:{number:012d}", fi, start, len(line)))
+        for number, start, line in _nonblank_lines(path):
+            problem = _check_replay_line(line)
+            if problem:
+                rejections.append({"source": f"replay/{rel}:{number}", "reason": problem[0], "detail": problem[1]})
+            else:
+                docs.append(DocRef(f"{rel}:{number:012d}", fi, start, len(line)))
     docs.sort(key=lambda d: (d.sort_key, d.file, d.offset))
     return SplitIndex(files, docs, rejections)
 
