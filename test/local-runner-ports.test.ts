@@ -4,16 +4,13 @@
  * --master_port, would take 29500 in both, so the second failed with EADDRINUSE. The runner gives each job a free
  * rendezvous port.
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runPipeline } from '../pipeline-steps/local/runner.ts';
-import type { PipelineDefinition } from '../pipeline-steps/local/types.ts';
+import { oneTrainingJob, oneTrainingJobMounts, VENV_PYTHON } from './support/training-job.ts';
 
-const ROOT = join(import.meta.dirname, '..');
-const PYTHON = join(ROOT, '.venv', 'bin', 'python');
-const CODE = join(import.meta.dirname, 'fixtures', 'runner');
 const work = mkdtempSync(join(tmpdir(), 'medllama-ports-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 const findFile = (dir: string, name: string): string[] =>
@@ -21,44 +18,21 @@ const findFile = (dir: string, name: string): string[] =>
     .filter((f) => f.endsWith(name))
     .map((f) => join(dir, f));
 
-const definition = {
-  Version: '2020-12-01',
-  Parameters: [],
-  Steps: [
-    {
-      Name: 'Train',
-      Type: 'Training',
-      Arguments: {
-        AlgorithmSpecification: { TrainingImage: 'unused-locally', TrainingInputMode: 'File' },
-        HyperParameters: {
-          sagemaker_program: '"port_step.py"',
-          sagemaker_submit_directory: '"s3://code/runner"',
-          sagemaker_torch_distributed_enabled: 'true',
-        },
-        InputDataConfig: [
-          { ChannelName: 'train', DataSource: { S3DataSource: { S3DataType: 'S3Prefix', S3Uri: 's3://in/data' } } },
-        ],
-        OutputDataConfig: { S3OutputPath: 's3://out/models', CompressionType: 'NONE' },
-        ResourceConfig: { InstanceCount: 1, InstanceType: 'ml.g5.2xlarge', VolumeSizeInGB: 30 },
-        RoleArn: 'arn:aws:iam::111122223333:role/R',
-        StoppingCondition: { MaxRuntimeInSeconds: 300 },
-      },
-    },
-  ],
-} as unknown as PipelineDefinition;
+const definition = oneTrainingJob({
+  program: 'port_step.py',
+  hyperParameters: { sagemaker_torch_distributed_enabled: 'true' },
+});
 
 describe('local Training jobs running at the same time', () => {
   it('each torchrun gets its own rendezvous port, so both jobs succeed', async () => {
-    const input = join(work, 'input');
-    mkdirSync(input, { recursive: true });
-    writeFileSync(join(input, 'a.txt'), 'x');
+    const mounts = oneTrainingJobMounts(work);
     const run = (runId: string) =>
       runPipeline({
         definition,
         runsDir: join(work, 'runs'),
         runId,
-        python: PYTHON,
-        mounts: { 's3://code/runner': CODE, 's3://in/data': input },
+        python: VENV_PYTHON,
+        mounts,
       });
     const results = await Promise.all([run('a'), run('b')]);
     const ports = results.map(({ state, runDir }) => {
