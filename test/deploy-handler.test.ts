@@ -7,7 +7,6 @@ import {
   DescribeScalingPoliciesCommand,
 } from '@aws-sdk/client-application-auto-scaling';
 import {
-  CreateModelPackageCommand,
   CreateModelPackageGroupCommand,
   DescribeEndpointCommand,
   DescribeEndpointConfigCommand,
@@ -30,6 +29,7 @@ import {
   supportsVolumeKms,
 } from '../lib/serving/deploy-handler.ts';
 import { parseModelPackageArn } from '../lib/serving/model-package-arn.ts';
+import { registerPackage } from './support/model-package.ts';
 import { type MotoServer, startMoto } from './support/moto.ts';
 
 const GROUP = 'medllama-test';
@@ -143,21 +143,9 @@ describe('deploy handler (against a moto server)', () => {
   let clients: DeployClients;
   const packages: string[] = [];
 
-  async function registerPackage(approved = true): Promise<string> {
-    const res = await sm.send(
-      new CreateModelPackageCommand({
-        ModelPackageGroupName: GROUP,
-        ModelApprovalStatus: 'PendingManualApproval',
-        InferenceSpecification: {
-          Containers: [{ Image: '763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-vllm:0.25.1' }],
-          SupportedContentTypes: ['application/json'],
-          SupportedResponseMIMETypes: ['application/json'],
-        },
-      }),
-    );
-    const arn = res.ModelPackageArn!;
+  async function register(approved = true): Promise<string> {
+    const arn = await registerPackage(sm, GROUP, approved);
     packages.push(arn);
-    if (approved) await approve(arn);
     return arn;
   }
   const approve = (arn: string, status: 'Approved' | 'Rejected' = 'Approved') =>
@@ -179,7 +167,7 @@ describe('deploy handler (against a moto server)', () => {
   });
 
   test('a Rejected approval, another group and another event type change nothing', async () => {
-    const arn = await registerPackage(false);
+    const arn = await register(false);
     expect(await handleEvent(approval(arn, 'Rejected'), settings, clients)).toEqual({
       action: 'ignored',
       reason: 'approval status is Rejected, not Approved',
@@ -229,7 +217,7 @@ describe('deploy handler (against a moto server)', () => {
   });
 
   test('a second approved version updates the endpoint blue/green with rollback alarms', async () => {
-    const arn = await registerPackage();
+    const arn = await register();
     const outcome = await handleEvent(approval(arn), settings, clients);
     expect(outcome).toEqual({
       action: 'updated',
@@ -254,7 +242,7 @@ describe('deploy handler (against a moto server)', () => {
   });
 
   test('approving v3 while v2 is rolling out is deferred (no error, no retry), and v3 deploys on InService', async () => {
-    const v3 = await registerPackage();
+    const v3 = await register();
     const before = await counts();
     // before: UpdateEndpoint threw, the Lambda retried for minutes and the event ended in the dead-letter queue
     const outcome = await handleEvent(approval(v3), settings, clients);
@@ -292,7 +280,7 @@ describe('deploy handler (against a moto server)', () => {
   });
 
   test('two deliveries at the same moment start one update; the other is deferred', async () => {
-    const v4 = await registerPackage();
+    const v4 = await register();
     const outcomes = await Promise.all([
       handleEvent(approval(v4), settings, clients),
       handleEvent(approval(v4), settings, clients),
@@ -311,13 +299,13 @@ describe('deploy handler (against a moto server)', () => {
     expect((await handleEvent(approval(packages[3]!), settings, clients)).action).toBe('ignored'); // v4 again
     expect(rollout.updates).toHaveLength(3);
     // a new version goes out
-    const v5 = await registerPackage();
+    const v5 = await register();
     expect(await handleEvent(approval(v5), settings, clients)).toMatchObject({ action: 'updated', version: 5 });
     rollout.finish();
   });
 
   test('spoofed events are refused and deploy nothing', async () => {
-    const v6 = await registerPackage(false); // registered, not approved
+    const v6 = await register(false); // registered, not approved
     const version = parseModelPackageArn(v6)!.version;
     const before = { ...(await counts()), updates: rollout.updates.length };
     const other = (arn: string, pattern: RegExp) => [approval(arn), pattern] as const;
@@ -379,7 +367,7 @@ describe('deploy handler (against a moto server)', () => {
         }) as SageMakerClient['send'],
       },
     };
-    const arn = await registerPackage();
+    const arn = await register();
     await expect(handleEvent(approval(arn), settings, failing)).rejects.toThrow(
       /CreateEndpointConfig medllama-test-v7-[0-9a-f]{8} failed: ResourceLimitExceeded: Account limit/,
     );

@@ -4,20 +4,19 @@
 // refuses otherwise, and goes back on when the endpoint is InService. Issue #15, items 2 and 5.
 import { ApplicationAutoScalingClient, DescribeScalableTargetsCommand } from '@aws-sdk/client-application-auto-scaling';
 import {
-  CreateModelPackageCommand,
   CreateModelPackageGroupCommand,
   DescribeEndpointCommand,
   DescribeEndpointConfigCommand,
   DescribeModelCommand,
   SageMakerClient,
   UpdateEndpointCommand,
-  UpdateModelPackageCommand,
 } from '@aws-sdk/client-sagemaker';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type DeployClients, type DeploySettings, handleEvent, resourceNames } from '../lib/serving/deploy-handler.ts';
 import { hostEnvironment, inferenceAmiFor } from '../lib/serving/host.ts';
 import { loadDlcConfig } from '../pipeline-steps/images.ts';
 import { instanceTypesFor } from '../pipeline-steps/instances.ts';
+import { registerPackage } from './support/model-package.ts';
 import { type MotoServer, startMoto } from './support/moto.ts';
 
 const GROUP = 'medllama-host';
@@ -136,21 +135,7 @@ describe('deploying with the host settings (against a moto server)', () => {
     'detail-type': 'SageMaker Endpoint State Change',
     detail: { EndpointName: 'medllama-host', EndpointStatus: 'IN_SERVICE' },
   };
-  async function approvedPackage(): Promise<string> {
-    const { ModelPackageArn } = await sm.send(
-      new CreateModelPackageCommand({
-        ModelPackageGroupName: GROUP,
-        ModelApprovalStatus: 'PendingManualApproval',
-        InferenceSpecification: {
-          Containers: [{ Image: '763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-vllm:0.25.1' }],
-          SupportedContentTypes: ['application/json'],
-          SupportedResponseMIMETypes: ['application/json'],
-        },
-      }),
-    );
-    await sm.send(new UpdateModelPackageCommand({ ModelPackageArn, ModelApprovalStatus: 'Approved' }));
-    return ModelPackageArn!;
-  }
+  const approvedPackage = () => registerPackage(sm, GROUP);
   const scalableTargets = async () =>
     (
       await autoscaling.send(
