@@ -1,6 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   CreateModelPackageCommand,
   CreateModelPackageGroupCommand,
@@ -17,9 +18,11 @@ import { UsageError } from '../lib/cli/command.ts';
 import { approveModelPackage, createApproveCommand } from '../lib/cli/commands/approve.ts';
 import { clientRequestToken, createStartCommand, validateParameters } from '../lib/cli/commands/start.ts';
 import { createStatusCommand, formatStatus } from '../lib/cli/commands/status.ts';
+import { externalInputs } from '../lib/cli/input-check.ts';
 import { parseConfig } from '../lib/config.ts';
 import { substitutePlaceholders } from '../lib/private/definition-tokens.ts';
 import { definitionForConfig } from '../lib/stacks/pipeline-stack.ts';
+import { resolveParameters } from '../pipeline-steps/local/expressions.ts';
 import { type MotoServer, startMoto } from './support/moto.ts';
 
 const ACCOUNT = '123456789012';
@@ -110,12 +113,15 @@ function recordedSteps(failed: boolean): ListPipelineExecutionStepsCommandOutput
 describe('medllama start / status / approve against a moto server', () => {
   let moto: MotoServer;
   let client: SageMakerClient;
+  let s3: S3Client;
   const config = parseConfig({});
   const definition = definitionForConfig(config);
+  let deployed: string;
 
   beforeAll(async () => {
     moto = await startMoto('us-east-1');
     client = new SageMakerClient(moto.clientConfig);
+    s3 = new S3Client(moto.clientConfig);
     const body = substitutePlaceholders(JSON.stringify(definition), {
       roleArn: ROLE,
       dataBucket: 'medllama-data-test',
@@ -124,6 +130,10 @@ describe('medllama start / status / approve against a moto server', () => {
       codeBucket: 'cdk-assets-test',
       codeKey: `${'f'.repeat(64)}.gz`,
     });
+    deployed = body;
+    for (const bucket of ['medllama-data-test', 'medllama-artifacts-test', 'cdk-assets-test']) {
+      await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    }
     await client.send(
       new CreatePipelineCommand({
         PipelineName: 'medllama-dev',
@@ -135,15 +145,65 @@ describe('medllama start / status / approve against a moto server', () => {
   });
   afterAll(async () => {
     client?.destroy();
+    s3?.destroy();
     await moto?.stop();
   });
 
   const logs: string[] = [];
   const log = (line: string) => logs.push(line);
+  const put = (uri: string) => {
+    const [, bucket, key] = /^s3:\/\/([^/]+)\/(.*)$/.exec(uri)!;
+    return s3.send(new PutObjectCommand({ Bucket: bucket, Key: key.endsWith('/') ? `${key}part-0` : key, Body: 'x' }));
+  };
+
+  test('start: an input the run does not make and S3 lacks stops it before StartPipelineExecution, named', async () => {
+    const inputs = externalInputs(JSON.parse(deployed), resolveParameters(JSON.parse(deployed).Parameters));
+    const uris = [...new Set(inputs.map((i) => i.uri))];
+    // the inputs no step makes: code bundle, articles, decontamination list, the base model's tokenizer files and
+    // folder, benchmarks, general text; never a step's output (Dedup's test split, Train's model)
+    expect(inputs.map((i) => `${i.step}.${i.name}`)).toEqual(
+      expect.arrayContaining([
+        'Ingest.articles',
+        'Tokenize.tokenizer',
+        'Tokenize.tokenizer_config',
+        'Evaluate.benchmarks',
+      ]),
+    );
+    expect(inputs.some((i) => /Dedup|Train\/|Tokenize\/|execution/i.test(i.uri))).toBe(false);
+    for (const uri of uris) if (!uri.endsWith('tokenizer_config.json')) await put(uri);
+    const recorder = withRecorded(client, {});
+    const start = createStartCommand({ client: () => recorder, s3: () => s3, config: () => config, log });
+    logs.length = 0;
+    const result = await run(start, ['--display-name', 'missing-config']);
+    expect(result.code).toBe(2);
+    expect(result.error?.message).toContain(
+      'Tokenize input tokenizer_config: nothing at s3://medllama-data-test/base-model/tokenizer_config.json',
+    );
+    expect(recorder.sent.map((c) => c.name)).not.toContain('StartPipelineExecutionCommand');
+    // --skip-input-check starts anyway (StartPipelineExecution answered here, so no execution lingers in moto)
+    const starting = withRecorded(client, {
+      StartPipelineExecutionCommand: () => ({
+        PipelineExecutionArn: 'arn:aws:sagemaker:us-east-1:1:pipeline/p/execution/e',
+      }),
+    });
+    const skip = createStartCommand({ client: () => starting, s3: () => s3, config: () => config, log });
+    expect(await run(skip, ['--display-name', 'missing-config', '--skip-input-check'])).toEqual({ code: 0 });
+    expect(starting.sent.map((c) => c.name)).toEqual(['StartPipelineExecutionCommand']);
+    expect(logs).toContain('inputs    not checked (--skip-input-check)');
+    // a parameter-built input is checked at this execution's value
+    await put('s3://medllama-data-test/base-model/tokenizer_config.json');
+    const elsewhere = await run(start, [
+      '--param',
+      'InputDataUri=s3://medllama-data-test/elsewhere/',
+      '--display-name',
+      'x',
+    ]);
+    expect(elsewhere.error?.message).toContain('Ingest input articles: nothing at s3://medllama-data-test/elsewhere/');
+  });
 
   test('start: sends the validated parameters and a deterministic token; the execution records them', async () => {
     const recorder = withRecorded(client, {});
-    const start = createStartCommand({ client: () => recorder, config: () => config, log });
+    const start = createStartCommand({ client: () => recorder, s3: () => s3, config: () => config, log });
     logs.length = 0;
     const argv = [
       '--param',
@@ -169,6 +229,8 @@ describe('medllama start / status / approve against a moto server', () => {
       PipelineExecutionDisplayName: 'run-1',
     });
     expect(sentStart.input.ClientRequestToken).toMatch(/^[0-9a-f]{64}$/);
+    const n = externalInputs(JSON.parse(deployed), resolveParameters(JSON.parse(deployed).Parameters)).length;
+    expect(logs).toContain(`inputs    ${n} of ${n} found`);
     const echoed = await client.send(new ListPipelineParametersForExecutionCommand({ PipelineExecutionArn: arn }));
     expect(echoed.PipelineParameters).toEqual(params);
   });

@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { StartPipelineExecutionCommand } from '@aws-sdk/client-sagemaker';
+import { S3Client } from '@aws-sdk/client-s3';
+import { DescribePipelineCommand, StartPipelineExecutionCommand } from '@aws-sdk/client-sagemaker';
 import { executionProblems } from '../../../pipeline-steps/execution-checks.ts';
+import { resolveParameters } from '../../../pipeline-steps/local/expressions.ts';
+import type { ParameterDefinition } from '../../../pipeline-steps/local/types.ts';
 import { type SageMakerLike, sageMakerClient } from '../../aws/clients.ts';
 import { describeRegion, resolveRegion } from '../../aws/region.ts';
 import type { MedLlamaConfig } from '../../config.ts';
@@ -9,16 +12,20 @@ import type { DefinitionParameter } from '../../private/definition-tokens.ts';
 import { type DefinitionJson, definitionForConfig, pipelineNames } from '../../stacks/pipeline-stack.ts';
 import { type CliCommand, UsageError } from '../command.ts';
 import { cdkJsonRegion, readDeployConfig } from '../deploy-config.ts';
+import { checkInputs, describeInputCheck, externalInputs, type S3Like } from '../input-check.ts';
 import { parseOptions, regionOption } from '../options.ts';
 
 const usage = `usage: medllama start [--param Name=Value]... [--display-name NAME] [--pipeline NAME]
-                      [--definition FILE] [--region REGION] [--dry-run]
+                      [--definition FILE] [--region REGION] [--skip-input-check] [--dry-run]
 
 Starts an execution of the deployed MedLlama pipeline (StartPipelineExecution). Every --param is checked
 against the pipeline definition's own Parameters (name, type, allowed values) before anything is sent.
 The ClientRequestToken is derived from the pipeline, the parameters and the display name, so re-running
 the same command (a retry after a timeout) cannot start a second 7B training run; give another
---display-name to start a new execution with the same parameters on purpose.`;
+--display-name to start a new execution with the same parameters on purpose.
+Before sending, every S3 input the execution reads from outside itself (staged articles, the base model's
+tokenizer files, benchmarks, general text, the code bundle) is listed in S3 as the deployed definition names
+it, with this execution's parameter values: a missing one would fail its step when it starts, hours in.`;
 
 const options = [
   {
@@ -35,6 +42,7 @@ const options = [
     description: 'read the Parameters from this definition JSON instead of building it from cdk.json',
   },
   regionOption(),
+  { name: 'skip-input-check', description: 'do not list the S3 inputs before starting' },
   { name: 'dry-run', description: 'validate and print the request, do not call AWS' },
 ] as const;
 
@@ -113,16 +121,15 @@ export function clientRequestToken(pipelineName: string, params: PipelineParamet
   return createHash('sha256').update(canonical).digest('hex');
 }
 
+/** A definition JSON file, or a DescribePipeline response holding one. */
+function loadDefinitionFile(file: string): DefinitionJson {
+  const raw = JSON.parse(readFileSync(file, 'utf8')) as { PipelineDefinition?: string } & DefinitionJson;
+  return typeof raw.PipelineDefinition === 'string' ? (JSON.parse(raw.PipelineDefinition) as DefinitionJson) : raw;
+}
+
 /** The definition's Parameters: from a file (a definition JSON or a DescribePipeline response) or from the config. */
 export function loadParameters(definitionFile: string | undefined, config: MedLlamaConfig): DefinitionParameter[] {
-  let definition: DefinitionJson;
-  if (definitionFile) {
-    const raw = JSON.parse(readFileSync(definitionFile, 'utf8')) as { PipelineDefinition?: string } & DefinitionJson;
-    definition =
-      typeof raw.PipelineDefinition === 'string' ? (JSON.parse(raw.PipelineDefinition) as DefinitionJson) : raw;
-  } else {
-    definition = definitionForConfig(config);
-  }
+  const definition = definitionFile ? loadDefinitionFile(definitionFile) : definitionForConfig(config);
   if (!Array.isArray(definition.Parameters)) {
     throw new UsageError(`${definitionFile ?? 'the pipeline definition'} has no Parameters list`);
   }
@@ -149,8 +156,39 @@ export async function startExecution(client: SageMakerLike, options: StartOption
   return response.PipelineExecutionArn;
 }
 
+/**
+ * The deployed definition (DescribePipeline; `--definition` FILE instead when given) and this execution's values:
+ * its S3 inputs that no step makes, listed in S3. Throws a {@link UsageError} naming every missing one.
+ */
+export async function checkExecutionInputs(
+  sagemaker: SageMakerLike,
+  s3: S3Like,
+  pipelineName: string,
+  params: PipelineParameterValue[],
+  definitionFile: string | undefined,
+  log: (line: string) => void,
+): Promise<void> {
+  let definition: DefinitionJson;
+  if (definitionFile) {
+    definition = loadDefinitionFile(definitionFile);
+  } else {
+    const described = await sagemaker.send(new DescribePipelineCommand({ PipelineName: pipelineName }));
+    if (!described.PipelineDefinition) throw new Error(`DescribePipeline ${pipelineName} returned no definition`);
+    definition = JSON.parse(described.PipelineDefinition) as DefinitionJson;
+  }
+  const values = resolveParameters(
+    (definition.Parameters ?? []) as unknown as ParameterDefinition[],
+    Object.fromEntries(params.map((p) => [p.Name, p.Value])),
+  );
+  const { lines, error } = describeInputCheck(await checkInputs(s3, externalInputs(definition, values)));
+  for (const line of lines) log(line);
+  if (error) throw new UsageError(error);
+}
+
 export interface StartDeps {
   readonly client: (region: string | undefined) => SageMakerLike;
+  /** @default - an S3 client for the region */
+  readonly s3?: (region: string | undefined) => S3Like;
   readonly config: () => MedLlamaConfig;
   /** `medllama.region` as cdk.json writes it (default: read from the repository's cdk.json). */
   readonly cdkJsonRegion?: () => string | undefined;
@@ -159,6 +197,7 @@ export interface StartDeps {
 
 const defaultDeps: StartDeps = {
   client: (region) => sageMakerClient({ region }),
+  s3: (region) => new S3Client({ maxAttempts: 4, ...(region ? { region } : {}) }),
   config: () => readDeployConfig(),
   log: (line) => console.log(line),
 };
@@ -193,7 +232,13 @@ export function createStartCommand(deps: StartDeps = defaultDeps): CliCommand {
         deps.log('dry run: nothing sent');
         return 0;
       }
-      const arn = await startExecution(deps.client(choice.region), { pipelineName, params, displayName });
+      const sagemaker = deps.client(choice.region);
+      if (values['skip-input-check']) deps.log('inputs    not checked (--skip-input-check)');
+      else {
+        const s3 = (deps.s3 ?? defaultDeps.s3!)(choice.region);
+        await checkExecutionInputs(sagemaker, s3, pipelineName, params, values.definition, deps.log);
+      }
+      const arn = await startExecution(sagemaker, { pipelineName, params, displayName });
       deps.log(`started   ${arn}`);
       deps.log(`follow it with: medllama status ${arn}`);
       return 0;
