@@ -1,4 +1,7 @@
-/** Base vs tuned, one panel per metric: each model's value as a dot with its 95% interval as a whisker. */
+/**
+ * Base and the models compared with it (tuned, merge candidates), one panel per metric: each model's value as a dot
+ * with its 95% interval as a whisker, in the order given, named under its dot.
+ */
 import type { Estimate } from './section.ts';
 import { COLORS, escapeXml, svgFrame } from './svg.ts';
 import { niceAxis, tickLabel } from './ticks.ts';
@@ -8,8 +11,8 @@ export interface Comparison {
   readonly title: string;
   /** The y axis: what is measured and its unit, e.g. "perplexity (lower is better)". */
   readonly axis: string;
-  readonly base: Estimate;
-  readonly tuned: Estimate;
+  /** Base first, then the others; at least one. */
+  readonly models: readonly { readonly name: string; readonly estimate: Estimate }[];
 }
 
 export function comparisonChart(panels: readonly Comparison[], title: string): string {
@@ -21,8 +24,8 @@ export function comparisonChart(panels: readonly Comparison[], title: string): s
   const parts = svgFrame(W, H, title);
   panels.forEach((p, i) => {
     const x0 = i * panelW;
-    const lo = Math.min(...[p.base, p.tuned].map((e) => e.ci?.[0] ?? e.value));
-    const hi = Math.max(...[p.base, p.tuned].map((e) => e.ci?.[1] ?? e.value));
+    const lo = Math.min(...p.models.map(({ estimate: e }) => e.ci?.[0] ?? e.value));
+    const hi = Math.max(...p.models.map(({ estimate: e }) => e.ci?.[1] ?? e.value));
     const axis = niceAxis(lo, hi, 4);
     const top = Math.max(...axis.ticks.map(Math.abs));
     const sy = (v: number) => H - m.b - ((v - axis.lo) / (axis.hi - axis.lo)) * (H - m.t - m.b);
@@ -40,10 +43,9 @@ export function comparisonChart(panels: readonly Comparison[], title: string): s
       );
     }
     parts.push(`<line x1="${left}" x2="${left}" y1="${m.t}" y2="${H - m.b}" stroke="#374151"/>`);
-    (['base', 'tuned'] as const).forEach((role, j) => {
-      const e = p[role];
-      const x = left + ((right - left) * (j + 0.5)) / 2;
-      const color = COLORS[j]!;
+    p.models.forEach(({ name, estimate: e }, j) => {
+      const x = left + ((right - left) * (j + 0.5)) / p.models.length;
+      const color = COLORS[j % COLORS.length]!;
       if (e.ci) {
         const [y1, y2] = [sy(e.ci[0]).toFixed(1), sy(e.ci[1]).toFixed(1)];
         parts.push(
@@ -54,7 +56,7 @@ export function comparisonChart(panels: readonly Comparison[], title: string): s
       }
       parts.push(
         `<circle cx="${x}" cy="${sy(e.value).toFixed(1)}" r="4.5" fill="${color}"/>`,
-        `<text x="${x}" y="${H - m.b + 16}" text-anchor="middle" font-size="11">${role}</text>`,
+        `<text x="${x}" y="${H - m.b + 16}" text-anchor="middle" font-size="11">${escapeXml(name)}</text>`,
       );
     });
   });

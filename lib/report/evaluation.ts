@@ -121,7 +121,18 @@ export function comparisons(metrics: JsonObject): Comparison[] {
     const m = metrics[r.section] as JsonObject;
     const base = model(m, 'base', r.per);
     const tuned = model(m, 'tuned', r.per);
-    return base && tuned ? [{ title: CHART_TITLES[r.section] ?? r.label, axis: r.axis!, base, tuned }] : [];
+    return base && tuned
+      ? [
+          {
+            title: CHART_TITLES[r.section] ?? r.label,
+            axis: r.axis!,
+            models: [
+              { name: 'base', estimate: base },
+              { name: 'tuned', estimate: tuned },
+            ],
+          },
+        ]
+      : [];
   });
 }
 
