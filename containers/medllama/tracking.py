@@ -95,6 +95,11 @@ class Tracker:
         run_name = env.get(RUN_NAME_ENV) or _job_name_of_this_host() or step
         return cls(uri, env.get(EXPERIMENT_ENV) or DEFAULT_EXPERIMENT, run_name, step)
 
+    @classmethod
+    def off(cls, step: str) -> Tracker:
+        """A tracker that logs nothing (ranks other than 0)."""
+        return cls(None, DEFAULT_EXPERIMENT, step, step)
+
     @property
     def enabled(self) -> bool:
         return not self._failed
@@ -215,4 +220,23 @@ def log_step_reports(step: str, output_dir: str | os.PathLike[str], pattern: str
     tracker.set_tags({STEP_TAG: step})
     for report in sorted(Path(output_dir).glob(pattern)):
         tracker.log_report(report)
+    tracker.finish()
+
+
+def log_evaluation(output_dir: str | os.PathLike[str]) -> None:
+    """What Evaluate logs to the execution's run: its configuration, every number of ``metrics`` and ``gate`` in
+    evaluation.json (``evaluate.metrics.…``, ``evaluate.gate.…``), and its output files."""
+    tracker = Tracker.from_env("evaluate")
+    if not tracker.enabled:
+        return
+    out = Path(output_dir)
+    try:
+        document = json.loads((out / "evaluation.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        log.warning(f"MLflow: evaluation.json not logged ({err})")
+        return
+    tracker.log_params(document.get("config") or {})
+    numbers = {"metrics": document.get("metrics") or {}, "gate": document.get("gate") or {}}
+    tracker.log_metrics(flatten_numbers(numbers, "evaluate."))
+    tracker.log_artifacts([out / "evaluation.json", out / "qualitative.jsonl", out / "runtime.json"])
     tracker.finish()

@@ -104,3 +104,30 @@ def test_an_unreachable_store_warns_once_and_never_raises(caplog: pytest.LogCapt
 def test_flatten_numbers_keeps_finite_numbers_only() -> None:
     report = {"a": 1, "b": {"c": 2.5, "d": float("inf"), "e": [1]}, "f": True, "g": "x", "h (x)": 3}
     assert flatten_numbers(report) == {"a": 1.0, "b.c": 2.5, "h _x_": 3.0}
+
+
+def test_evaluate_logs_its_numbers_config_and_files_to_the_execution_run(
+    store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in env(store).items():
+        monkeypatch.setenv(key, value)
+    out = tmp_path / "evaluation"
+    out.mkdir()
+    document = {
+        "config": {"seq_len": 64},
+        "metrics": {"test_perplexity": {"base": 12.0, "tuned": 9.0}},
+        "gate": {"checks_computed": 1, "summary": "all passed"},
+    }
+    (out / "evaluation.json").write_text(json.dumps(document))
+    (out / "qualitative.jsonl").write_text("{}\n")
+    tracking.log_evaluation(out)
+    client, (run,) = only_run(store)
+    assert run.info.run_name == "exec-1"
+    assert run.data.params == {"evaluate.seq_len": "64"}
+    assert run.data.metrics == {
+        "evaluate.metrics.test_perplexity.base": 12.0,
+        "evaluate.metrics.test_perplexity.tuned": 9.0,
+        "evaluate.gate.checks_computed": 1.0,
+    }
+    paths = [a.path for a in client.list_artifacts(run.info.run_id, "evaluate")]
+    assert paths == ["evaluate/evaluation.json", "evaluate/qualitative.jsonl"]
