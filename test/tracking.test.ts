@@ -1,12 +1,20 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
+import type { SageMakerLike } from '../lib/aws/clients.ts';
+import { formatStatus } from '../lib/cli/commands/status.ts';
+import { formatMlflowRun, mlflowRunOf } from '../lib/cli/mlflow-link.ts';
 import { parseConfig } from '../lib/config.ts';
 import { PLACEHOLDERS } from '../lib/private/definition-tokens.ts';
+import { collectRun } from '../lib/report/collect.ts';
+import { renderMarkdown } from '../lib/report/render.ts';
 import { builderOptions } from '../lib/stacks/pipeline-stack.ts';
 import { buildMedLlamaPipeline } from '../pipeline-steps/definition.ts';
 import type { Json } from '../pipeline-steps/expressions.ts';
 import { localTrackingEnvironment } from '../pipeline-steps/local/mlflow.ts';
 import { formatIssues, loadServiceModel, type ServiceModel, validateDefinition } from '../pipeline-steps/validate.ts';
 import { PLACEHOLDER_OPTIONS } from './pipeline-options.ts';
+import { syntheticRun } from './support/report-run.ts';
 
 type Obj = Record<string, unknown>;
 const APP = 'arn:aws:sagemaker:us-east-1:111122223333:mlflow-app/app-ABCDEF123456';
@@ -109,6 +117,55 @@ describe('deploy config `mlflow` (lib/config.ts)', () => {
     );
     expect(() => parseConfig({ mlflow: { enabled: false, resourceArn: APP } })).toThrow(
       /resourceArn is given but enabled is false/,
+    );
+  });
+});
+
+describe('the report points at the MLflow run (lib/report/summary.ts)', () => {
+  test('a run folder with mlruns/ gets the store, the run and the `mlflow ui` command; one without, nothing', () => {
+    const dir = syntheticRun();
+    expect(renderMarkdown(collectRun(dir))).not.toMatch(/mlflow ui/);
+    mkdirSync(join(dir, 'mlruns'));
+    const md = renderMarkdown(collectRun(dir));
+    expect(md).toContain(`MLFLOW_ALLOW_FILE_STORE=true mlflow ui --backend-store-uri ${join(dir, 'mlruns')}`);
+    expect(md).toMatch(/MLflow: run `[^`]+` of experiment `[^`]+`/);
+  });
+});
+
+describe('medllama status prints the MLflow run (lib/cli/mlflow-link.ts)', () => {
+  const job = 'arn:aws:sagemaker:us-east-1:111122223333:training-job/pipelines-abc123-train-x1y2z3';
+  const fake = (output: Record<string, unknown>) => {
+    const sent: { name: string; input: unknown }[] = [];
+    const client = {
+      send: async (command: { constructor: { name: string }; input: unknown }) => {
+        sent.push({ name: command.constructor.name, input: command.input });
+        return output;
+      },
+    } as unknown as SageMakerLike;
+    return { client, sent };
+  };
+
+  test("from the Train job's MlflowConfig and MlflowDetails; the command that opens it, never a presigned URL", async () => {
+    const { client, sent } = fake({
+      MlflowConfig: { MlflowResourceArn: APP, MlflowExperimentName: 'medllama-dev', MlflowRunName: 'abc123' },
+      MlflowDetails: { MlflowExperimentId: '7', MlflowRunId: 'f00d' },
+    });
+    const link = await mlflowRunOf(client, job);
+    expect(sent).toEqual([
+      { name: 'DescribeTrainingJobCommand', input: { TrainingJobName: 'pipelines-abc123-train-x1y2z3' } },
+    ]);
+    const lines = formatStatus({ executionArn: 'e', status: 'Succeeded', parameters: [], steps: [], mlflow: link });
+    expect(lines.slice(-2)).toEqual([
+      `mlflow    run abc123 of experiment medllama-dev in ${APP}`,
+      `          open: aws sagemaker create-presigned-mlflow-app-url --arn ${APP}, then the page #/experiments/7/runs/f00d`,
+    ]);
+  });
+
+  test('a job without MlflowConfig has no run; a tracking server opens by its name', async () => {
+    expect(await mlflowRunOf(fake({}).client, job)).toBeUndefined();
+    const server = 'arn:aws:sagemaker:us-east-1:111122223333:mlflow-tracking-server/team';
+    expect(formatMlflowRun({ resourceArn: server, runName: 'abc' })[1]).toBe(
+      '          open: aws sagemaker create-presigned-mlflow-tracking-server-url --tracking-server-name team',
     );
   });
 });
