@@ -205,8 +205,14 @@ describe('npm run demo (whole pipeline, tiny model, real tokenizer)', () => {
       expect.arrayContaining(['tokens_per_second', 'summary.final_train_loss', 'evaluate.gate.checks_computed']),
     );
     expect(execution.artifacts).toEqual(
-      expect.arrayContaining(['train/training_summary.json', 'evaluate/evaluation.json']),
+      expect.arrayContaining([
+        'train/training_summary.json',
+        'evaluate/evaluation.json',
+        'report/report.html',
+        'report/slides.html',
+      ]),
     );
+    expect(result.output).toContain(`mlflow: the report is in run ${RUN_ID} of ${join(result.runDir, 'mlruns')}`);
     // The data steps: a run each, named after its job, with the report's counts.
     const data = Object.values(runs).filter((r) => r.tags['medllama.step']);
     expect(data.map((r) => r.tags['medllama.step']).sort()).toEqual(['dedup', 'ingest', 'tokenize']);

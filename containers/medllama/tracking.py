@@ -240,3 +240,32 @@ def log_evaluation(output_dir: str | os.PathLike[str]) -> None:
     tracker.log_metrics(flatten_numbers(numbers, "evaluate."))
     tracker.log_artifacts([out / "evaluation.json", out / "qualitative.jsonl", out / "runtime.json"])
     tracker.finish()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m medllama.tracking --run_name R --folder report FILE…``: logs files to a run (the report, which the
+    TypeScript CLI writes after the pipeline). Tracking URI and experiment come from the flags or MLflow's variables.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m medllama.tracking", description=main.__doc__)
+    parser.add_argument("--tracking_uri", default=os.environ.get(TRACKING_URI_ENV), help="MLflow tracking URI")
+    parser.add_argument("--experiment", default=os.environ.get(EXPERIMENT_ENV) or DEFAULT_EXPERIMENT)
+    parser.add_argument("--run_name", required=True, help="the run (the pipeline execution id)")
+    parser.add_argument("--folder", default="report", help="artifact folder in the run")
+    parser.add_argument("files", nargs="+")
+    args = parser.parse_args(argv)
+    if not args.tracking_uri:
+        parser.error("--tracking_uri (or MLFLOW_TRACKING_URI) is required")
+    tracker = Tracker(args.tracking_uri, args.experiment, args.run_name, args.folder)
+    tracker.log_artifacts(args.files, args.folder)
+    if tracker.enabled:
+        log.info(f"MLflow: logged {len(args.files)} file(s) to run {args.run_name} under {args.folder}/")
+    return 0 if tracker.enabled else 1
+
+
+if __name__ == "__main__":
+    from medllama.logs import setup_logging
+
+    setup_logging("medllama.tracking")
+    raise SystemExit(main())

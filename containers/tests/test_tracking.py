@@ -131,3 +131,15 @@ def test_evaluate_logs_its_numbers_config_and_files_to_the_execution_run(
     }
     paths = [a.path for a in client.list_artifacts(run.info.run_id, "evaluate")]
     assert paths == ["evaluate/evaluation.json", "evaluate/qualitative.jsonl"]
+
+
+def test_the_command_logs_files_to_the_named_run(store: str, tmp_path: Path) -> None:
+    report = tmp_path / "report.html"
+    report.write_text("<html></html>")
+    assert (
+        tracking.main(["--tracking_uri", store, "--experiment", "MedLlama-test", "--run_name", "exec-1", str(report)])
+        == 0
+    )
+    client, (run,) = only_run(store)
+    assert run.info.run_name == "exec-1"
+    assert [a.path for a in client.list_artifacts(run.info.run_id, "report")] == ["report/report.html"]
