@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { INSTANCE_TYPES, instanceTypeProblem, instanceTypesFor, type JobKind } from '../pipeline-steps/instances.ts';
+import { MLFLOW_RESOURCE_ARN } from '../pipeline-steps/tracking.ts';
 import { didYouMean } from './suggest.ts';
 
 /**
@@ -183,6 +184,28 @@ export const MedLlamaConfigSchema = z
     baseModel: BaseModelSchema.default({ source: 's3' }),
     data: DataSelectionSchema,
     thresholds: ThresholdsSchema,
+    /**
+     * Experiment tracking in SageMaker's managed MLflow (docs/tracking.md): each execution is one MLflow run that
+     * Train and Evaluate log to. By default the PipelineStack creates a serverless MLflow App (artifacts in the
+     * artifact bucket under `mlflow/`); `resourceArn` uses your own App or tracking server instead; `enabled: false`
+     * turns tracking off (CloudWatch metrics and the dashboard stay either way).
+     */
+    mlflow: z
+      .object({
+        enabled: z.boolean().default(true),
+        resourceArn: z
+          .string()
+          .regex(
+            MLFLOW_RESOURCE_ARN,
+            'the ARN of an MLflow App or tracking server (arn:aws:sagemaker:<region>:<account>:mlflow-app/<id>)',
+          )
+          .optional(),
+      })
+      .strict()
+      .refine((m) => m.enabled || m.resourceArn === undefined, {
+        message: 'resourceArn is given but enabled is false: remove one of them',
+      })
+      .prefault({}),
     /** E-mail address subscribed to pipeline success/failure and alarm notifications. */
     notificationEmail: z.email('an e-mail address').optional(),
     /** Serving container of the registered model: the HF vLLM DLC (default) or TGI (maintenance mode). */

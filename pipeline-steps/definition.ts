@@ -23,6 +23,7 @@ import { RegisterModelStep } from './steps/register.ts';
 import { CacheConfig, RetryPolicy, type Step } from './steps/step.ts';
 import { STOP_PIDS_DIR, stopRelayEntrypoint } from './steps/stop-relay.ts';
 import { type ChannelProps, type TrainingJobProps, TrainingStep, TuningStep } from './steps/training.ts';
+import { MLFLOW_RESOURCE_ARN, mlflowConfig, trackingEnvironment } from './tracking.ts';
 
 /** Step names: one name for one thing across the definition, the console, the local runner and the docs. */
 export const STEP_NAMES = {
@@ -147,6 +148,12 @@ export interface MedLlamaPipelineOptions {
    * @default 5,600,000 (the full PMC OA subset)
    */
   readonly corpusArticles?: number;
+  /**
+   * ARN of the SageMaker MLflow App (or tracking server) the steps log to (docs/tracking.md): Train's `MlflowConfig`
+   * and the steps' MLflow environment. Not with `tuning` (a tuning job's trials have no `MlflowConfig`).
+   * @default - no MLflow tracking
+   */
+  readonly mlflowResourceArn?: string;
 }
 
 /** The pipeline definition: `toJSON()` is the document CreatePipeline takes. */
@@ -261,6 +268,12 @@ function checkOptions(o: MedLlamaPipelineOptions): void {
   if (!/^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/.test(o.modelPackageGroupName)) {
     problems.push(`modelPackageGroupName: got "${o.modelPackageGroupName}", expected 1-63 letters, digits and '-'`);
   }
+  if (o.mlflowResourceArn !== undefined && !MLFLOW_RESOURCE_ARN.test(o.mlflowResourceArn)) {
+    problems.push(
+      `mlflowResourceArn: got "${o.mlflowResourceArn}", expected the ARN of an MLflow App or tracking server ` +
+        '(arn:aws:sagemaker:<region>:<account>:mlflow-app/<id> or …:mlflow-tracking-server/<name>)',
+    );
+  }
   if (problems.length) throw new Error(`Invalid MedLlama pipeline options:\n  - ${problems.join('\n  - ')}`);
 }
 
@@ -366,6 +379,11 @@ export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): Pipelin
   const cpuVolumeKms = o.kmsKeyArn ? { volumeKmsKeyId: o.kmsKeyArn } : {};
 
   const processing = (step: string) => codeSpec(o.codeUri, step);
+  // MLflow (pipeline-steps/tracking.ts): the cached data steps log to runs of their own, Train and Evaluate to the
+  // execution's run. A tuning step's trials get none (they would share one run name).
+  const mlflowArn = o.mlflowResourceArn;
+  const dataTracking = mlflowArn ? { environment: trackingEnvironment(mlflowArn, false) } : {};
+  const runTracking = mlflowArn && !tuning ? trackingEnvironment(mlflowArn, true) : {};
 
   // JumpStart: the gated archive is readable only through a Training channel with AcceptEula, so one cached
   // step stages it as an HF folder, and every later step reads that folder like a user-staged base model.
@@ -425,6 +443,7 @@ export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): Pipelin
     ],
     retryPolicies: jobRetries(60, 5),
     cache: CACHE_30_DAYS,
+    ...dataTracking,
   });
 
   const dedupCode = processing('dedup');
@@ -446,6 +465,7 @@ export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): Pipelin
     }),
     retryPolicies: jobRetries(60, 5),
     cache: CACHE_30_DAYS,
+    ...dataTracking,
   });
 
   const tokenizeCode = processing('tokenization');
@@ -483,6 +503,7 @@ export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): Pipelin
     arguments: containerArgs(tokenizationConfig, { seq_len: params.seqLen, replay_uri: params.replayDataUri }),
     retryPolicies: jobRetries(60, 5),
     cache: CACHE_30_DAYS,
+    ...dataTracking,
   });
 
   const tokens = tokenize.output('tokenize');
@@ -532,7 +553,8 @@ export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): Pipelin
     maxRuntimeInSeconds: maxRuntime,
     // SIGTERM reaches the training processes only through this relay (steps/stop-relay.ts).
     container: stopRelayEntrypoint(),
-    environment: { MEDLLAMA_STOP_PIDS: STOP_PIDS_DIR },
+    environment: { MEDLLAMA_STOP_PIDS: STOP_PIDS_DIR, ...runTracking },
+    ...(mlflowArn && !tuning ? { mlflow: mlflowConfig(mlflowArn) } : {}),
     ...(o.spot
       ? {
           spot: {
@@ -622,6 +644,7 @@ export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): Pipelin
       max_general_regression: params.maxGeneralRegression,
     }),
     propertyFiles: [{ name: 'EvaluationReport', outputName: 'evaluation', filePath: 'evaluation.json' }],
+    ...(mlflowArn && !tuning ? { environment: runTracking } : {}),
     retryPolicies: jobRetries(300, 10),
   });
 

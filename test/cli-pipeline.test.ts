@@ -129,6 +129,7 @@ describe('medllama start / status / approve against a moto server', () => {
       kmsKeyArn: `arn:aws:kms:us-east-1:${ACCOUNT}:key/test`,
       codeBucket: 'cdk-assets-test',
       codeKey: `${'f'.repeat(64)}.gz`,
+      mlflowArn: `arn:aws:sagemaker:us-east-1:${ACCOUNT}:mlflow-app/app-TEST`,
     });
     deployed = body;
     for (const bucket of ['medllama-data-test', 'medllama-artifacts-test', 'cdk-assets-test']) {

@@ -3,7 +3,7 @@
 // tiny Llama model and the real Llama 2 tokenizer, then writes the report and slides. Runs in a temp runs
 // folder (no cache from earlier runs). Takes about 2–4 minutes on 2 cores; no timing is asserted here
 // (the ≤ 5 min bar is printed by the demo itself and recorded in docs/local-runner.md).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -15,6 +15,34 @@ import type { RunState } from '../pipeline-steps/local/types.ts';
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const RUN_ID = 'demo-e2e';
 const TIMEOUT_MS = 10 * 60_000;
+
+/** Every run of the store: name → params, last metrics, metric histories ([step, value]), tags, artifact paths. */
+const READ_MLFLOW = `
+import json, sys
+from mlflow import MlflowClient
+client = MlflowClient(tracking_uri="file://" + sys.argv[1])
+out = {}
+for experiment in client.search_experiments():
+    for run in client.search_runs([experiment.experiment_id]):
+        rid = run.info.run_id
+        def walk(path):
+            for a in client.list_artifacts(rid, path):
+                yield from walk(a.path) if a.is_dir else [a.path]
+        out[run.info.run_name] = {
+            "params": run.data.params, "metrics": run.data.metrics, "tags": run.data.tags,
+            "history": {k: [[m.step, m.value] for m in client.get_metric_history(rid, k)] for k in run.data.metrics},
+            "artifacts": sorted(walk(None)),
+        }
+print(json.dumps(out))
+`;
+
+interface MlflowRun {
+  params: Record<string, string>;
+  metrics: Record<string, number>;
+  tags: Record<string, string>;
+  history: Record<string, [number, number][]>;
+  artifacts: string[];
+}
 
 interface Finished {
   code: number | null;
@@ -156,6 +184,39 @@ describe('npm run demo (whole pipeline, tiny model, real tokenizer)', () => {
     expect(readdirSync(model).some((f) => f.endsWith('.safetensors'))).toBe(true);
     expect(existsSync(join(model, 'tokenizer.json'))).toBe(true);
     expect(result.output).toContain(`[demo] model:      ${model}`);
+  });
+
+  test('MLflow: the run folder holds a store that MLflow reads back (params, metrics with steps, artifacts)', () => {
+    // The runner stands runs/<id>/mlruns in for the MLflow App (pipeline-steps/local/mlflow.ts); read it with
+    // MLflow's own client, as `mlflow ui --backend-store-uri runs/<id>/mlruns` would.
+    const read = spawnSync(join(repo, '.venv', 'bin', 'python'), ['-c', READ_MLFLOW, join(result.runDir, 'mlruns')], {
+      encoding: 'utf8',
+      env: { ...process.env, MLFLOW_ALLOW_FILE_STORE: 'true' },
+    });
+    expect(read.status, read.stderr).toBe(0);
+    const runs = JSON.parse(read.stdout) as Record<string, MlflowRun>;
+    const execution = runs[RUN_ID]!;
+    expect(execution.params['train.method']).toBe('lora');
+    expect(execution.params['evaluate.seq_len']).toBeDefined();
+    const loss = execution.history.train_loss!;
+    expect(loss.length).toBeGreaterThanOrEqual(2);
+    expect(loss.map(([step]) => step)).toEqual([...loss.map(([step]) => step)].sort((a, b) => a - b));
+    expect(Object.keys(execution.metrics)).toEqual(
+      expect.arrayContaining(['tokens_per_second', 'summary.final_train_loss', 'evaluate.gate.checks_computed']),
+    );
+    expect(execution.artifacts).toEqual(
+      expect.arrayContaining([
+        'train/training_summary.json',
+        'evaluate/evaluation.json',
+        'report/report.html',
+        'report/slides.html',
+      ]),
+    );
+    expect(result.output).toContain(`mlflow: the report is in run ${RUN_ID} of ${join(result.runDir, 'mlruns')}`);
+    // The data steps: a run each, named after its job, with the report's counts.
+    const data = Object.values(runs).filter((r) => r.tags['medllama.step']);
+    expect(data.map((r) => r.tags['medllama.step']).sort()).toEqual(['dedup', 'ingest', 'tokenize']);
+    for (const r of data) expect(Object.keys(r.metrics).length, r.tags['medllama.step']).toBeGreaterThan(0);
   });
 
   test('report.md, report.html and slides.html exist, name the run, and the demo printed them', () => {

@@ -9,6 +9,7 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { MedLlamaPipeline } from '../lib/constructs/medllama-pipeline.ts';
+import { MLFLOW_ARTIFACT_PREFIX } from '../lib/constructs/mlflow-app.ts';
 import { buildCodeBundle } from '../lib/private/code-bundle.ts';
 import { PLACEHOLDERS, setParameterDefaults, substitutePlaceholders } from '../lib/private/definition-tokens.ts';
 import { WRITE_PREFIXES } from '../lib/stacks/pipeline-stack.ts';
@@ -171,7 +172,10 @@ describe('PipelineStack (default config)', () => {
   test('no service-wide actions; SageMaker actions only on pipeline-generated jobs, the group and experiments', () => {
     const all = statements(built.templates.pipeline);
     for (const s of all) for (const a of list(s.Action)) expect(a).not.toMatch(/(^\*$|:\*$)/);
-    const sagemaker = all.filter((s) => list(s.Action).some((a) => a.startsWith('sagemaker:')));
+    // (MLflow statements: their own test below, 'MLflow App …')
+    const sagemaker = all.filter(
+      (s) => list(s.Action).some((a) => a.startsWith('sagemaker:')) && !s.Sid?.startsWith('Mlflow'),
+    );
     const resources = sagemaker.flatMap((s) => list(s.Resource).map(flat));
     for (const r of resources) {
       expect(r).toMatch(
@@ -187,6 +191,9 @@ describe('PipelineStack (default config)', () => {
       [
         ...WRITE_PREFIXES.data.map((p) => `import:MedLlama-dev-Data-DataBucketArn/${p}*`),
         ...WRITE_PREFIXES.artifacts.map((p) => `import:MedLlama-dev-Data-ArtifactBucketArn/${p}*`),
+        // MLflow's artifact store: the jobs upload run artifacts to it, and the App reads and writes it.
+        `import:MedLlama-dev-Data-ArtifactBucketArn/${MLFLOW_ARTIFACT_PREFIX}*`,
+        `import:MedLlama-dev-Data-ArtifactBucketArn/${MLFLOW_ARTIFACT_PREFIX}*`,
       ].sort(),
     );
     const uris = writtenUris(definition);
@@ -202,12 +209,72 @@ describe('PipelineStack (default config)', () => {
     }
   });
 
+  test('MLflow App: serverless, artifacts under mlflow/ of the artifact bucket, its own least-privilege role', () => {
+    const t = built.templates.pipeline;
+    const apps = t.findResources('AWS::SageMaker::MlflowApp');
+    expect(Object.keys(apps)).toHaveLength(1);
+    const [appId, app] = Object.entries(apps)[0]!;
+    const props = app.Properties as Record<string, unknown>;
+    expect(props.Name).toBe('medllama-dev');
+    expect(JSON.stringify(props.ArtifactStoreUri)).toContain(`/${MLFLOW_ARTIFACT_PREFIX}`);
+    expect(props.ModelRegistrationMode).toBe('AutoModelRegistrationDisabled');
+    const roleId = (props.RoleArn as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0]!;
+    t.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: [Match.objectLike({ Principal: { Service: 'sagemaker.amazonaws.com' } })],
+      },
+    });
+    const policy = Object.values(t.findResources('AWS::IAM::Policy')).find((p) =>
+      JSON.stringify(p.Properties.Roles).includes(roleId),
+    )!;
+    const own = (policy.Properties as { PolicyDocument: { Statement: Statement[] } }).PolicyDocument.Statement;
+    expect(own.flatMap((s) => list(s.Action)).sort()).toEqual(
+      [
+        's3:AbortMultipartUpload',
+        's3:DeleteObject',
+        's3:GetBucketLocation',
+        's3:GetObject',
+        's3:ListBucket',
+        's3:PutObject',
+        'kms:Decrypt',
+        'kms:DescribeKey',
+        'kms:GenerateDataKey',
+      ].sort(),
+    );
+    const objects = own.find((s) => s.Sid === 'ArtifactStoreObjects')!;
+    expect(list(objects.Resource).map(flat)).toEqual([
+      `import:MedLlama-dev-Data-ArtifactBucketArn/${MLFLOW_ARTIFACT_PREFIX}*`,
+    ]);
+
+    // The execution role: MLflow's REST actions for one run, and Describe, on this App only.
+    const execution = statements(t).filter((s) => s.Sid === 'MlflowTracking' || s.Sid === 'MlflowDescribe');
+    expect(execution).toHaveLength(2);
+    for (const s of execution) expect(s.Resource).toEqual({ 'Fn::GetAtt': [appId, 'Arn'] });
+    expect(execution.flatMap((s) => list(s.Action)).every((a) => /^sagemaker(-mlflow)?:[A-Za-z]+$/.test(a))).toBe(true);
+    expect(list(execution.find((s) => s.Sid === 'MlflowDescribe')!.Action)).toEqual(['sagemaker:DescribeMlflowApp']);
+  });
+
+  test("Train's MlflowConfig and the steps' tracking environment name the App the stack creates", () => {
+    const train = definition.Steps.find((s) => s.Name === 'Train')!.Arguments as Record<string, unknown>;
+    const config = train.MlflowConfig as Record<string, unknown>;
+    expect(config.MlflowExperimentName).toEqual({ Get: 'Execution.PipelineName' });
+    expect(config.MlflowRunName).toEqual({ Get: 'Execution.PipelineExecutionId' });
+    expect(String(config.MlflowResourceArn)).not.toMatch(/placeholder/);
+    for (const name of ['Ingest', 'Dedup', 'Tokenize', 'Train', 'Evaluate']) {
+      const args = definition.Steps.find((s) => s.Name === name)!.Arguments as {
+        Environment?: Record<string, unknown>;
+      };
+      expect(args.Environment?.MLFLOW_TRACKING_URI, name).toEqual(config.MlflowResourceArn);
+    }
+  });
+
   test('KMS: the project key without wildcard actions; images only from the DLC account', () => {
     const all = statements(built.templates.pipeline);
     const kms = all.filter((s) => list(s.Action).some((a) => a.startsWith('kms:')));
     expect(kms.flatMap((s) => list(s.Resource).map(flat))).toEqual([
       'import:MedLlama-dev-Data-KeyArn',
       'import:MedLlama-dev-Data-KeyArn',
+      'import:MedLlama-dev-Data-KeyArn', // the MLflow App's role (its artifact store)
     ]);
     const pull = all.find((s) => list(s.Action).includes('ecr:BatchGetImage'))!;
     expect(pull.Resource).toBe('arn:aws:ecr:us-east-1:763104351884:repository/huggingface-*');
@@ -488,8 +555,9 @@ describe('definition placeholders', () => {
       artifactBucket: 'A',
       kmsKeyArn: 'K',
       codeBucket: 'C',
+      mlflowArn: 'M',
     });
-    expect(JSON.parse(out)).toEqual(['Y', 'R', 'D', 'A', 'K', 'C']);
+    expect(JSON.parse(out)).toEqual(['Y', 'R', 'D', 'A', 'K', 'C', 'M']);
     expect(() =>
       substitutePlaceholders('"medllama-placeholder-other"', {
         codeKey: '',
@@ -498,6 +566,7 @@ describe('definition placeholders', () => {
         artifactBucket: '',
         kmsKeyArn: '',
         codeBucket: '',
+        mlflowArn: '',
       }),
     ).toThrow(/unknown placeholder "medllama-placeholder-other"/);
   });

@@ -52,7 +52,12 @@ def lora_run(data_dir: Path, tiny_base_model: Path, tmp_path_factory: pytest.Tem
     capture = out / "stdout.txt"
     # Run in a subprocess so the real stdout (what CloudWatch sees) is captured.
     cmd = [sys.executable, "-m", "medllama.train", *args_for(data_dir, tiny_base_model, out)]
-    proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300)
+    # ...and tracked in an MLflow file store, as the local runner does (medllama/tracking.py).
+    mlflow_env = {
+        "MLFLOW_TRACKING_URI": (out / "mlruns").as_uri(), "MLFLOW_ALLOW_FILE_STORE": "true",
+        "MLFLOW_EXPERIMENT_NAME": "MedLlama", "MEDLLAMA_MLFLOW_RUN_NAME": "execution-1",
+    }  # fmt: skip
+    proc = subprocess.run(cmd, env={**ENV, **mlflow_env}, capture_output=True, text=True, timeout=300)
     capture.write_text(proc.stdout + proc.stderr)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     summary = json.loads((out / "data" / "training_summary.json").read_text())
@@ -80,6 +85,24 @@ def test_lora_loss_falls_and_summary_is_complete(lora_run: dict) -> None:
     assert (lora_run["out"] / "model" / "medllama-base-model.json").is_file()  # the tuned folder names its base
     versions = re.search(r"versions: (.*)", lora_run["stdout"]).group(1)
     assert "torch==" in versions and "transformers==" in versions and "peft==" in versions
+
+
+def test_rank_0_logs_every_metric_line_to_mlflow_with_its_step(
+    lora_run: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mlflow = pytest.importorskip("mlflow")
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    client = mlflow.MlflowClient(tracking_uri=(lora_run["out"] / "mlruns").as_uri())
+    (run,) = client.search_runs([client.get_experiment_by_name("MedLlama").experiment_id])
+    assert run.info.run_name == "execution-1" and run.info.status == "FINISHED"
+    assert run.data.params["train.learning_rate"] == "0.005" and run.data.params["train.method"] == "lora"
+    for name in ("train_loss", "learning_rate", "tokens_per_second", "eval_loss"):
+        lines = re.findall(rf"^metric name={name} value=(\S+) step=(\d+)$", lora_run["stdout"], re.M)
+        history = client.get_metric_history(run.info.run_id, name)
+        assert lines and [(m.step, m.value) for m in history] == [(int(s), float(v)) for v, s in lines], name
+    assert run.data.metrics["summary.final_train_loss"] == lora_run["summary"]["final_train_loss"]
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "train")}
+    assert artifacts == {"train/training_summary.json", "train/metrics.jsonl"}
 
 
 def test_max_eval_blocks_caps_the_final_evaluation(data_dir: Path, tiny_base_model: Path, tmp_path: Path) -> None:

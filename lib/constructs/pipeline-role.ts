@@ -216,6 +216,48 @@ export class PipelineExecutionRole extends Construct {
     );
   }
 
+  /**
+   * Lets the jobs log to an MLflow App or tracking server (medllama/tracking.py): the MLflow REST calls a run needs
+   * (experiment by name, find or create the run, log params/metrics/tags, finish it), on that one resource; and, for
+   * an App whose artifact store is in the artifact bucket, writing under that prefix (MLflow clients upload
+   * artifacts to the store themselves). Actions: Service Authorization Reference, "Amazon SageMaker with MLflow".
+   */
+  allowMlflow(
+    resourceArn: string,
+    kind: 'app' | 'tracking-server',
+    artifactStore?: { readonly bucket: s3.IBucket; readonly prefix: string },
+  ): void {
+    this.allow(
+      'MlflowTracking',
+      [
+        'sagemaker-mlflow:GetExperimentByName',
+        'sagemaker-mlflow:CreateExperiment',
+        'sagemaker-mlflow:SearchRuns',
+        'sagemaker-mlflow:CreateRun',
+        'sagemaker-mlflow:GetRun',
+        'sagemaker-mlflow:UpdateRun',
+        'sagemaker-mlflow:LogBatch',
+        'sagemaker-mlflow:LogMetric',
+        'sagemaker-mlflow:LogParam',
+        'sagemaker-mlflow:SetTag',
+      ],
+      [resourceArn],
+    );
+    this.allow(
+      'MlflowDescribe',
+      [kind === 'app' ? 'sagemaker:DescribeMlflowApp' : 'sagemaker:DescribeMlflowTrackingServer'],
+      [resourceArn],
+    );
+    if (artifactStore) {
+      this.allow(
+        'MlflowArtifactsWrite',
+        ['s3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+        [artifactStore.bucket.arnForObjects(`${artifactStore.prefix}*`)],
+        `MLflow names artifact objects by experiment and run id under ${artifactStore.prefix} at run time.`,
+      );
+    }
+  }
+
   private arn(resource: string): string {
     const stack = Stack.of(this);
     return `arn:${stack.partition}:sagemaker:${stack.region}:${stack.account}:${resource}`;

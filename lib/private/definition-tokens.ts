@@ -16,6 +16,8 @@ export const PLACEHOLDERS = {
   artifactBucket: 'medllama-placeholder-artifact-bucket',
   kmsKeyArn: 'arn:aws:kms:us-east-1:000000000000:key/medllama-placeholder-key',
   codeBucket: 'medllama-placeholder-code-bucket',
+  /** The MLflow App the PipelineStack creates (pipeline-steps/tracking.ts MLFLOW_RESOURCE_ARN accepts it). */
+  mlflowArn: 'arn:aws:sagemaker:us-east-1:000000000000:mlflow-app/app-medllama-placeholder-mlflow',
 } as const;
 
 export type PlaceholderValues = { readonly [K in keyof typeof PLACEHOLDERS]: string };

@@ -6,6 +6,7 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { LOCAL_MLFLOW_DIR } from '../../pipeline-steps/local/mlflow.ts';
 import type { Json, JsonObject, RunState } from '../../pipeline-steps/local/types.ts';
 import { resolveReviewPaths } from '../review/import.ts';
 import { type ReviewSummary, reviewSummary } from '../review/summary.ts';
@@ -61,6 +62,8 @@ export interface ReportData {
   readonly reviewError?: string;
   /** Step name → the last error its program logged (`<time> ERROR <logger>: <message>`), for failed steps. */
   readonly stepErrors: Record<string, string>;
+  /** The local run's MLflow store (`<run>/mlruns`, pipeline-steps/local/mlflow.ts), when the steps logged to it. */
+  readonly mlflowStore?: string;
 }
 
 const METRIC_LINE = /metric name=([A-Za-z0-9_:.-]+) value=([-+0-9.eE]+|nan|inf) step=(\d+)/;
@@ -222,10 +225,12 @@ export function collectRun(runDir: string): ReportData {
     if (said) stepErrors[name] = said;
   }
 
+  const mlflowStore = join(runDir, LOCAL_MLFLOW_DIR);
   return {
     runDir,
     state,
     stepErrors,
+    ...(existsSync(mlflowStore) ? { mlflowStore } : {}),
     ingest: mergeReports(ingestReports),
     dedup: dedupDir ? readJson(join(dedupDir, 'dedup-report.json')) : undefined,
     tokenize: tokenizeDir ? readJson(join(tokenizeDir, 'tokenize-report.json')) : undefined,

@@ -148,7 +148,20 @@ export function summary(d: ReportData): Section {
       `Registered: ${String(d.registry.ModelPackageGroupName)} v${String(d.registry.ModelPackageVersion)}`,
     );
   awsSources(d, s);
+  mlflowRun(d, s);
   return s;
+}
+
+/** Where the run's MLflow tracking is (docs/tracking.md): the local store and the command that opens it. */
+function mlflowRun(d: ReportData, s: Section): void {
+  if (!d.mlflowStore) return;
+  const ui = `MLFLOW_ALLOW_FILE_STORE=true mlflow ui --backend-store-uri ${d.mlflowStore}`;
+  s.paragraphs.push(
+    `MLflow: run \`${d.state.runId}\` of experiment \`${d.state.pipelineName}\` (parameters, loss and throughput ` +
+      `per step, the evaluation numbers and files) and one run per data step, in \`${d.mlflowStore}\`; ` +
+      `open it with \`${ui}\` (docs/tracking.md).`,
+  );
+  s.bullets.push(`MLflow: ${ui}`);
 }
 
 /** Where a report of an AWS execution got its numbers, and which artifacts it could not fetch. */

@@ -20,6 +20,7 @@ import {
 } from '../config.ts';
 import { ContainerCode } from '../constructs/container-code.ts';
 import { MedLlamaPipeline } from '../constructs/medllama-pipeline.ts';
+import { MLFLOW_ARTIFACT_PREFIX, MlflowApp } from '../constructs/mlflow-app.ts';
 import { PipelineDashboard } from '../constructs/pipeline-dashboard.ts';
 import { PipelineNotifications } from '../constructs/pipeline-notifications.ts';
 import { PipelineExecutionRole, type ReadLocation } from '../constructs/pipeline-role.ts';
@@ -77,6 +78,8 @@ export class PipelineStack extends Stack {
   readonly imageRegistryAccount: string;
   /** The definition JSON with placeholders where tokens go (see lib/private/definition-tokens.ts). */
   readonly definition: DefinitionJson;
+  /** The MLflow App or tracking server the steps log to (docs/tracking.md); undefined when tracking is off. */
+  readonly mlflowArn?: string;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id, props);
@@ -123,6 +126,22 @@ export class PipelineStack extends Stack {
       readLocations,
     });
 
+    // MLflow (docs/tracking.md): the App this stack creates, or the user's App or tracking server.
+    const mlflowApp =
+      config.mlflow.enabled && !config.mlflow.resourceArn
+        ? new MlflowApp(this, 'Mlflow', { name: pipelineName, artifactBucket, key })
+        : undefined;
+    if (mlflowApp) {
+      this.mlflowArn = mlflowApp.arn;
+      this.role.allowMlflow(mlflowApp.arn, 'app', { bucket: artifactBucket, prefix: MLFLOW_ARTIFACT_PREFIX });
+    } else if (config.mlflow.resourceArn) {
+      this.mlflowArn = config.mlflow.resourceArn;
+      this.role.allowMlflow(
+        config.mlflow.resourceArn,
+        /:mlflow-app\//.test(config.mlflow.resourceArn) ? 'app' : 'tracking-server',
+      );
+    }
+
     const definition = definitionForConfig(config, props.buildDefinition);
     if ((definition.Steps ?? []).some((step) => step.Type === 'Tuning')) this.role.allowTuning();
     /** The definition exactly as deployed, with placeholders (for tests and `medllama plan`). */
@@ -134,6 +153,7 @@ export class PipelineStack extends Stack {
       kmsKeyArn: key.keyArn,
       codeBucket: this.code.bucketName,
       codeKey: this.code.objectKey,
+      mlflowArn: mlflowApp?.arn ?? PLACEHOLDERS.mlflowArn,
     });
 
     this.pipeline = new MedLlamaPipeline(this, 'Pipeline', {
@@ -258,6 +278,7 @@ export function builderOptions(config: MedLlamaConfig, modelPackageGroupName: st
     trainInstanceType: config.instances.train.type,
     generalTextUri: generalTextUri(config, data),
     ...(decontam ? { decontamPmidsUri: decontam } : {}),
+    ...(config.mlflow.enabled ? { mlflowResourceArn: config.mlflow.resourceArn ?? PLACEHOLDERS.mlflowArn } : {}),
   };
 }
 

@@ -24,6 +24,7 @@ import {
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { trainingModule } from '../images.ts';
+import { localTrackingEnvironment } from './mlflow.ts';
 import { freePort } from './ports.ts';
 import { type LocalS3, moveTree, placeInput, sandboxPath } from './storage.ts';
 import type { Json, JsonObject, StepProperties } from './types.ts';
@@ -65,6 +66,8 @@ export interface JobContext {
   readonly signal?: AbortSignal;
   /** Extra environment for every job (tests). */
   readonly env?: Readonly<Record<string, string>>;
+  /** The run folder (`runs/<id>`): its `mlruns/` stands in for the MLflow App (local/mlflow.ts). */
+  readonly runDir: string;
 }
 
 export interface JobResult {
@@ -342,7 +345,7 @@ export async function runProcessing(args: JsonObject, ctx: JobContext): Promise<
     );
     const argv = localCommand([...entrypoint, ...containerArgs], ctx.python, optMl);
     const env = {
-      ...envMap(args.Environment, optMl),
+      ...localTrackingEnvironment(envMap(args.Environment, optMl), ctx.runDir),
       MEDLLAMA_OPT_ML: optMl,
       MEDLLAMA_LOCAL_S3: ctx.s3.environment(),
       MEDLLAMA_NO_PIP: '1',
@@ -539,7 +542,7 @@ export async function runTraining(args: JsonObject, ctx: JobContext): Promise<Jo
   // the venv must already hold it) and starts the program (torchrun for sagemaker_torch_distributed_enabled).
   const venvBin = dirname(ctx.python);
   const env: Record<string, string> = {
-    ...envMap(args.Environment, optMl),
+    ...localTrackingEnvironment(envMap(args.Environment, optMl), ctx.runDir),
     ...TRAINING_TOOLKIT_ENV,
     SAGEMAKER_BASE_DIR: optMl,
     PATH: `${venvBin}:${process.env.PATH ?? ''}`,

@@ -282,6 +282,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
         stepName: step.Name,
         jobName: name,
         sandboxRoot: join(runDir, 'sandbox', step.Name),
+        runDir,
         s3,
         python: opts.python,
         log,

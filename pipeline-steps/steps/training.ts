@@ -4,6 +4,7 @@ import type {
   TrainingInstanceType,
 } from '@aws-sdk/client-sagemaker';
 import { type Expressible, Get, Join, type NumberValue, type StringValue } from '../expressions.ts';
+import type { MlflowConfigProps } from '../tracking.ts';
 import { JobStep, type JobStepProps } from './step.ts';
 
 /** The Arguments of a Training step: CreateTrainingJob without the name Pipelines generates. */
@@ -72,6 +73,12 @@ export interface TrainingJobProps {
    * @default false
    */
   readonly enableNetworkIsolation?: boolean;
+  /**
+   * SageMaker's managed MLflow: `MlflowConfig` (the MLflow App or tracking server, experiment and run). Training jobs
+   * only: a Tuning step's TrainingJobDefinition has no such field.
+   * @default - none
+   */
+  readonly mlflow?: MlflowConfigProps;
 }
 
 /** The training job fields shared by a Training step and a Tuning step's TrainingJobDefinition. */
@@ -134,6 +141,15 @@ export function renderTrainingJob(name: string, p: TrainingJobProps): TrainingAr
         }
       : {}),
     ...(p.environment ? { Environment: { ...p.environment } } : {}),
+    ...(p.mlflow
+      ? {
+          MlflowConfig: {
+            MlflowResourceArn: p.mlflow.resourceArn,
+            MlflowExperimentName: p.mlflow.experimentName,
+            MlflowRunName: p.mlflow.runName,
+          },
+        }
+      : {}),
   };
 }
 

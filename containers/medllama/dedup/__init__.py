@@ -28,4 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         f"dedup done: records={report['input']['records']} kept={report['kept']} "
         f"duplicates={report['duplicates']['total']} rejected={report['rejected']['total']} {splits}"
     )
+    from medllama.tracking import log_step_reports
+
+    log_step_reports("dedup", cfg.output_dir, "dedup-report.json")
     return 0

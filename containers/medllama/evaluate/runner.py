@@ -615,6 +615,9 @@ def main(argv: list[str] | None = None) -> int:
     except (EvaluationError, FileNotFoundError, pubmedqa.BenchmarkError, qualitative.PromptError) as err:
         log.error(f"medllama.evaluate: {err}")
         return 1
+    from medllama.tracking import log_evaluation
+
+    log_evaluation(cfg.output_dir)  # MLflow, when the pipeline configured it (docs/tracking.md)
     return 0
 
 

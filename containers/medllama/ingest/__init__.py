@@ -30,4 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as err:
         log.error(f"ingest failed: {err}")
         return 1
+    from medllama.tracking import log_step_reports
+
+    log_step_reports("ingest", cfg.output_dir, "ingest-report*.json")
     return 0

@@ -43,4 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         "tokenization done: "
         + " ".join(f"{k}={v['blocks']}blocks/{v['documents']}docs" for k, v in report["splits"].items())
     )
+    from medllama.tracking import log_step_reports
+
+    log_step_reports("tokenize", cfg.output_dir, "tokenize-report*.json")
     return 0

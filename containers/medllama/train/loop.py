@@ -25,6 +25,7 @@ from medllama.base_models import describe_base_model
 from medllama.jsonl import write_json
 from medllama.sagemaker_env import require_cuda_on_gpu_host
 from medllama.tokenizer import BaseTokenizer, TokenizerError, load_base_tokenizer, require_same_tokenizer
+from medllama.tracking import Tracker, flatten_numbers
 from medllama.train.budget import Pace, planned_steps, project
 from medllama.train.checkpoint import Checkpointer, TrainerState
 from medllama.train.config import TrainConfig
@@ -187,12 +188,14 @@ class Window:
 
 
 class MetricSink:
-    """Prints metric lines (rank 0) and appends them to ``metrics.jsonl`` in ``output_data_dir``."""
+    """Prints metric lines (rank 0), appends them to ``metrics.jsonl`` in ``output_data_dir`` and logs them to
+    MLflow with their step (when tracking is configured; medllama/tracking.py)."""
 
-    def __init__(self, env: DistEnv, output_dir: Path) -> None:
+    def __init__(self, env: DistEnv, output_dir: Path, tracker: Tracker | None = None) -> None:
         self.env = env
         self.path = output_dir / "metrics.jsonl"
         self.last: dict[str, float] = {}
+        self.tracker = tracker or Tracker.off("train")
 
     def emit(self, step: int, **values: float) -> None:
         if not self.env.is_main:
@@ -204,6 +207,7 @@ class MetricSink:
                 print(format_metric(name, value, step), flush=True)
                 out.write(json.dumps({"name": name, "value": float(value), "step": step}, sort_keys=True) + "\n")
                 self.last[name] = float(value)
+        self.tracker.log_metrics(values, step=step)
 
 
 def _sync(env: DistEnv) -> None:
@@ -235,6 +239,8 @@ def _train(cfg: TrainConfig, env: DistEnv) -> dict:
         log.info("versions: " + " ".join(f"{k}=={v}" for k, v in versions().items()))
         log.info(f"process rank {env.rank} of {env.world_size}, device {env.device}")
         log.info("config: " + json.dumps(vars(cfg), sort_keys=True))
+    tracker = Tracker.from_env("train") if env.is_main else Tracker.off("train")
+    tracker.log_params(vars(cfg))
 
     domain_split = load_split(cfg.train_dir, cfg.seq_len, name="train")
     val_split = load_split(cfg.validation_dir, cfg.seq_len, name="validation")
@@ -298,7 +304,7 @@ def _train(cfg: TrainConfig, env: DistEnv) -> dict:
             # otherwise the configured step count holds, even if the checkpoint was written under another one.
             total_steps = state.capped_total or total_steps
         schedule.fit_to(total_steps)  # (LambdaLR's state_dict brought the checkpoint's schedule fields back)
-    sink = MetricSink(env, out_dir)
+    sink = MetricSink(env, out_dir, tracker)
     ddp = env.distributed and not bundle.fsdp
     model = bundle.model
     model.train()
@@ -460,6 +466,9 @@ def _train(cfg: TrainConfig, env: DistEnv) -> dict:
         write_json(out_dir / "training_summary.json", summary)
         Path(cfg.model_dir).mkdir(parents=True, exist_ok=True)
         write_json(Path(cfg.model_dir) / "training_summary.json", summary)
+        tracker.log_metrics(flatten_numbers(summary, "summary."), step=state.step)
+        tracker.log_artifacts([out_dir / "training_summary.json", out_dir / "metrics.jsonl"])
+        tracker.finish()
         how = f"stopped early ({stopped_early['reason']}; {stopped_early['model']})" if stopped_early else "finished"
         log.info(
             f"{how}: {state.step} of {total_steps} steps, {state.tokens_seen} tokens, {summary['wall_time_seconds']}s, "

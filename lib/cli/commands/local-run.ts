@@ -32,6 +32,8 @@ export const LOCAL = {
   replayUri: 's3://medllama-local-benchmarks/general-replay/',
   roleArn: 'arn:aws:iam::000000000000:role/medllama-local',
   modelPackageGroupName: 'medllama-local',
+  /** The MLflow App of the definition; the runner logs to `runs/<id>/mlruns` instead (pipeline-steps/local/mlflow.ts). */
+  mlflowResourceArn: 'arn:aws:sagemaker:us-east-1:000000000000:mlflow-app/app-medllama-local',
 } as const;
 
 /** What every local run needs, whichever base model: one instance per step (one machine) and Evaluate on the CPU
@@ -143,6 +145,7 @@ export function localBuilderOptions(model: DemoModel['id'] = 'tiny'): Record<str
     benchmarksUri: LOCAL.benchmarksUri,
     generalTextUri: LOCAL.generalTextUri,
     inputDataUri: LOCAL.inputUri,
+    mlflowResourceArn: LOCAL.mlflowResourceArn,
   };
 }
 

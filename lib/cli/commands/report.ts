@@ -1,17 +1,21 @@
 // `medllama report --run <run folder>` or `--execution <ARN>`: report.md, report.html and slides.html.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { S3Client } from '@aws-sdk/client-s3';
 import { sageMakerClient } from '../../aws/clients.ts';
 import { resolveRegion } from '../../aws/region.ts';
 import { type AwsReportClients, EXECUTION_ARN, type FetchResult, fetchExecution } from '../../report/aws.ts';
 import { collectRun } from '../../report/collect.ts';
+import { logReportToMlflow } from '../../report/mlflow.ts';
 import { renderHtml, renderMarkdown } from '../../report/render.ts';
 import { renderSlides } from '../../report/slides.ts';
 import { type CliCommand, UsageError } from '../command.ts';
 import { cdkJsonRegion } from '../deploy-config.ts';
 import { parseOptions, regionOption } from '../options.ts';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 /** Writes the three files into `out` (default: the run folder; created when missing); returns their paths. */
 export function writeReport(runDir: string, out = runDir): { md: string; html: string; slides: string } {
@@ -104,8 +108,15 @@ export function createReportCommand(deps: ReportDeps = defaultDeps): CliCommand 
         deps.log(`report: ${files.md}\n        ${files.html}\nslides: ${files.slides}`);
         return 0;
       }
-      const files = writeReport(resolve(run!), out ? resolve(out) : undefined);
+      const runDir = resolve(run!);
+      const files = writeReport(runDir, out ? resolve(out) : undefined);
       deps.log(`report: ${files.md}\n        ${files.html}\nslides: ${files.slides}`);
+      const state = collectRun(runDir).state;
+      const python = join(repoRoot, '.venv', 'bin', 'python');
+      const said = existsSync(python)
+        ? logReportToMlflow(runDir, state, [files.md, files.html, files.slides], python)
+        : undefined;
+      if (said) deps.log(said);
       return 0;
     },
   };

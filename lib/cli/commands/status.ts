@@ -13,6 +13,7 @@ import type { MedLlamaConfig } from '../../config.ts';
 import { pipelineNames } from '../../stacks/pipeline-stack.ts';
 import { type CliCommand, UsageError } from '../command.ts';
 import { cdkJsonRegion, readDeployConfig } from '../deploy-config.ts';
+import { formatMlflowRun, type MlflowRunLink, mlflowRunOf } from '../mlflow-link.ts';
 import { parseOptions, regionOption } from '../options.ts';
 
 const usage = `usage: medllama status [EXECUTION_ARN] [--pipeline NAME] [--region REGION] [--json]
@@ -52,6 +53,10 @@ export interface ExecutionStatus {
   readonly parameters: { readonly name: string; readonly value: string }[];
   /** In execution order (oldest first). */
   readonly steps: StepStatus[];
+  /** The execution's MLflow run, from its Train job (docs/tracking.md). */
+  readonly mlflow?: MlflowRunLink;
+  /** Why the MLflow run could not be looked up (status still reports everything else). */
+  readonly mlflowError?: string;
 }
 
 const iso = (d: Date | undefined) => d?.toISOString().replace(/\.\d+Z$/, 'Z');
@@ -113,8 +118,20 @@ export async function executionStatus(client: SageMakerLike, executionArn: strin
     for (const p of page.PipelineParameters ?? []) parameters.push({ name: p.Name ?? '', value: p.Value ?? '' });
     token = page.NextToken;
   } while (token);
+  const train = steps.find((s) => s.Metadata?.TrainingJob?.Arn && s.StepName === 'Train')?.Metadata?.TrainingJob?.Arn;
+  let mlflow: MlflowRunLink | undefined;
+  let mlflowError: string | undefined;
+  if (train) {
+    try {
+      mlflow = await mlflowRunOf(client, train);
+    } catch (err) {
+      mlflowError = (err as Error).message;
+    }
+  }
   return {
     executionArn,
+    ...(mlflow ? { mlflow } : {}),
+    ...(mlflowError ? { mlflowError } : {}),
     ...(execution.PipelineExecutionDisplayName ? { displayName: execution.PipelineExecutionDisplayName } : {}),
     status: execution.PipelineExecutionStatus ?? 'Unknown',
     ...(execution.FailureReason ? { failureReason: execution.FailureReason } : {}),
@@ -181,6 +198,8 @@ export function formatStatus(status: ExecutionStatus): string[] {
   if (status.parameters.length) {
     lines.push(`params    ${status.parameters.map((p) => `${p.name}=${p.value}`).join(' ')}`);
   }
+  if (status.mlflow) lines.push(...formatMlflowRun(status.mlflow));
+  else if (status.mlflowError) lines.push(`mlflow    not looked up: ${status.mlflowError}`);
   return lines;
 }
 

@@ -1,0 +1,52 @@
+import { ExecutionVariables, type StringValue } from './expressions.ts';
+
+/**
+ * Experiment tracking in SageMaker's managed MLflow (docs/tracking.md). One MLflow run per pipeline execution,
+ * named after the execution id, in an experiment named after the pipeline:
+ * - Train's `MlflowConfig` names that run, so SageMaker links the training job to it (DescribeTrainingJob
+ *   `MlflowDetails`);
+ * - every container step gets MLflow's own environment variables, and `medllama/tracking.py` logs through them.
+ */
+
+/** The ARN of an MLflow App or tracking server (API model `MlFlowResourceArn`, narrowed to the two kinds). */
+export const MLFLOW_RESOURCE_ARN = /^arn:aws[a-z-]*:sagemaker:[a-z0-9-]*:[0-9]{12}:mlflow-(app|tracking-server)\/.+$/;
+
+/** The environment variables medllama/tracking.py reads (MLflow's two, and the run's name). */
+export const TRACKING_ENV = {
+  trackingUri: 'MLFLOW_TRACKING_URI',
+  experimentName: 'MLFLOW_EXPERIMENT_NAME',
+  runName: 'MEDLLAMA_MLFLOW_RUN_NAME',
+} as const;
+
+/** The experiment: the pipeline's name. */
+export const MLFLOW_EXPERIMENT_NAME = ExecutionVariables.PIPELINE_NAME;
+/** The run: the execution id. */
+export const MLFLOW_RUN_NAME = ExecutionVariables.PIPELINE_EXECUTION_ID;
+
+/**
+ * The environment of a step that logs to MLflow. `executionRun`: the step logs to the execution's run (Train,
+ * Evaluate). The cached data steps get no execution id: it would differ every execution and so change their cache
+ * key; each logs to a run named after its own job (medllama/tracking.py).
+ */
+export function trackingEnvironment(
+  resourceArn: string | undefined,
+  executionRun: boolean,
+): Record<string, StringValue> {
+  if (!resourceArn) return {};
+  return {
+    [TRACKING_ENV.trackingUri]: resourceArn,
+    [TRACKING_ENV.experimentName]: MLFLOW_EXPERIMENT_NAME,
+    ...(executionRun ? { [TRACKING_ENV.runName]: MLFLOW_RUN_NAME } : {}),
+  };
+}
+
+/** A Training job's `MlflowConfig` (CreateTrainingJob): the execution's run in the pipeline's experiment. */
+export interface MlflowConfigProps {
+  readonly resourceArn: string;
+  readonly experimentName: StringValue;
+  readonly runName: StringValue;
+}
+
+export function mlflowConfig(resourceArn: string): MlflowConfigProps {
+  return { resourceArn, experimentName: MLFLOW_EXPERIMENT_NAME, runName: MLFLOW_RUN_NAME };
+}
