@@ -36,7 +36,7 @@ const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** Key prefixes the pipeline writes (pipeline-steps/definition.ts); the role may write nowhere else. */
 export const WRITE_PREFIXES = {
   data: ['pipeline/'],
-  artifacts: ['training/', 'checkpoints/', 'evaluation/'],
+  artifacts: ['training/', 'checkpoints/', 'candidates/', 'evaluation/'],
 } as const;
 
 /** Builds the definition from the builder's options (the real builder, or another in tests). */
