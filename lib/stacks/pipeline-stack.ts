@@ -273,6 +273,7 @@ export function parameterDefaults(config: MedLlamaConfig): Record<string, string
     TokenizeInstanceCount: i.tokenize.count,
     TrainInstanceType: i.train.type,
     TrainInstanceCount: i.train.count,
+    MergeInstanceType: i.mergeBack.type,
     EvaluateInstanceType: i.evaluate.type,
     ...(t.minPerplexityImprovement !== undefined ? { MinPerplexityImprovement: t.minPerplexityImprovement } : {}),
     ...(t.pubmedqaTolerance !== undefined ? { MinPubMedQADelta: -t.pubmedqaTolerance } : {}),
