@@ -98,7 +98,11 @@ export function executionProblems(values: ParameterValues): string[] {
       `ReplayDataUri: got ${JSON.stringify(replay)}, expected an s3://bucket/prefix URI of the replay corpus, or '' for none`,
     );
   }
-  if (values.MergeCandidates !== undefined) {
+  if (values.MergeCandidates !== undefined && String(values.MergeCandidates).length > 256) {
+    problems.push(
+      `MergeCandidates: got ${String(values.MergeCandidates).length} characters, expected at most 256 (it is one ContainerArgument of MergeBack)`,
+    );
+  } else if (values.MergeCandidates !== undefined) {
     try {
       parseCandidates(String(values.MergeCandidates));
     } catch (err) {

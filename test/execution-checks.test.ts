@@ -37,6 +37,10 @@ describe('execution checks (start, the local runner, the CDK config)', () => {
       { MergeCandidates: 'slerp:t=0.5 sleep:t=1' },
       `MergeCandidates: got "slerp:t=0.5 sleep:t=1": candidate 'sleep:t=1': unknown method 'sleep'`,
     ],
+    [
+      { MergeCandidates: Array.from({ length: 30 }, (_, i) => `linear:t=0.${i + 10}`).join(' ') },
+      'MergeCandidates: got 419 characters, expected at most 256',
+    ],
     [{ MergeCandidates: 'ties:weight=2' }, "candidate 'ties:weight=2': weight=2, expected a number in [0, 1]"],
     [{ MergeInstanceType: 'ml.g5.2xlarge2' }, 'MergeInstanceType: ml.g5.2xlarge2 is not a known instance type'],
     [

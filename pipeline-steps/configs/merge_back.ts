@@ -13,7 +13,8 @@ export const config = defineStepConfig(
   z.object({
     candidates: z
       .string()
-      .max(1024)
+      // a ContainerArgument is at most 256 characters (CreateProcessingJob)
+      .max(256)
       .default('slerp:t=0.5')
       .describe(
         "Merge specs separated by spaces or commas, e.g. 'slerp:t=0.5 ties:weight=0.5,density=0.5'; '' = only the tuned model (always evaluated).",
