@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { INSTANCE_TYPES, instanceTypeProblem, instanceTypesFor, type JobKind } from '../pipeline-steps/instances.ts';
+import { DEFAULT_MERGE_INSTANCE_TYPE } from '../pipeline-steps/parameters.ts';
 import { MLFLOW_RESOURCE_ARN } from '../pipeline-steps/tracking.ts';
 import { didYouMean } from './suggest.ts';
 
@@ -177,6 +178,8 @@ export const MedLlamaConfigSchema = z
         dedup: singleInstance('ml.r5.4xlarge'),
         tokenize: stepInstances('ml.c5.4xlarge', 1, 100),
         train: stepInstances('ml.g5.12xlarge', 1, 16, 'training'),
+        /** MergeBack: a CPU type with memory for two 7B models (docs/training.md "Merging back"). */
+        mergeBack: singleInstance(DEFAULT_MERGE_INSTANCE_TYPE),
         evaluate: singleInstance('ml.g5.2xlarge', true),
       })
       .strict()

@@ -7,6 +7,7 @@ import {
 } from './configs/define.ts';
 import { config as evaluateConfig } from './configs/evaluate.ts';
 import { config as ingestConfig } from './configs/ingest.ts';
+import { config as mergeBackConfig } from './configs/merge_back.ts';
 import { config as stageBaseModelConfig } from './configs/stage_base_model.ts';
 import { config as tokenizationConfig } from './configs/tokenization.ts';
 import { config as trainConfig } from './configs/train.ts';
@@ -33,6 +34,8 @@ export const STEP_NAMES = {
   dedup: 'Dedup',
   tokenize: 'Tokenize',
   train: 'Train',
+  /** Merge-back candidates from the base and the tuned weights (docs/training.md "Merging back"). */
+  mergeBack: 'MergeBack',
   evaluate: 'Evaluate',
   qualityGate: 'QualityGate',
   register: 'Register',
@@ -53,6 +56,21 @@ export const GATE_PATHS = {
 
 /** One line naming every check, its bound, threshold and verdict, and the checks not computed (always a string). */
 export const GATE_SUMMARY_PATH = 'gate.summary';
+
+/**
+ * What Register reads from evaluation.json (medllama/evaluate/gate.py `chosen_gate`): the S3 folder of the candidate
+ * the gate chose (always a string), and the model package metadata naming it and its bounds (strings in
+ * CustomerMetadataValue's characters). Keys are the metadata names; values the JSON paths.
+ */
+export const CHOSEN_MODEL_DATA_PATH = 'gate.chosen_model_data';
+export const CHOSEN_METADATA_PATHS = {
+  Candidate: 'gate.metadata.candidate',
+  CandidateMethod: 'gate.metadata.method',
+  PerplexityImprovementLower: 'gate.metadata.perplexity_improvement_lower',
+  PubMedQADeltaLower: 'gate.metadata.pubmedqa_delta_lower',
+  GeneralRegressionUpper: 'gate.metadata.general_regression_upper',
+  CandidatesEvaluated: 'gate.metadata.candidates_evaluated',
+} as const;
 
 export type BaseModelSource =
   /**
@@ -299,6 +317,9 @@ function codeSpec(codeUri: string, step: string): { entrypoint: string[]; input:
   };
 }
 
+/** MergeBack's volume: the base and tuned inputs (2 × 13.5 GB for 7B in bf16) and a few candidates of 13.5 GB. */
+export const MERGE_BACK_VOLUME_GB = 150;
+
 /** Instance of StageBaseModel: CPU only; 32 GiB of memory, 8 vCPUs for the gzip stream. */
 export const STAGE_BASE_MODEL_INSTANCE_TYPE = 'ml.m5.2xlarge';
 /** Archive (~13 GB) + extracted folder (~13 GB, moved into the model dir on the same volume) + headroom. */
@@ -360,7 +381,7 @@ function containerArgs<S extends StepConfig['schema']>(config: StepConfig<S>, va
 }
 
 /**
- * Builds the MedLlama pipeline: Ingest → Dedup → Tokenize → Train (or a Tuning step) → Evaluate →
+ * Builds the MedLlama pipeline: Ingest → Dedup → Tokenize → Train (or a Tuning step) → MergeBack → Evaluate →
  * QualityGate → Register | QualityGateFailed, plus StageBaseModel (in parallel with Ingest/Dedup, feeding
  * Tokenize, Train and Evaluate) when the base model comes from JumpStart. Pure: same options ⇒ the same JSON.
  */
@@ -604,11 +625,43 @@ export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): Pipelin
     });
   }
 
+  // MergeBack: every merge-back candidate of MergeCandidates as a full HF folder under its output, and
+  // candidates.json (always written, so the output is never empty); the tuned model itself is never copied.
+  const mergeBackCode = processing('merge_back');
+  const mergeBack = new ProcessingStep({
+    name: STEP_NAMES.mergeBack,
+    roleArn: o.roleArn,
+    imageUri: processingImage,
+    entrypoint: mergeBackCode.entrypoint,
+    instanceType: params.mergeInstanceType,
+    instanceCount: 1,
+    // base + tuned inputs (2 × 13.5 GB) + up to a few candidates of 13.5 GB each
+    volumeSizeInGB: MERGE_BACK_VOLUME_GB,
+    ...cpuVolumeKms,
+    ...outputKms,
+    inputs: [
+      mergeBackCode.input,
+      { name: 'base_model', source: baseModelFolder, flag: 'base_model_dir' },
+      { name: 'tuned_model', source: train.modelArtifacts, flag: 'tuned_model_dir' },
+    ],
+    outputs: [
+      {
+        name: 'candidates',
+        destination: executionPrefix(o.artifactBucket, 'candidates', STEP_NAMES.mergeBack),
+        flag: 'output_dir',
+      },
+    ],
+    arguments: containerArgs(mergeBackConfig, { candidates: params.mergeCandidates }),
+    retryPolicies: jobRetries(60, 5),
+  });
+  const candidatesFolder = mergeBack.output('candidates');
+
   const evaluateCode = processing('evaluate');
   const evaluateInputs: ProcessingInputProps[] = [
     evaluateCode.input,
     { name: 'base_model', source: baseModelFolder, flag: 'base_model_dir' },
     { name: 'tuned_model', source: train.modelArtifacts, flag: 'tuned_model_dir' },
+    { name: 'candidates', source: candidatesFolder, flag: 'candidates_dir' },
     { name: 'test', source: new Join('/', [dedup.output('dedup'), 'test']), flag: 'test_dir' },
     { name: 'benchmarks', source: o.benchmarksUri, flag: 'benchmarks_dir' },
     { name: 'general', source: o.generalTextUri, flag: 'general_dir' },
@@ -630,19 +683,26 @@ export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): Pipelin
         flag: 'output_dir',
       },
     ],
-    arguments: containerArgs(evaluateConfig, {
-      seq_len: params.seqLen,
-      max_test_documents: params.evalMaxTestDocuments,
-      max_document_tokens: params.evalMaxDocumentTokens,
-      bootstrap_samples: params.evalBootstrapSamples,
-      pubmedqa_limit: params.pubMedQALimit,
-      max_new_tokens: params.evalMaxNewTokens,
-      device: params.evaluateDevice,
-      // The QualityGate's own thresholds, so that evaluation.json records each check's threshold and verdict.
-      min_perplexity_improvement: params.minPerplexityImprovement,
-      min_pubmedqa_delta: params.minPubMedQADelta,
-      max_general_regression: params.maxGeneralRegression,
-    }),
+    arguments: [
+      // where each candidate lives in S3, so that evaluation.json names the chosen one's folder for Register
+      '--tuned_model_uri',
+      train.modelArtifacts,
+      '--candidates_uri',
+      candidatesFolder,
+      ...containerArgs(evaluateConfig, {
+        seq_len: params.seqLen,
+        max_test_documents: params.evalMaxTestDocuments,
+        max_document_tokens: params.evalMaxDocumentTokens,
+        bootstrap_samples: params.evalBootstrapSamples,
+        pubmedqa_limit: params.pubMedQALimit,
+        max_new_tokens: params.evalMaxNewTokens,
+        device: params.evaluateDevice,
+        // The QualityGate's own thresholds, so that evaluation.json records each check's threshold and verdict.
+        min_perplexity_improvement: params.minPerplexityImprovement,
+        min_pubmedqa_delta: params.minPubMedQADelta,
+        max_general_regression: params.maxGeneralRegression,
+      }),
+    ],
     propertyFiles: [{ name: 'EvaluationReport', outputName: 'evaluation', filePath: 'evaluation.json' }],
     ...(mlflowArn && !tuning ? { environment: runTracking } : {}),
     retryPolicies: jobRetries(300, 10),
@@ -668,7 +728,11 @@ export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): Pipelin
     modelPackageGroupName: o.modelPackageGroupName,
     approvalStatus: params.modelApprovalStatus,
     image: imageUri(serving, o.region),
-    modelData: train.modelArtifacts,
+    // The candidate the gate chose (the tuned model or a merged folder), and metadata naming it and its bounds.
+    modelData: report.get(CHOSEN_MODEL_DATA_PATH, 'String'),
+    customerMetadataProperties: Object.fromEntries(
+      Object.entries(CHOSEN_METADATA_PATHS).map(([key, path]) => [key, report.get(path, 'String')]),
+    ),
     environment: servingEnvironment,
     supportedContentTypes: ['application/json'],
     supportedResponseMIMETypes: ['application/json', 'text/event-stream'],
@@ -711,6 +775,6 @@ export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): Pipelin
   // With tuning, the learning rate and LoRA rank are searched, so their parameters would do nothing.
   const tunedAway = tuning ? new Set<AnyParameter>([params.learningRate, params.loraRank]) : new Set<AnyParameter>();
   const parameters = parameterList(params).filter((p) => !tunedAway.has(p));
-  const steps: Step[] = [ingest, dedup, tokenize, train, evaluate, gate];
+  const steps: Step[] = [ingest, dedup, tokenize, train, mergeBack, evaluate, gate];
   return new PipelineDefinition(parameters, stage ? [stage, ...steps] : steps);
 }

@@ -4,7 +4,9 @@
  * GPUs. `medllama start`, the local runner and the CDK config run them before any step or AWS call, so a bad value
  * is refused with the parameter, the value and what is allowed, not found three hours later inside a step.
  */
+
 import { INSTANCE_TYPES, instanceTypeProblem, type JobKind, trainingMemory, typesThatFit } from './instances.ts';
+import { CandidateSpecError, parseCandidates } from './merge-candidates.ts';
 
 export type ParameterValues = Readonly<Record<string, string | number | boolean>>;
 
@@ -14,6 +16,7 @@ export const INSTANCE_PARAMETERS: Readonly<Record<string, { kind: JobKind; gpu?:
   DedupInstanceType: { kind: 'processing' },
   TokenizeInstanceType: { kind: 'processing' },
   TrainInstanceType: { kind: 'training' },
+  MergeInstanceType: { kind: 'processing' },
   EvaluateInstanceType: { kind: 'processing', gpu: true },
 };
 
@@ -94,6 +97,20 @@ export function executionProblems(values: ParameterValues): string[] {
     problems.push(
       `ReplayDataUri: got ${JSON.stringify(replay)}, expected an s3://bucket/prefix URI of the replay corpus, or '' for none`,
     );
+  }
+  if (values.MergeCandidates !== undefined && String(values.MergeCandidates).length > 256) {
+    problems.push(
+      `MergeCandidates: got ${String(values.MergeCandidates).length} characters, expected at most 256 (it is one ContainerArgument of MergeBack)`,
+    );
+  } else if (values.MergeCandidates !== undefined) {
+    try {
+      parseCandidates(String(values.MergeCandidates));
+    } catch (err) {
+      if (!(err instanceof CandidateSpecError)) throw err;
+      problems.push(
+        `MergeCandidates: got ${JSON.stringify(values.MergeCandidates)}: ${err.message} (specs such as 'slerp:t=0.5 ties:weight=0.5,density=0.5', or '' for the tuned model only)`,
+      );
+    }
   }
   for (const [name, { kind, gpu }] of Object.entries(INSTANCE_PARAMETERS)) {
     const type = values[name];

@@ -54,6 +54,14 @@ export const INSTANCE_TYPES: Readonly<Record<string, InstanceType>> = {
     usdPerHour: 0.816,
     priceSource: 'derived: 4 × ml.c5.xlarge (linear in size)',
   },
+  'ml.r5.2xlarge': {
+    vcpus: 8,
+    memoryGiB: 64,
+    gpus: 0,
+    kinds: PROCESSING,
+    usdPerHour: 0.605,
+    priceSource: derived(0.504, 1.2),
+  },
   'ml.r5.4xlarge': {
     vcpus: 16,
     memoryGiB: 128,

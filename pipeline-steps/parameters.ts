@@ -29,6 +29,8 @@ export interface MedLlamaParameters {
   readonly loraRank: ParameterInteger;
   readonly gradientAccumulationSteps: ParameterInteger;
   readonly maxEvalBlocks: ParameterInteger;
+  readonly mergeCandidates: ParameterString;
+  readonly mergeInstanceType: ParameterString;
   readonly evaluateInstanceType: ParameterString;
   readonly evalMaxTestDocuments: ParameterInteger;
   readonly evalMaxDocumentTokens: ParameterInteger;
@@ -44,6 +46,11 @@ export interface MedLlamaParameters {
   readonly maxTuningJobs?: ParameterInteger;
   readonly maxParallelTuningJobs?: ParameterInteger;
 }
+
+/** MergeCandidates' default: one SLERP halfway between the base and the tuned weights (BioMistral's best merge). */
+export const DEFAULT_MERGE_CANDIDATES = 'slerp:t=0.5';
+/** MergeInstanceType's default: 64 GiB for two 7B models in bf16 (2 × 13.5 GB) plus fp32 working tensors. */
+export const DEFAULT_MERGE_INSTANCE_TYPE = 'ml.r5.2xlarge';
 
 export interface MedLlamaParameterDefaults {
   /** S3 URI of the JATS input (a folder of .xml/.nxml or the PMC Cloud layout). */
@@ -147,6 +154,15 @@ export function createMedLlamaParameters(defaults: MedLlamaParameterDefaults): M
     maxEvalBlocks: new ParameterInteger('MaxEvalBlocks', {
       defaultValue: 0,
       description: 'Train evaluates validation loss on at most N blocks of the validation split (0 = all)',
+    }),
+    mergeCandidates: new ParameterString('MergeCandidates', {
+      defaultValue: DEFAULT_MERGE_CANDIDATES,
+      description:
+        'Merge-back candidates MergeBack builds from the base and tuned weights and Evaluate gates besides the tuned model, e.g. \'slerp:t=0.5 ties:weight=0.5,density=0.5\' (linear, slerp, ties, dare_ties); empty = the tuned model only (docs/training.md "Merging back")',
+    }),
+    mergeInstanceType: new ParameterString('MergeInstanceType', {
+      defaultValue: DEFAULT_MERGE_INSTANCE_TYPE,
+      description: 'CPU instance of MergeBack: memory for the base and tuned 7B weights plus fp32 working tensors',
     }),
     evaluateInstanceType: new ParameterString('EvaluateInstanceType', { defaultValue: 'ml.g5.2xlarge' }),
     evalMaxTestDocuments: new ParameterInteger('EvalMaxTestDocuments', {

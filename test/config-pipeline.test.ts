@@ -9,7 +9,7 @@ import {
   parseS3Uri,
   tokenizerUri,
 } from '../lib/config.ts';
-import { builderOptions } from '../lib/stacks/pipeline-stack.ts';
+import { builderOptions, parameterDefaults } from '../lib/stacks/pipeline-stack.ts';
 
 /** The single error line of an invalid config. */
 function errorOf(raw: unknown): string[] {
@@ -35,6 +35,7 @@ describe('pipeline configuration', () => {
       dedup: { type: 'ml.r5.4xlarge' },
       tokenize: { type: 'ml.c5.4xlarge', count: 1 },
       train: { type: 'ml.g5.12xlarge', count: 1 },
+      mergeBack: { type: 'ml.r5.2xlarge' },
       evaluate: { type: 'ml.g5.2xlarge' },
     });
     // Thresholds left unset keep the pipeline Parameters' own defaults (pipeline-steps/parameters.ts).
@@ -46,6 +47,15 @@ describe('pipeline configuration', () => {
     const c = parseConfig({ instances: { train: { type: 'ml.p4d.24xlarge' } } });
     expect(c.instances.train).toEqual({ type: 'ml.p4d.24xlarge', count: 1 });
     expect(c.instances.ingest).toEqual({ type: 'ml.c5.4xlarge', count: 1 });
+  });
+
+  test('instances.mergeBack is the MergeInstanceType default', () => {
+    const c = parseConfig({ instances: { mergeBack: { type: 'ml.m5.4xlarge' } } });
+    expect(parameterDefaults(c).MergeInstanceType).toBe('ml.m5.4xlarge');
+    expect(parameterDefaults(parseConfig({})).MergeInstanceType).toBe('ml.r5.2xlarge');
+    expect(errorOf({ instances: { mergeBack: { type: 'ml.g5.12xlarge2' } } })[0]).toMatch(
+      /^medllama\.instances\.mergeBack\.type: /,
+    );
   });
 
   test('JumpStart weights need acceptLlama2Eula: true written explicitly', () => {

@@ -107,26 +107,28 @@ describe('npm run demo (whole pipeline, tiny model, real tokenizer)', () => {
   test('the demo exits 0 and every step ran; the gate took one branch and recorded it', () => {
     expect(result.code, tail(result.output)).toBe(0);
     const ran = state.order;
-    expect(ran.slice(0, 6)).toEqual([
+    expect(ran.slice(0, 7)).toEqual([
       STEP_NAMES.ingest,
       STEP_NAMES.dedup,
       STEP_NAMES.tokenize,
       STEP_NAMES.train,
+      STEP_NAMES.mergeBack,
       STEP_NAMES.evaluate,
       STEP_NAMES.qualityGate,
     ]);
-    for (const name of ran.slice(0, 6))
+    for (const name of ran.slice(0, 7))
       expect(state.steps[name]?.state, `${name}: ${tail(result.output)}`).toBe('Succeeded');
     const gate = state.steps[STEP_NAMES.qualityGate]!;
     expect(typeof gate.outcome).toBe('boolean');
     if (gate.outcome) {
-      expect(ran).toEqual([...ran.slice(0, 6), STEP_NAMES.register]);
+      expect(ran).toEqual([...ran.slice(0, 7), STEP_NAMES.register]);
       expect(state.steps[STEP_NAMES.register]?.state).toBe('Succeeded');
       expect(state.status).toBe('Succeeded');
     } else {
-      expect(ran).toEqual([...ran.slice(0, 6), STEP_NAMES.fail]);
+      expect(ran).toEqual([...ran.slice(0, 7), STEP_NAMES.fail]);
       expect(state.status).toBe('Failed');
-      expect(state.failureReason).toMatch(/^QualityGateFailed: Quality gate failed: 3\/3 checks computed; /);
+      // the demo's MergeCandidates default: the tuned model and one SLERP merge
+      expect(state.failureReason).toMatch(/^QualityGateFailed: Quality gate failed: no candidate passed \(showing /);
     }
   });
 
@@ -144,12 +146,26 @@ describe('npm run demo (whole pipeline, tiny model, real tokenizer)', () => {
       expect(registered.ModelApprovalStatus).toBe('PendingManualApproval');
       const modelDir = Object.values(registered.ModelDataLocal as Record<string, string>)[0]!;
       expect(existsSync(join(result.runDir, modelDir, 'config.json'))).toBe(true);
+      // the folder of the candidate the gate chose, named in the package metadata
+      const chosen = (registered.Arguments as { CustomerMetadataProperties: Record<string, string> })
+        .CustomerMetadataProperties.Candidate!;
+      expect(modelDir.includes(`/MergeBack/${chosen}`) || chosen === 'tuned').toBe(true);
       expect(result.output).toContain(`[demo] registry:   ${join(result.runDir, entry as string)}`);
     } else {
       expect(existsSync(registryRoot) ? readdirSync(registryRoot) : []).toEqual([]);
-      expect(state.failureReason).toMatch(
-        /perplexity_improvement lower bound .* >= .*; pubmedqa_delta lower bound .* >= .*; general_regression upper bound .* <= /,
-      );
+      // every candidate named with each check it failed, its bound and threshold
+      const folder = state.steps[STEP_NAMES.evaluate]!.outputs!.evaluation!;
+      const evaluation = JSON.parse(readFileSync(join(result.runDir, folder, 'evaluation.json'), 'utf8')) as {
+        gate: { candidate_order: string[] };
+      };
+      expect(evaluation.gate.candidate_order).toEqual(['tuned', 'slerp-t0.5']);
+      for (const name of evaluation.gate.candidate_order) {
+        expect(state.failureReason).toMatch(
+          new RegExp(
+            `[:|] ${name.replace('.', '\\.')}: (\\w+ (NOT COMPUTED|(lower|upper) bound \\S+ [<>]= \\S+ .*FAIL))`,
+          ),
+        );
+      }
       expect(result.output).toContain('[demo] registry:   none: Quality gate failed:');
     }
   });

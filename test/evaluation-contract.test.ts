@@ -16,6 +16,7 @@ import { afterAll, describe, expect, test } from 'vitest';
 import { buildMedLlamaPipeline } from '../pipeline-steps/definition.ts';
 import { evaluateConditions, type ResolveContext, resolveValue } from '../pipeline-steps/local/expressions.ts';
 import type { Json } from '../pipeline-steps/local/types.ts';
+import { formatIssues, validateDefinition } from '../pipeline-steps/validate.ts';
 import { PLACEHOLDER_OPTIONS } from './pipeline-options.ts';
 import { jsonGetPaths } from './support/definition.ts';
 
@@ -35,7 +36,14 @@ const definition = buildMedLlamaPipeline(PLACEHOLDER_OPTIONS).toJSON() as unknow
   Steps: Step[];
 };
 
-/** Resolves parameters (defaults, or overrides as an execution would pass them) and Std:Join. */
+/** The step properties Evaluate's arguments name, as an execution would see them (S3 URIs of earlier outputs). */
+const STEP_PROPERTIES: Record<string, string> = {
+  'Steps.Train.ModelArtifacts.S3ModelArtifacts': 's3://artifacts/training/pipelines-x-Train/output/model',
+  "Steps.MergeBack.ProcessingOutputConfig.Outputs['candidates'].S3Output.S3Uri":
+    's3://artifacts/candidates/x/MergeBack',
+};
+
+/** Resolves parameters (defaults, or overrides as an execution would pass them), step properties and Std:Join. */
 function resolve(value: JsonValue, overrides: Record<string, string | number>): string {
   if (typeof value === 'string') return value;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
@@ -47,6 +55,7 @@ function resolve(value: JsonValue, overrides: Record<string, string | number>): 
       if (!p) throw new Error(`no parameter ${name}`);
       return String(p.DefaultValue);
     }
+    if (typeof value.Get === 'string' && value.Get in STEP_PROPERTIES) return STEP_PROPERTIES[value.Get]!;
     const join = value['Std:Join'] as { On: string; Values: JsonValue[] } | undefined;
     if (join) return join.Values.map((v) => resolve(v, overrides)).join(join.On);
   }
@@ -115,12 +124,36 @@ describe.skipIf(!hasPython)('medllama.evaluate writes every gate path the defini
     );
   }
 
-  /** Runs the Evaluate step as the definition calls it, with `general` as the general-text channel. */
-  function runEvaluate(general: string, out: string): Record<string, unknown> {
+  const candidates = join(work, 'candidates');
+
+  /** Runs MergeBack as the definition calls it (MergeCandidates' default) on the tiny models, once. */
+  function runMergeBack(): void {
+    if (existsSync(join(candidates, 'candidates.json'))) return;
     prepare();
     const local: Record<string, string> = {
       '/opt/ml/processing/input/base_model': base,
       '/opt/ml/processing/input/tuned_model': tuned,
+      '/opt/ml/processing/output/candidates': candidates,
+    };
+    const merge = definition.Steps.find((s) => s.Name === 'MergeBack')!;
+    const app = merge.Arguments.AppSpecification as { ContainerArguments: JsonValue[] };
+    const argv = app.ContainerArguments.map((a) => resolve(a, {})).map((a) => local[a] ?? a);
+    for (const path of Object.keys(local)) expect(app.ContainerArguments).toContain(path);
+    const run = spawnSync(python, ['-m', 'medllama.merge_back', ...argv], { cwd: root, encoding: 'utf8' });
+    expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0);
+  }
+
+  /** Runs the Evaluate step as the definition calls it, with `general` as the general-text channel. */
+  const reports = new Map<string, Record<string, unknown>>();
+  function runEvaluate(general: string, out: string): Record<string, unknown> {
+    const done = reports.get(out);
+    if (done) return done;
+    prepare();
+    runMergeBack();
+    const local: Record<string, string> = {
+      '/opt/ml/processing/input/base_model': base,
+      '/opt/ml/processing/input/tuned_model': tuned,
+      '/opt/ml/processing/input/candidates': candidates,
       '/opt/ml/processing/input/test': testDir,
       '/opt/ml/processing/input/benchmarks': join(root, 'fixtures', 'pubmedqa-mini'),
       '/opt/ml/processing/input/general': general,
@@ -156,7 +189,9 @@ describe.skipIf(!hasPython)('medllama.evaluate writes every gate path the defini
       },
     );
     expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0);
-    return JSON.parse(readFileSync(join(work, out, 'evaluation.json'), 'utf8')) as Record<string, unknown>;
+    const report = JSON.parse(readFileSync(join(work, out, 'evaluation.json'), 'utf8')) as Record<string, unknown>;
+    reports.set(out, report);
+    return report;
   }
 
   test('gate paths resolve to finite numbers', () => {
@@ -168,7 +203,44 @@ describe.skipIf(!hasPython)('medllama.evaluate writes every gate path the defini
       expect(typeof value, `${path} in evaluation.json`).toBe('number');
       expect(Number.isFinite(value as number), `${path} is finite`).toBe(true);
     }
-    expect(judge(report as Json).message).toMatch(/^Quality gate failed: 3\/3 checks computed; /);
+    expect(judge(report as Json).message).toMatch(/^Quality gate failed: no candidate passed \(showing /);
+    expect(judge(report as Json).message).toContain('| slerp-t0.5: ');
+  });
+
+  test("Register's model data and metadata resolve to what CreateModelPackage accepts", () => {
+    const report = runEvaluate(join(root, 'fixtures', 'general-text'), 'evaluation') as { gate: { chosen: string } };
+    const ctx: ResolveContext = {
+      parameters: Object.fromEntries(definition.Parameters.map((p) => [p.Name, p.DefaultValue])),
+      execution: {},
+      stepProperties: () => undefined,
+      readPropertyFile: () => report as unknown as Json,
+      readS3Json: () => null,
+    };
+    const resolved = JSON.parse(JSON.stringify(definition)) as { Steps: Step[] };
+    const gateStep = resolved.Steps.find((s) => s.Name === 'QualityGate')!;
+    const register = (gateStep.Arguments.IfSteps as unknown as Step[])[0]!;
+    // the one Get left (Evaluate's own output) as an execution would see it; the JsonGets are resolved from `report`
+    const metrics = register.Arguments.ModelMetrics as { ModelQuality: { Statistics: { S3Uri: JsonValue } } };
+    metrics.ModelQuality.Statistics.S3Uri = 's3://artifacts/evaluation/x/Evaluate/evaluation/evaluation.json';
+    register.Arguments = resolveValue(register.Arguments as unknown as Json, ctx) as Record<string, JsonValue>;
+    // the API model's lengths, types and members, on the values an execution would send
+    expect(formatIssues(validateDefinition(resolved as unknown as Json))).toBe('');
+    const args = register.Arguments as {
+      InferenceSpecification: { Containers: { ModelDataSource: { S3DataSource: { S3Uri: string } } }[] };
+      CustomerMetadataProperties: Record<string, string>;
+    };
+    const uri = args.InferenceSpecification.Containers[0]!.ModelDataSource.S3DataSource.S3Uri;
+    const chosen = report.gate.chosen;
+    expect(uri).toBe(
+      chosen === 'tuned'
+        ? `${STEP_PROPERTIES['Steps.Train.ModelArtifacts.S3ModelArtifacts']}/`
+        : `s3://artifacts/candidates/x/MergeBack/${chosen}/`,
+    );
+    expect(args.CustomerMetadataProperties.Candidate).toBe(chosen);
+    for (const value of Object.values(args.CustomerMetadataProperties)) {
+      // CustomerMetadataValue: 1-256 letters, spaces, digits and _.:/=+-@
+      expect(value).toMatch(/^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,256}$/u);
+    }
   });
 
   test('without general text the gate fails and says which check was not computed', () => {
@@ -179,7 +251,9 @@ describe.skipIf(!hasPython)('medllama.evaluate writes every gate path the defini
     expect(report.gate.general_regression_upper).toBeNull();
     const { passed, message } = judge(report as unknown as Json);
     expect(passed).toBe(false);
-    expect(message).toMatch(/^Quality gate failed: 2\/3 checks computed; /);
+    expect(message).toMatch(/^Quality gate failed: no candidate passed /);
+    // each candidate named with its failing checks
+    for (const name of ['tuned', 'slerp-t0.5']) expect(message).toMatch(new RegExp(`[:|] ${name}: `));
     expect(message).toContain(`general_regression NOT COMPUTED (no usable documents in --general_dir ${empty})`);
   });
 });

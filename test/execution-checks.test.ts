@@ -34,6 +34,16 @@ describe('execution checks (start, the local runner, the CDK config)', () => {
     [{ ReplayFraction: 0.6 }, 'ReplayFraction: got 0.6, expected a number >= 0 <= 0.5 (0 = no replay)'],
     [{ ReplayFraction: -0.01 }, 'ReplayFraction: got -0.01, expected a number >= 0'],
     [
+      { MergeCandidates: 'slerp:t=0.5 sleep:t=1' },
+      `MergeCandidates: got "slerp:t=0.5 sleep:t=1": candidate 'sleep:t=1': unknown method 'sleep'`,
+    ],
+    [
+      { MergeCandidates: Array.from({ length: 30 }, (_, i) => `linear:t=0.${i + 10}`).join(' ') },
+      'MergeCandidates: got 419 characters, expected at most 256',
+    ],
+    [{ MergeCandidates: 'ties:weight=2' }, "candidate 'ties:weight=2': weight=2, expected a number in [0, 1]"],
+    [{ MergeInstanceType: 'ml.g5.2xlarge2' }, 'MergeInstanceType: ml.g5.2xlarge2 is not a known instance type'],
+    [
       { ReplayDataUri: 'bucket/replay/' },
       `ReplayDataUri: got "bucket/replay/", expected an s3://bucket/prefix URI of the replay corpus, or '' for none`,
     ],

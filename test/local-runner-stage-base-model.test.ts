@@ -133,10 +133,10 @@ describe.skipIf(!existsSync(python))('local runner: JumpStart base model through
       const failed = Object.entries(state.steps).filter(([n, s]) => s.state === 'Failed' && n !== STEP_NAMES.fail);
       expect(failed.map(([n, s]) => `${n}: ${s.failureReason}`)).toEqual([]);
       const ran = (state as RunState).order;
-      expect(ran.slice(0, 6).sort()).toEqual(
-        ['StageBaseModel', 'Ingest', 'Dedup', 'Tokenize', 'Train', 'Evaluate'].sort(),
+      expect(ran.slice(0, 7).sort()).toEqual(
+        ['StageBaseModel', 'Ingest', 'Dedup', 'Tokenize', 'Train', 'MergeBack', 'Evaluate'].sort(),
       );
-      for (const name of ['StageBaseModel', 'Tokenize', 'Train', 'Evaluate']) {
+      for (const name of ['StageBaseModel', 'Tokenize', 'Train', 'MergeBack', 'Evaluate']) {
         expect(state.steps[name]?.state, name).toBe('Succeeded');
       }
       // Tokenize used the tokenizer that came with the (staged) weights.

@@ -68,6 +68,7 @@ describe('MedLlama pipeline definition', () => {
       ['Dedup', 'Processing'],
       ['Tokenize', 'Processing'],
       ['Train', 'Training'],
+      ['MergeBack', 'Processing'],
       ['Evaluate', 'Processing'],
       ['QualityGate', 'Condition'],
     ]);
@@ -82,8 +83,8 @@ describe('MedLlama pipeline definition', () => {
     for (const name of ['Ingest', 'Dedup', 'Tokenize']) {
       expect(step(def, name).CacheConfig).toEqual({ Enabled: true, ExpireAfter: 'P30D' });
     }
-    for (const name of ['Train', 'Evaluate']) expect(step(def, name)).not.toHaveProperty('CacheConfig');
-    for (const name of ['Ingest', 'Dedup', 'Tokenize', 'Train', 'Evaluate']) {
+    for (const name of ['Train', 'MergeBack', 'Evaluate']) expect(step(def, name)).not.toHaveProperty('CacheConfig');
+    for (const name of ['Ingest', 'Dedup', 'Tokenize', 'Train', 'MergeBack', 'Evaluate']) {
       const types = (step(def, name).RetryPolicies as { ExceptionType: string[] }[]).flatMap((p) => p.ExceptionType);
       expect(types).toEqual([
         'Step.SERVICE_FAULT',
@@ -187,6 +188,72 @@ describe('MedLlama pipeline definition', () => {
     expect(JSON.stringify(json())).not.toContain('MaxWaitTimeInSeconds');
   });
 
+  describe('merge-back candidates', () => {
+    const inputs = (def: { Steps: Obj[] }, name: string) =>
+      step(def, name).Arguments.ProcessingInputs as { InputName: string; S3Input: { S3Uri: unknown } }[];
+    const candidatesOutput = {
+      Get: "Steps.MergeBack.ProcessingOutputConfig.Outputs['candidates'].S3Output.S3Uri",
+    };
+    const report = { Get: 'Steps.Evaluate.PropertyFiles.EvaluationReport' };
+
+    test('MergeBack reads the base and the tuned model and builds MergeCandidates on MergeInstanceType', () => {
+      const def = json();
+      const merge = step(def, STEP_NAMES.mergeBack).Arguments;
+      const byName = Object.fromEntries(inputs(def, 'MergeBack').map((i) => [i.InputName, i.S3Input.S3Uri]));
+      expect(byName.tuned_model).toEqual({ Get: 'Steps.Train.ModelArtifacts.S3ModelArtifacts' });
+      expect(byName.base_model).toBe(PLACEHOLDER_OPTIONS.baseModel.s3Uri);
+      const args = merge.AppSpecification as { ContainerArguments: unknown[] };
+      const at = args.ContainerArguments.indexOf('--candidates');
+      expect(args.ContainerArguments[at + 1]).toEqual({ Get: 'Parameters.MergeCandidates' });
+      const resources = (merge.ProcessingResources as { ClusterConfig: Record<string, unknown> }).ClusterConfig;
+      expect(resources.InstanceType).toEqual({ Get: 'Parameters.MergeInstanceType' });
+      expect(resources.VolumeKmsKeyId).toBe(PLACEHOLDER_OPTIONS.kmsKeyArn);
+      expect((merge.ProcessingOutputConfig as Record<string, unknown>).KmsKeyId).toBe(PLACEHOLDER_OPTIONS.kmsKeyArn);
+      const params = Object.fromEntries(def.Parameters.map((p) => [p.Name, p.DefaultValue]));
+      expect(params.MergeCandidates).toBe('slerp:t=0.5');
+      expect(params.MergeInstanceType).toBe('ml.r5.2xlarge');
+    });
+
+    test('Evaluate gets the candidates and where each lives; Register registers the chosen one', () => {
+      const def = json();
+      const evalInputs = Object.fromEntries(inputs(def, 'Evaluate').map((i) => [i.InputName, i.S3Input.S3Uri]));
+      expect(evalInputs.candidates).toEqual(candidatesOutput);
+      const evalArgs = (step(def, 'Evaluate').Arguments.AppSpecification as { ContainerArguments: unknown[] })
+        .ContainerArguments;
+      const arg = (flag: string) => evalArgs[evalArgs.indexOf(flag) + 1];
+      expect(arg('--candidates_uri')).toEqual(candidatesOutput);
+      expect(arg('--tuned_model_uri')).toEqual({ Get: 'Steps.Train.ModelArtifacts.S3ModelArtifacts' });
+      expect(arg('--candidates_dir')).toBe('/opt/ml/processing/input/candidates');
+      const register = step(def, STEP_NAMES.register).Arguments as {
+        InferenceSpecification: { Containers: { ModelDataSource: { S3DataSource: { S3Uri: unknown } } }[] };
+        CustomerMetadataProperties: Record<string, unknown>;
+      };
+      expect(register.InferenceSpecification.Containers[0]!.ModelDataSource.S3DataSource.S3Uri).toEqual({
+        'Std:Join': {
+          On: '',
+          Values: [{ 'Std:JsonGet': { PropertyFile: report, Path: 'gate.chosen_model_data' } }, '/'],
+        },
+      });
+      expect(register.CustomerMetadataProperties.Candidate).toEqual({
+        'Std:JsonGet': { PropertyFile: report, Path: 'gate.metadata.candidate' },
+      });
+      expect(Object.keys(register.CustomerMetadataProperties)).toEqual([
+        'Candidate',
+        'CandidateMethod',
+        'PerplexityImprovementLower',
+        'PubMedQADeltaLower',
+        'GeneralRegressionUpper',
+        'CandidatesEvaluated',
+      ]);
+    });
+
+    test('with tuning, MergeBack and Evaluate read the best training job', () => {
+      const def = buildMedLlamaPipeline({ ...PLACEHOLDER_OPTIONS, tuning: true }).toJSON() as { Steps: Obj[] };
+      const tuned = inputs(def, 'MergeBack').find((i) => i.InputName === 'tuned_model')!.S3Input.S3Uri;
+      expect(tuned).toEqual(inputs(def, 'Evaluate').find((i) => i.InputName === 'tuned_model')!.S3Input.S3Uri);
+    });
+  });
+
   describe('JumpStart base model', () => {
     const js = {
       kind: 'jumpstart',
@@ -288,7 +355,7 @@ describe('MedLlama pipeline definition', () => {
 
     test('an S3 base model keeps the definition without StageBaseModel', () => {
       const names = json().Steps.map((s) => s.Name);
-      expect(names).toEqual(['Ingest', 'Dedup', 'Tokenize', 'Train', 'Evaluate', 'QualityGate']);
+      expect(names).toEqual(['Ingest', 'Dedup', 'Tokenize', 'Train', 'MergeBack', 'Evaluate', 'QualityGate']);
       expect(JSON.stringify(json())).not.toContain('StageBaseModel');
       // Only the tokenizer.json of the folder, never its 13 GB of weights.
       expect(input(json(), 'Tokenize', 'tokenizer').S3Input.S3Uri).toBe(

@@ -80,6 +80,7 @@ describe('PipelineStack (default config)', () => {
       'Dedup',
       'Tokenize',
       'Train',
+      'MergeBack',
       'Evaluate',
       'QualityGate',
     ]);
@@ -111,7 +112,7 @@ describe('PipelineStack (default config)', () => {
       definition.Steps.find((s) => s.Name === 'Train')!.Arguments as { HyperParameters: Record<string, string> }
     ).HyperParameters;
     scripts.push(JSON.parse(hp.sagemaker_program!) as string);
-    expect(scripts).toEqual(['dedup.py', 'evaluate.py', 'ingest.py', 'tokenization.py', 'train.py']);
+    expect(scripts).toEqual(['dedup.py', 'evaluate.py', 'ingest.py', 'merge_back.py', 'tokenization.py', 'train.py']);
     for (const script of scripts) expect(built.stacks.pipeline.code.files).toContain(script);
   });
 
@@ -396,6 +397,7 @@ describe('PipelineStack (config variants)', () => {
       'Dedup',
       'Tokenize',
       'Train',
+      'MergeBack',
       'Evaluate',
       'QualityGate',
     ]);
@@ -408,7 +410,7 @@ describe('PipelineStack (config variants)', () => {
     expect(rest).not.toContain('jumpstart-private-cache');
     expect(rest).not.toContain('AcceptEula');
     expect(rest).not.toContain('tokenizer/llama-2-7b');
-    for (const name of ['Tokenize', 'Train', 'Evaluate']) {
+    for (const name of ['Tokenize', 'Train', 'MergeBack', 'Evaluate']) {
       expect(JSON.stringify(def.Steps.find((s) => s.Name === name)), name).toContain(
         'Steps.StageBaseModel.ModelArtifacts.S3ModelArtifacts',
       );

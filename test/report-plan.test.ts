@@ -20,6 +20,30 @@ async function plan(argv: string[], raw: unknown = {}) {
 }
 
 describe('medllama plan', () => {
+  it('prices MergeBack per merged candidate and Evaluate per candidate (items × choices × tokens)', async () => {
+    const one = planExecution(definition, defaults);
+    const two = planExecution(definition, { ...defaults, MergeCandidates: 'slerp:t=0.5 ties:weight=0.5' });
+    const none = planExecution(definition, { ...defaults, MergeCandidates: '' });
+    const row = (p: ReturnType<typeof planExecution>, name: string) => p.steps.find((s) => s.name === name)!;
+    const per = THROUGHPUTS.mergeSecondsPerCandidate.value / 3600;
+    expect(row(two, 'MergeBack').hours - row(one, 'MergeBack').hours).toBeCloseTo(per, 6);
+    expect(row(none, 'MergeBack').hours).toBeCloseTo(THROUGHPUTS.mergeSetupSeconds.value / 3600, 6);
+    expect(row(one, 'MergeBack').instanceType).toBe('ml.r5.2xlarge');
+    // base + tuned + slerp = 3 models; each candidate adds one model's worth
+    const evalOne = row(one, 'Evaluate').hours;
+    expect(row(two, 'Evaluate').hours).toBeCloseTo((evalOne * 4) / 3, 6);
+    expect(row(none, 'Evaluate').hours).toBeCloseTo((evalOne * 2) / 3, 6);
+    expect(row(one, 'Evaluate').notes![0]).toMatch(
+      /^Evaluate, per model \(the base and each candidate: tuned, slerp-t0\.5\): perplexity .* \+ PubMedQA 500 items × 3 choices × 400 tokens = .* per candidate on ml\.g5\.2xlarge$/,
+    );
+    const { out } = await plan(['--param', 'MergeCandidates=slerp:t=0.5 linear:t=0.3']);
+    expect(out).toContain('2 merged candidate(s) of 7B');
+    expect(out).toContain('each candidate: tuned, slerp-t0.5, linear-t0.3');
+    await expect(plan(['--param', 'MergeCandidates=slerp:t=3'])).rejects.toThrow(
+      `MergeCandidates: got "slerp:t=3": candidate 'slerp:t=3': t=3, expected a number in [0, 1]`,
+    );
+  });
+
   it('with no flags prices exactly what start with no parameters runs: the definition’s own defaults', async () => {
     const { code, out } = await plan(['--json']);
     expect(code).toBe(0);
@@ -28,7 +52,7 @@ describe('medllama plan', () => {
     expect(result.steps.map((s) => [s.name, s.instanceType, s.instanceCount, s.volumeGB, s.maxRuntimeHours])).toEqual(
       shapes.map((j) => [j.name, j.instanceType, j.instanceCount, j.volumeGB, j.maxRuntimeSeconds / 3600]),
     );
-    expect(result.steps.map((s) => s.name)).toEqual(['Ingest', 'Dedup', 'Tokenize', 'Train', 'Evaluate']);
+    expect(result.steps.map((s) => s.name)).toEqual(['Ingest', 'Dedup', 'Tokenize', 'Train', 'MergeBack', 'Evaluate']);
     const byName = Object.fromEntries(result.steps.map((s) => [s.name, s]));
     expect(byName.Ingest!.instanceType).toBe(config.instances.ingest.type);
     expect(byName.Dedup!.instanceType).toBe('ml.r5.4xlarge'); // the deployed Dedup type has a price

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { collectRun, lastLoggedError } from '../lib/report/collect.ts';
 import { comparisons } from '../lib/report/evaluation.ts';
 import { articleLimit, inputVerdicts } from '../lib/report/funnel.ts';
-import { gateTable, readGate } from '../lib/report/gate.ts';
+import { gateSentence, gateTable, readGate } from '../lib/report/gate.ts';
 import { renderHtml, renderMarkdown } from '../lib/report/render.ts';
 import { examplesSlide, renderSlides } from '../lib/report/slides.ts';
 import { lineChart } from '../lib/report/svg.ts';
@@ -109,7 +109,22 @@ describe('general replay in the training section (#24)', () => {
   });
 });
 
+const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
+
 describe('quality gate in the report', () => {
+  it('names the candidate the checks are of when merge-back candidates were gated', () => {
+    const evaluation = clone(collectRun(syntheticRun()).evaluation) as { gate: Record<string, unknown> };
+    evaluation.gate.chosen = 'slerp-t0.5';
+    evaluation.gate.candidate_order = ['tuned', 'slerp-t0.5'];
+    const gate = readGate(evaluation as never)!;
+    expect(gate.chosen).toBe('slerp-t0.5');
+    expect(gateSentence(gate)).toMatch(
+      /^failed: 2 of 3 checks computed for candidate slerp-t0\.5 \(the closest to passing of tuned, slerp-t0\.5\); /,
+    );
+    evaluation.gate.candidate_order = ['tuned'];
+    expect(gateSentence(readGate(evaluation as never)!)).toMatch(/^failed: 2 of 3 checks computed; /);
+  });
+
   it('names each check, its value with interval, the bound used, the bound required and pass / FAIL / not computed', () => {
     const data = collectRun(syntheticRun());
     const gate = readGate(data.evaluation)!;

@@ -63,7 +63,7 @@ def test_dare_is_seeded_and_keeps_the_l1_norm() -> None:
     ("spec", "message"),
     [
         ("slerp", "t is required"),
-        ("slerp:t=1.5", "t=1.5, expected a number in (0, 1]"),
+        ("slerp:t=1.5", "t=1.5, expected a number in [0, 1]"),
         ("ties:weight=0.5,density=0", "density=0"),
         ("ties:weight=x", "weight='x' is not a number"),
         ("task_arithmetic:weight=1", "unknown method 'task_arithmetic'"),
@@ -84,11 +84,9 @@ def test_spec_names() -> None:
     assert Candidate.parse("tuned").name == "tuned"
 
 
-def test_build_on_the_tiny_model(tmp_path: Path, tiny_base_model: Path) -> None:
-    """A 'tuned' model = the tiny base plus seeded noise; SLERP 0.5 and DARE-TIES folders load, keep every file
-    but the weights, and are the same bytes when built twice."""
-    tuned = tmp_path / "tuned"
-    tuned.mkdir()
+def make_tuned(tiny_base_model: Path, tuned: Path) -> Path:
+    """A 'tuned' model: the tiny base plus seeded noise, with the base's other files."""
+    tuned.mkdir(parents=True)
     for f in tiny_base_model.iterdir():
         if f.is_file() and f.suffix != ".safetensors":
             (tuned / f.name).write_bytes(f.read_bytes())
@@ -97,6 +95,13 @@ def test_build_on_the_tiny_model(tmp_path: Path, tiny_base_model: Path) -> None:
         weights = load_file(f)
         noisy = {k: v + 0.01 * torch.randn(v.shape, generator=gen).to(v.dtype) for k, v in weights.items()}
         save_file(noisy, tuned / f.name, metadata={"format": "pt"})
+    return tuned
+
+
+def test_build_on_the_tiny_model(tmp_path: Path, tiny_base_model: Path) -> None:
+    """SLERP 0.5 and DARE-TIES folders load, keep every file but the weights, and are the same bytes when built
+    twice."""
+    tuned = make_tuned(tiny_base_model, tmp_path / "tuned")
     for spec in ("slerp:t=0.5", "dare_ties:weight=0.5,density=0.5", "ties:weight=1,density=0.3", "linear:t=0.5"):
         c = Candidate.parse(spec)
         record = build(c, tiny_base_model, tuned, tmp_path / "a" / c.name, seed=42)
@@ -135,3 +140,77 @@ def test_equal_to_mergekit_on_the_tiny_model(tiny_base_model: Path) -> None:
         assert torch.allclose(ours, mk_dare, atol=1e-6), name
         checked += 1
     assert checked == len(base) > 5
+
+
+def _spec_table(repo: Path) -> dict:
+    return json.loads((repo / "fixtures" / "merge-candidate-specs.json").read_text(encoding="utf-8"))
+
+
+def test_candidate_grammar_equals_the_typescript_one(repo: Path) -> None:
+    """The table test/merge-candidates.test.ts runs through pipeline-steps/merge-candidates.ts."""
+    from medllama.merge_back.candidates import parse_candidates
+
+    table = _spec_table(repo)
+    for spec, names in table["accept"].items():
+        assert [c.name for c in parse_candidates(spec)] == names, spec
+    for spec, message in table["reject"].items():
+        with pytest.raises(CandidateError) as err:
+            parse_candidates(spec)
+        assert str(err.value) == message, spec
+
+
+def test_entry_builds_every_candidate_folder(tmp_path: Path, tiny_base_model: Path) -> None:
+    """python -m medllama.merge_back: each merged candidate is a loadable HF folder with the tokenizer and a
+    manifest, its weights equal merge_tensor's on every tensor; tuned is listed first and never copied."""
+    from transformers import AutoModelForCausalLM
+
+    from medllama.merge_back.run import INDEX, MANIFEST, main
+
+    tuned = make_tuned(tiny_base_model, tmp_path / "tuned")
+    out = tmp_path / "out"
+    argv = ["--base_model_dir", str(tiny_base_model), "--tuned_model_dir", str(tuned), "--output_dir", str(out)]
+    assert main([*argv, "--candidates", "slerp:t=0.5, ties:weight=1,density=0.3", "--seed", "7"]) == 0
+    index = json.loads((out / INDEX).read_text())
+    assert [c["name"] for c in index["candidates"]] == ["tuned", "slerp-t0.5", "ties-weight1-density0.3"]
+    assert index["candidates"][0]["folder"] is None and not (out / "tuned").exists()
+    base = {k: v for f in tiny_base_model.glob("*.safetensors") for k, v in load_file(f).items()}
+    tuned_w = {k: v for f in tuned.glob("*.safetensors") for k, v in load_file(f).items()}
+    for record in index["candidates"][1:]:
+        folder = out / record["folder"]
+        assert (folder / "tokenizer.json").read_bytes() == (tuned / "tokenizer.json").read_bytes()
+        manifest = json.loads((folder / MANIFEST).read_text())
+        assert manifest["method"] == record["method"] and manifest["params"] == record["params"]
+        assert manifest["base"]["path"] == str(tiny_base_model) and manifest["tuned"]["path"] == str(tuned)
+        model = AutoModelForCausalLM.from_pretrained(folder)
+        state = model.state_dict()
+        c = Candidate(record["method"], record["params"])
+        merged = {k: v for f in folder.glob("*.safetensors") for k, v in load_file(f).items()}
+        assert set(merged) == set(tuned_w)
+        for name, tensor in merged.items():
+            assert torch.equal(tensor, merge_tensor(c, name, base[name], tuned_w[name], seed=7)), name
+            if name in state:
+                assert torch.equal(state[name].to(tensor.dtype), tensor), name
+
+
+def test_entry_refuses_a_bad_spec_before_reading_weights(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from medllama.merge_back.run import main
+
+    missing = str(tmp_path / "nowhere")
+    with pytest.raises(SystemExit) as exit_:
+        main(["--base_model_dir", missing, "--tuned_model_dir", missing, "--output_dir", str(tmp_path / "o"),
+              "--candidates", "slerp:t=0.5 sleep:t=1"])  # fmt: skip
+    assert exit_.value.code == 2
+    assert "--candidates: candidate 'sleep:t=1': unknown method 'sleep'" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_config_fields_equal_the_generated_schema() -> None:
+    """pipeline-steps/configs/merge_back.ts generates the schema; the dataclass holds the same fields and defaults."""
+    import dataclasses
+
+    from medllama.config import is_path_field, load_schema
+    from medllama.merge_back.config import STEP, MergeBackConfig
+
+    schema = load_schema(STEP)
+    fields = {f.name: f.default for f in dataclasses.fields(MergeBackConfig) if not is_path_field(f)}
+    assert fields == {k: v["default"] for k, v in schema["properties"].items()}

@@ -68,7 +68,12 @@ export class PipelineExecutionRole extends Construct {
     // --- S3: the project's buckets: read anywhere, write only under the pipeline's output prefixes.
     for (const [name, bucket, prefixes, what] of [
       ['Data', props.dataBucket, props.writePrefixes.data, 'corpora, intermediate datasets, benchmarks, base weights'],
-      ['Artifact', props.artifactBucket, props.writePrefixes.artifacts, 'models, checkpoints and evaluation reports'],
+      [
+        'Artifact',
+        props.artifactBucket,
+        props.writePrefixes.artifacts,
+        'models, checkpoints, merge-back candidates and evaluation reports',
+      ],
     ] as const) {
       this.allow(
         `${name}BucketRead`,

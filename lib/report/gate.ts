@@ -31,6 +31,9 @@ export interface Gate {
   readonly checks: GateCheck[];
   /** Evaluate's verdict with the thresholds it was given (the ConditionStep decides; they use the same values). */
   readonly passed?: boolean;
+  /** The candidate these checks are of (`gate.chosen`), and every candidate gated, when merge-back candidates ran. */
+  readonly chosen?: string;
+  readonly candidates?: readonly string[];
 }
 
 const SYMBOL: Readonly<Record<string, string>> = {
@@ -69,7 +72,13 @@ export function readGate(evaluation: Json | undefined): Gate | undefined {
       };
     })
     .sort((a, b) => order(a.key) - order(b.key) || a.key.localeCompare(b.key));
-  return { checks, ...(typeof gate.passed === 'boolean' ? { passed: gate.passed } : {}) };
+  const gated = Array.isArray(gate.candidate_order) ? gate.candidate_order.filter((n) => typeof n === 'string') : [];
+  return {
+    checks,
+    ...(typeof gate.passed === 'boolean' ? { passed: gate.passed } : {}),
+    ...(typeof gate.chosen === 'string' ? { chosen: gate.chosen } : {}),
+    ...(gated.length ? { candidates: gated as string[] } : {}),
+  };
 }
 
 const order = (key: string) => {
@@ -102,13 +111,22 @@ export function gateTable(gate: Gate): Table {
   };
 }
 
-/** One sentence for the summary and the slides: passed or failed, and which checks decided it. */
+const passedWord = (gate: Gate) => (gate.passed ? 'chosen' : 'the closest to passing');
+
+/**
+ * One sentence for the summary and the slides: passed or failed, and which checks decided it; with merge-back
+ * candidates, which candidate the checks are of (docs/evaluation.md "The gate").
+ */
 export function gateSentence(gate: Gate): string {
   const computed = gate.checks.filter((c) => c.computed).length;
   const failed = gate.checks.filter((c) => c.computed && !c.passed);
   const missing = gate.checks.filter((c) => !c.computed);
   const passed = gate.passed ?? (missing.length === 0 && failed.length === 0);
-  const head = `${computed} of ${gate.checks.length} checks computed`;
+  const of =
+    gate.chosen && (gate.candidates?.length ?? 0) > 1
+      ? ` for candidate ${gate.chosen} (${passedWord(gate)} of ${gate.candidates!.join(', ')})`
+      : '';
+  const head = `${computed} of ${gate.checks.length} checks computed${of}`;
   if (passed) return `passed: ${head}, every conservative bound clears its threshold`;
   const why = [
     ...failed.map((c) => `${c.name}: ${c.side} bound ${fmtNumber(c.bound!)}, required ${requirement(c)}`),

@@ -52,6 +52,24 @@ export const THROUGHPUTS = {
     unit: '×',
     source: 'derived: a forward pass is about a third of a training step',
   },
+  /** Tokens per PubMedQA request (prompt with the abstract + one answer word), each item scoring 3 choices. */
+  pubmedqaTokensPerRequest: {
+    value: 400,
+    unit: 'tokens',
+    source: 'estimate: a PubMedQA abstract is about 250 words (about 350 Llama 2 tokens) plus the question and prompt',
+  },
+  /** MergeBack, per merged candidate of a 7B model (read, merge in fp32, write 13.5 GB to S3). */
+  mergeSecondsPerCandidate: {
+    value: 900,
+    unit: 's',
+    source: 'allowance: 6.7B parameters merged tensor by tensor on 8 vCPUs and a 13.5 GB upload; not measured on AWS',
+  },
+  /** MergeBack's fixed part: downloading the base and the tuned model (2 × 13.5 GB) onto its volume. */
+  mergeSetupSeconds: {
+    value: 300,
+    unit: 's',
+    source: 'allowance: 27 GB from S3 to an EBS volume at about 100-200 MB/s; not measured on AWS',
+  },
 } as const;
 
 export const CORPUS = {

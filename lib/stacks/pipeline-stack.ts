@@ -37,7 +37,7 @@ const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** Key prefixes the pipeline writes (pipeline-steps/definition.ts); the role may write nowhere else. */
 export const WRITE_PREFIXES = {
   data: ['pipeline/'],
-  artifacts: ['training/', 'checkpoints/', 'evaluation/'],
+  artifacts: ['training/', 'checkpoints/', 'candidates/', 'evaluation/'],
 } as const;
 
 /** Builds the definition from the builder's options (the real builder, or another in tests). */
@@ -294,6 +294,7 @@ export function parameterDefaults(config: MedLlamaConfig): Record<string, string
     TokenizeInstanceCount: i.tokenize.count,
     TrainInstanceType: i.train.type,
     TrainInstanceCount: i.train.count,
+    MergeInstanceType: i.mergeBack.type,
     EvaluateInstanceType: i.evaluate.type,
     ...(t.minPerplexityImprovement !== undefined ? { MinPerplexityImprovement: t.minPerplexityImprovement } : {}),
     ...(t.pubmedqaTolerance !== undefined ? { MinPubMedQADelta: -t.pubmedqaTolerance } : {}),

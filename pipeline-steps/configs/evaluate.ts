@@ -6,8 +6,9 @@ import { defineStepConfig } from './define.ts';
  * general-text perplexity, PubMedQA (log-likelihood of yes/no/maybe), optional MedMCQA / MedQA-4 (log-likelihood
  * of the answer letter) and a qualitative prompt set.
  * Writes `evaluation.json` (the QualityGate's PropertyFile) and `qualitative.jsonl`.
- * Path flags (`--base_model_dir`, `--tuned_model_dir`, `--test_dir`, `--general_dir`, `--benchmarks_dir`,
- * `--training_summary`, `--prompts`, `--output_dir`) are not part of this schema.
+ * Path flags (`--base_model_dir`, `--tuned_model_dir`, `--candidates_dir`, `--test_dir`, `--general_dir`,
+ * `--benchmarks_dir`, `--training_summary`, `--prompts`, `--output_dir`, and the S3 URIs `--tuned_model_uri` and
+ * `--candidates_uri` that name where each candidate lives) are not part of this schema.
  */
 export const config = defineStepConfig(
   'evaluate',

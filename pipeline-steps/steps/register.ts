@@ -23,6 +23,12 @@ export interface RegisterModelStepProps extends StepProps {
   readonly supportedContentTypes: readonly string[];
   readonly supportedResponseMIMETypes: readonly string[];
   readonly supportedRealtimeInferenceInstanceTypes: readonly string[];
+  /**
+   * The model package's CustomerMetadataProperties (CreateModelPackage: at most 50, keys 1-128 and values 1-256
+   * characters of letters, digits, spaces and `_.:/=+-@`); values may be expressions such as a `Std:JsonGet`.
+   * @default - none
+   */
+  readonly customerMetadataProperties?: Readonly<Record<string, StringValue>>;
   /** S3 URI of the statistics file registered as ModelQuality statistics. @default - no metrics */
   readonly modelQualityStatistics?: { readonly s3Uri: StringValue; readonly contentType: string };
   /** @default - Pipelines' own retries only */
@@ -34,6 +40,21 @@ export class RegisterModelStep extends Step {
   readonly type = 'RegisterModel';
   constructor(readonly props: RegisterModelStepProps) {
     super(props);
+    const metadata = Object.entries(props.customerMetadataProperties ?? {});
+    if (metadata.length > 50)
+      throw new Error(`${this.name}: ${metadata.length} CustomerMetadataProperties, at most 50`);
+    for (const [key, value] of metadata) {
+      if (!/^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u.test(key) || key.startsWith('aws:')) {
+        throw new Error(
+          `${this.name}: CustomerMetadataProperties key "${key}" is not 1-128 letters, digits, spaces or _.:/=+-@`,
+        );
+      }
+      if (typeof value === 'string' && !/^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,256}$/u.test(value)) {
+        throw new Error(
+          `${this.name}: CustomerMetadataProperties["${key}"] "${value}" is not 1-256 letters, digits, spaces or _.:/=+-@`,
+        );
+      }
+    }
     if (
       !/^(arn:aws[a-z-]*:sagemaker:[a-z0-9-]*:[0-9]{12}:[a-z-]*\/)?([a-zA-Z0-9]([a-zA-Z0-9-]){0,62})(?<!-)$/.test(
         props.modelPackageGroupName,
@@ -67,6 +88,7 @@ export class RegisterModelStep extends Step {
           CreateModelPackageInput['InferenceSpecification']
         >['SupportedRealtimeInferenceInstanceTypes'],
       },
+      ...(p.customerMetadataProperties ? { CustomerMetadataProperties: { ...p.customerMetadataProperties } } : {}),
       ...(p.modelQualityStatistics
         ? {
             ModelMetrics: {

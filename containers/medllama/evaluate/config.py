@@ -23,6 +23,21 @@ class EvaluateConfig:
     tuned_model_dir: str = path_option(
         lambda: opt_ml("processing", "input", "tuned_model"), help="HF folder of the merged tuned model"
     )
+    candidates_dir: str = path_option(
+        "",
+        help="MergeBack's output (candidates.json and one HF folder per merged candidate), each scored like the "
+        "tuned model and gated; '' = the tuned model is the only candidate",
+    )
+    tuned_model_uri: str = path_option(
+        "",
+        help="S3 URI of the tuned model folder (Train's ModelArtifacts): gate.chosen_model_data when tuned is chosen; "
+        "'' = --tuned_model_dir",
+    )
+    candidates_uri: str = path_option(
+        "",
+        help="S3 URI of MergeBack's output: a chosen merged candidate's gate.chosen_model_data is <uri>/<name>; "
+        "'' = --candidates_dir",
+    )
     test_dir: str = path_option(
         lambda: opt_ml("processing", "input", "test"), help="dedup's test split: folder of JSONL documents (id, text)"
     )

@@ -19,6 +19,7 @@ shows: the file explains the decision by itself (docs/evaluation.md, "The gate")
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -168,19 +169,20 @@ def check_entry(check: Check, document: dict, not_computed: dict[str, str], thre
     return {**entry, **measured, "computed": True, "passed": check.passes(measured["bound"], threshold)}
 
 
+def check_phrase(check: Check, entry: dict) -> str:
+    """One check in words: its bound, comparison, threshold and verdict, or why it was not computed."""
+    if not entry["computed"]:
+        return f"{check.name} NOT COMPUTED ({entry['reason']})"
+    verdict = "pass" if entry["passed"] else "FAIL"
+    return (
+        f"{check.name} {check.side} bound {entry['bound']:.4g} {check.comparison} {entry['threshold']:g} "
+        f"(value {entry['value']:.4g}): {verdict}"
+    )
+
+
 def summary_line(checks: dict[str, dict]) -> str:
     """One line naming every check, its bound and threshold, and what is not computed (the failure message)."""
-    parts = []
-    for check in CHECKS:
-        entry = checks[check.name]
-        if not entry["computed"]:
-            parts.append(f"{check.name} NOT COMPUTED ({entry['reason']})")
-            continue
-        verdict = "pass" if entry["passed"] else "FAIL"
-        parts.append(
-            f"{check.name} {check.side} bound {entry['bound']:.4g} {check.comparison} {entry['threshold']:g} "
-            f"(value {entry['value']:.4g}): {verdict}"
-        )
+    parts = [check_phrase(check, checks[check.name]) for check in CHECKS]
     computed = sum(checks[c.name]["computed"] for c in CHECKS)
     return f"{computed}/{len(CHECKS)} checks computed; " + "; ".join(parts)
 
@@ -210,3 +212,95 @@ def check_gate(gate: dict) -> None:
     expected = int(all(b is not None for b in bounds.values()))
     if gate.get("checks_computed") != expected:
         raise ValueError(f"gate.checks_computed is {gate.get('checks_computed')!r}, expected {expected} for {bounds}")
+
+
+# ---- choosing among merge-back candidates (docs/evaluation.md "The gate") ------------------------------------------
+
+#: The selection rule, in words (evaluation.json ``gate.rule``).
+SELECTION_RULE = (
+    "among the candidates whose every check is computed and passes, the one with the largest lower bound of the "
+    "test (PMC) perplexity improvement; a tie goes to the earlier candidate (tuned first). When none passes, the "
+    "gate shows the candidate with the most checks passed (then the largest bound, then the earlier) and fails"
+)
+#: The check whose bound ranks passing candidates.
+RANKING_CHECK = CHECKS[0]
+
+
+def choose(gates: dict[str, dict]) -> tuple[str, bool]:
+    """(the chosen candidate's name, whether it passed) for ``gates`` (candidate name → its gate object, in the
+    candidates' order, tuned first): :data:`SELECTION_RULE`."""
+    if not gates:
+        raise ValueError("no candidates to choose from")
+    order = list(gates)
+
+    def bound(name: str) -> float:
+        value = gates[name][RANKING_CHECK.key]
+        return value if value is not None else -math.inf
+
+    passing = [n for n in order if gates[n]["passed"]]
+    if passing:
+        return max(passing, key=lambda n: (bound(n), -order.index(n))), True
+
+    def closest(name: str) -> tuple[int, float, int]:
+        passed = sum(bool(e["passed"]) for e in gates[name]["checks"].values())
+        return passed, bound(name), -order.index(name)
+
+    return max(order, key=closest), False
+
+
+def failing_checks(gate: dict) -> str:
+    """The checks of one candidate's gate that did not pass, in words."""
+    failed = [check_phrase(c, gate["checks"][c.name]) for c in CHECKS if not gate["checks"][c.name]["passed"]]
+    return "; ".join(failed) or "every check passed"
+
+
+#: CustomerMetadataValue's characters (the SageMaker API model allows these and other letters and digits).
+METADATA_VALUE = re.compile(r"[A-Za-z0-9 _.:/=+@-]{1,256}")
+
+
+def metadata_value(value: Any) -> str:
+    """A model package CustomerMetadataProperties value: numbers as ``%.4g``, None as ``not computed``; refuses
+    anything outside :data:`METADATA_VALUE` (CreateModelPackage would reject it after the pipeline ran)."""
+    if value is None:
+        text = "not computed"
+    elif isinstance(value, float):
+        text = f"{value:.4g}"
+    else:
+        text = str(value)
+    if not METADATA_VALUE.fullmatch(text):
+        raise ValueError(f"model package metadata value {text!r} does not match {METADATA_VALUE.pattern}")
+    return text
+
+
+def chosen_gate(gates: dict[str, dict], models: dict[str, dict]) -> dict:
+    """The top-level ``gate``: the chosen candidate's gate object (so the QualityGate reads its bounds) plus
+    ``chosen``, ``rule``, ``chosen_model_data`` (``models[name]["model_data"]``, what Register registers),
+    ``metadata`` (the model package's CustomerMetadataProperties values), ``candidate_order`` and ``candidates``
+    (each one's verdict).
+    When none passes, ``summary`` names every candidate's failing checks (the QualityGateFailed message)."""
+    name, passed = choose(gates)
+    gate = dict(gates[name])
+    if len(gates) == 1:
+        pass  # the tuned model alone: its own summary, as before merge-back candidates existed
+    elif passed:
+        gate["summary"] = f"chosen {name} of {len(gates)} candidates: {gate['summary']}"
+    else:
+        gate["summary"] = f"no candidate passed (showing {name}): " + " | ".join(
+            f"{n}: {failing_checks(g)}" for n, g in gates.items()
+        )
+    model = models[name]
+    gate["chosen"] = name
+    gate["rule"] = SELECTION_RULE
+    gate["chosen_model_data"] = model["model_data"]
+    gate["metadata"] = {
+        "candidate": metadata_value(name),
+        "method": metadata_value(model.get("spec") or name),
+        **{c.key: metadata_value(gate[c.key]) for c in CHECKS},
+        "candidates_evaluated": metadata_value(names if len(names := " ".join(gates)) <= 256 else len(gates)),
+    }
+    gate["candidate_order"] = list(gates)  # JSON objects are written with sorted keys; ties follow this order
+    gate["candidates"] = {
+        n: {"passed": g["passed"], "checks_computed": g["checks_computed"], **{c.key: g[c.key] for c in CHECKS}}
+        for n, g in gates.items()
+    }
+    return gate

@@ -7,8 +7,13 @@ Top level::
                  "medmcqa": {...}, "medqa": {...}},
      "training": {"source", "final_eval_loss", "final_eval_perplexity", ...},
      "not_computed": {"<metric path>": "<reason>"},
+     "candidates": {"tuned": {"model", "metrics", "not_computed", "gate"}, "slerp-t0.5": {...}, ...},
      "gate": {"checks_computed": 1, "perplexity_improvement_lower": x, "pubmedqa_delta_lower": y,
-              "general_regression_upper": z, "passed", "bound", "summary", "checks": {...}, "not_computed": {...}}}
+              "general_regression_upper": z, "passed", "bound", "summary", "checks": {...}, "not_computed": {...},
+              "chosen", "rule", "chosen_model_data", "metadata": {...}, "candidates": {...}}}
+
+``metrics`` are the tuned model's comparisons with the base; ``candidates`` holds every candidate's (tuned first,
+then the merge-back candidates), and ``gate`` is the chosen candidate's gate (docs/evaluation.md "The gate").
 
 Rules: no NaN or ±Inf anywhere (a value that is not finite is removed and listed in ``not_computed``). The gate
 (:mod:`medllama.evaluate.gate`) holds one bound per check, a finite number or null when not computed (never a
@@ -25,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from medllama.evaluate import stats
-from medllama.evaluate.gate import Thresholds, build_gate, check_gate
+from medllama.evaluate.gate import Thresholds, build_gate, check_gate, chosen_gate
 from medllama.evaluate.perplexity import LN2, DocumentScore
 
 SCHEMA_VERSION = "2.0.0"
@@ -277,6 +282,16 @@ def training_section(summary: Any, source: str, not_computed: dict[str, str]) ->
     return section
 
 
+def candidate_entry(model: dict, metrics: dict, not_computed: dict[str, str], thresholds: Thresholds) -> dict:
+    """One merge-back candidate's ``candidates.<name>`` object: its metrics (non-finite values pruned into its own
+    ``not_computed``, which starts from the inputs' reasons) and its gate, judged like the tuned model's."""
+    nc = dict(not_computed)
+    pruned = positive_zero(prune_non_finite(metrics, "metrics", nc))
+    gate = positive_zero(build_gate({"metrics": pruned}, nc, thresholds))
+    check_gate(gate)
+    return {"model": model, "metrics": pruned, "not_computed": dict(sorted(nc.items())), "gate": gate}
+
+
 def assemble(
     *,
     config: dict,
@@ -286,9 +301,17 @@ def assemble(
     not_computed: dict[str, str],
     training: dict | None = None,
     thresholds: Thresholds | None = None,
+    tuned_model: dict | None = None,
+    candidates: dict[str, dict] | None = None,
 ) -> dict:
     """The whole evaluation.json (the gate judged with ``thresholds``, default the pipeline's defaults); raises
-    ValueError if anything non-finite slipped through or the gate breaks its contract."""
+    ValueError if anything non-finite slipped through or the gate breaks its contract.
+
+    ``metrics`` are the tuned model's paired comparisons with the base (today's keys); ``candidates`` (name →
+    ``{"model", "metrics"}``) the merge-back candidates' own, compared with the base by the same functions. Each
+    candidate, tuned first, gets ``candidates.<name>.{model, metrics, not_computed, gate}``; the top-level ``gate``
+    is the chosen candidate's (:func:`medllama.evaluate.gate.chosen_gate`). ``model`` holds ``model_data`` (the S3
+    URI Register registers) and ``spec``."""
     nc = dict(not_computed)
     pruned = positive_zero(prune_non_finite(metrics, "metrics", nc))
     extra = {} if training is None else {"training": positive_zero(prune_non_finite(training, "training", nc))}
@@ -302,7 +325,24 @@ def assemble(
         **extra,
         "not_computed": dict(sorted(nc.items())),
     }
-    document["gate"] = positive_zero(build_gate(document, document["not_computed"], thresholds or Thresholds()))
+    thresholds = thresholds or Thresholds()
+    tuned_gate = positive_zero(build_gate(document, document["not_computed"], thresholds))
+    check_gate(tuned_gate)
+    tuned = {"model_data": models.get("tuned", {}).get("path"), "spec": "tuned", **(tuned_model or {})}
+    entries = {
+        "tuned": {
+            "model": tuned,
+            "metrics": document["metrics"],
+            "not_computed": document["not_computed"],
+            "gate": tuned_gate,
+        }
+    }
+    for name, candidate in (candidates or {}).items():
+        entries[name] = candidate_entry(candidate["model"], candidate["metrics"], not_computed, thresholds)
+    document["candidates"] = entries
+    document["gate"] = chosen_gate(
+        {n: e["gate"] for n, e in entries.items()}, {n: e["model"] for n, e in entries.items()}
+    )
     bad = non_finite_paths(document)
     if bad:
         raise ValueError(f"evaluation.json would contain non-finite values at {bad}")

@@ -365,6 +365,118 @@ def load_mc_tasks(
     return tasks
 
 
+@dataclass
+class QaTask:
+    """PubMedQA as scored: the items used, how many were truncated, and how many the test set has."""
+
+    items: list[pubmedqa.Item]
+    truncated: int
+    total: int
+
+
+def compare(
+    base: ModelRun,
+    other: ModelRun,
+    cfg: EvaluateConfig,
+    *,
+    test: Corpus | None,
+    general: Corpus | None,
+    qa: QaTask,
+    mc_tasks: list[McTask],
+) -> dict[str, Any]:
+    """The paired comparisons of ``other`` (the tuned model or a merge-back candidate) with the base on the same
+    items: test and general perplexity, PubMedQA, MedMCQA / MedQA-4 (the metrics of evaluation.json)."""
+    metrics: dict[str, Any] = {}
+    samples, seed = cfg.bootstrap_samples, cfg.seed
+    if test is not None and base.test is not None and other.test is not None:
+        metrics["test_perplexity"] = report.perplexity_comparison(base.test, other.test, samples=samples, seed=seed)
+        metrics["test_perplexity"].pop("regression_relative")
+    if general is not None and base.general is not None and other.general is not None:
+        sources = [d.source for d in general.loaded.documents]
+        metrics["general_perplexity"] = general_section(
+            base.general, other.general, sources, samples=samples, seed=seed
+        )
+    if qa.items and base.pubmedqa_pred is not None and other.pubmedqa_pred is not None:
+        metrics["pubmedqa"] = report.pubmedqa_section(
+            [i.id for i in qa.items],
+            [i.label for i in qa.items],
+            base.pubmedqa_pred,
+            other.pubmedqa_pred,
+            samples=samples,
+            seed=seed,
+            truncated=qa.truncated,
+            total_test_items=qa.total,
+        )
+    for task in mc_tasks:
+        if task.name not in base.mc_pred or task.name not in other.mc_pred:
+            continue
+        metrics[task.name] = report.multiple_choice_section(
+            [i.id for i in task.items],
+            [i.label for i in task.items],
+            base.mc_pred[task.name],
+            other.mc_pred[task.name],
+            samples=samples,
+            seed=seed,
+            truncated=task.truncated,
+            total_items=len(task.benchmark.items),
+            split=mcqa.SPLITS[task.name],
+            prompt=mcqa.PROMPTS[task.name],
+            choices=mcqa.LETTERS,
+            source={"file": str(task.benchmark.path), "format": task.benchmark.source_format, **task.benchmark.detail},
+        )
+    return metrics
+
+
+@dataclass(frozen=True)
+class MergedCandidate:
+    """A merge-back candidate from MergeBack's candidates.json: its name, folder and spec."""
+
+    name: str
+    path: str
+    method: str
+    params: dict[str, float]
+
+    @property
+    def spec(self) -> str:
+        """The spec in CustomerMetadataValue's characters: ``slerp t=0.5``."""
+        return " ".join([self.method, *(f"{k}={v:g}" for k, v in self.params.items())])
+
+    def model(self, candidates_uri: str, parameters: int | None) -> dict[str, Any]:
+        """``candidates.<name>.model``: where it came from and the URI Register registers when it is chosen."""
+        root = candidates_uri.rstrip("/") if candidates_uri else str(Path(self.path).parent)
+        return {
+            "path": self.path,
+            "spec": self.spec,
+            "method": self.method,
+            "params": self.params,
+            "parameters": parameters,
+            "model_data": f"{root}/{self.name}",
+        }
+
+
+def load_merged_candidates(candidates_dir: str) -> list[MergedCandidate]:
+    """The merged candidates in ``candidates_dir`` (MergeBack's output: ``candidates.json`` and one folder each),
+    in its order; ``tuned`` (listed first, never copied) is left out: it is scored as the tuned model."""
+    if not candidates_dir:
+        return []
+    index = Path(candidates_dir) / "candidates.json"
+    if not index.is_file():
+        raise EvaluationError(f"--candidates_dir {candidates_dir}: no candidates.json (MergeBack writes one)")
+    try:
+        records = json.loads(index.read_text(encoding="utf-8"))["candidates"]
+    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        raise EvaluationError(f"{index}: not MergeBack's candidates.json ({err})") from None
+    out = []
+    for record in records:
+        if record.get("folder") is None:
+            continue
+        folder = Path(candidates_dir) / record["folder"]
+        if not (folder / "config.json").is_file():
+            raise EvaluationError(f"{index}: candidate {record['name']} has no config.json in {folder}")
+        out.append(MergedCandidate(record["name"], str(folder), record["method"], dict(record["params"])))
+    return out
+
+
 def read_training_summary(cfg: EvaluateConfig) -> tuple[tuple[str, Any] | None, str | None]:
     """((path, parsed training_summary.json), None), or (None, why it is absent). ``--training_summary``
     given but missing or unreadable is an error; the default ``<tuned_model_dir>/training_summary.json``
@@ -397,6 +509,11 @@ def run(cfg: EvaluateConfig) -> dict:
     not_computed: dict[str, str] = {}
     training, training_missing = read_training_summary(cfg)
     tokenizer = check_same_tokenizer(cfg.base_model_dir, cfg.tuned_model_dir, training)
+    merged = load_merged_candidates(cfg.candidates_dir)
+    for candidate in merged:
+        check_same_tokenizer(cfg.base_model_dir, candidate.path, None)
+    if merged:
+        log.info(f"merge-back candidates: {', '.join(c.name for c in merged)} (besides the tuned model)")
     max_len = (
         min(x for x in (model_max_len(cfg.base_model_dir), model_max_len(cfg.tuned_model_dir)) if x) or cfg.seq_len
     )
@@ -442,6 +559,7 @@ def run(cfg: EvaluateConfig) -> dict:
         log.info(f"pubmedqa: {len(qa_items)} of {qa_total} test items, {qa_truncated} truncated to {max_len} tokens")
     else:
         not_computed["metrics.pubmedqa"] = "no --benchmarks_dir given"
+    qa = QaTask(qa_items, qa_truncated, qa_total)
     mc_tasks = load_mc_tasks(cfg, tokenizer, max_len, inputs, not_computed)
     if training_missing:
         not_computed["training"] = training_missing
@@ -457,7 +575,9 @@ def run(cfg: EvaluateConfig) -> dict:
     )
 
     runs: dict[str, ModelRun] = {}
-    for role, path in (("base", cfg.base_model_dir), ("tuned", cfg.tuned_model_dir)):
+    models_to_score = [("base", cfg.base_model_dir), ("tuned", cfg.tuned_model_dir)]
+    models_to_score += [(c.name, c.path) for c in merged]
+    for role, path in models_to_score:
         runs[role] = evaluate_model(
             role,
             path,
@@ -471,7 +591,8 @@ def run(cfg: EvaluateConfig) -> dict:
             general=general,
             qa_items=qa_items,
             qa_requests=qa_requests,
-            prompts=prompts,
+            # the qualitative answers are for base vs tuned; the merged candidates are scored, not read
+            prompts=prompts if role in ("base", "tuned") else [],
             mc_tasks=mc_tasks,
         )
         if role == "base" and test is not None:
@@ -483,11 +604,8 @@ def run(cfg: EvaluateConfig) -> dict:
             )
     base, tuned = runs["base"], runs["tuned"]
 
-    metrics: dict[str, Any] = {}
-    samples, seed = cfg.bootstrap_samples, cfg.seed
-    if test is not None and base.test is not None and tuned.test is not None:
-        metrics["test_perplexity"] = report.perplexity_comparison(base.test, tuned.test, samples=samples, seed=seed)
-        metrics["test_perplexity"].pop("regression_relative")
+    metrics = compare(base, tuned, cfg, test=test, general=general, qa=qa, mc_tasks=mc_tasks)
+    if "test_perplexity" in metrics and base.test is not None and tuned.test is not None:
         write_jsonl(
             out_dir / "test-documents.jsonl",
             (
@@ -502,46 +620,17 @@ def run(cfg: EvaluateConfig) -> dict:
                 for b, t in zip(base.test, tuned.test, strict=True)
             ),
         )
-    if general is not None and base.general is not None and tuned.general is not None:
-        sources = [d.source for d in general.loaded.documents]
-        metrics["general_perplexity"] = general_section(
-            base.general, tuned.general, sources, samples=samples, seed=seed
-        )
-    if qa_items and base.pubmedqa_pred is not None and tuned.pubmedqa_pred is not None:
-        metrics["pubmedqa"] = report.pubmedqa_section(
-            [i.id for i in qa_items],
-            [i.label for i in qa_items],
-            base.pubmedqa_pred,
-            tuned.pubmedqa_pred,
-            samples=samples,
-            seed=seed,
-            truncated=qa_truncated,
-            total_test_items=qa_total,
-        )
+    if "pubmedqa" in metrics and base.pubmedqa_pred is not None and tuned.pubmedqa_pred is not None:
         write_jsonl(
             out_dir / "pubmedqa-predictions.jsonl",
             (
                 {"id": i.id, "label": i.label, "base": b, "tuned": t}
-                for i, b, t in zip(qa_items, base.pubmedqa_pred, tuned.pubmedqa_pred, strict=True)
+                for i, b, t in zip(qa.items, base.pubmedqa_pred, tuned.pubmedqa_pred, strict=True)
             ),
         )
     for task in mc_tasks:
-        if task.name not in base.mc_pred or task.name not in tuned.mc_pred:
+        if task.name not in metrics:
             continue
-        metrics[task.name] = report.multiple_choice_section(
-            [i.id for i in task.items],
-            [i.label for i in task.items],
-            base.mc_pred[task.name],
-            tuned.mc_pred[task.name],
-            samples=samples,
-            seed=seed,
-            truncated=task.truncated,
-            total_items=len(task.benchmark.items),
-            split=mcqa.SPLITS[task.name],
-            prompt=mcqa.PROMPTS[task.name],
-            choices=mcqa.LETTERS,
-            source={"file": str(task.benchmark.path), "format": task.benchmark.source_format, **task.benchmark.detail},
-        )
         write_jsonl(
             out_dir / f"{task.name}-predictions.jsonl",
             (
@@ -549,6 +638,13 @@ def run(cfg: EvaluateConfig) -> dict:
                 for i, b, t in zip(task.items, base.mc_pred[task.name], tuned.mc_pred[task.name], strict=True)
             ),
         )
+    candidates = {
+        c.name: {
+            "model": c.model(cfg.candidates_uri, runs[c.name].runtime.get("parameters")),
+            "metrics": compare(base, runs[c.name], cfg, test=test, general=general, qa=qa, mc_tasks=mc_tasks),
+        }
+        for c in merged
+    }
     training_doc = None
     if training is not None:
         training_doc = report.training_section(training[1], training[0], not_computed)
@@ -577,6 +673,8 @@ def run(cfg: EvaluateConfig) -> dict:
         not_computed=not_computed,
         training=training_doc,
         thresholds=thresholds(cfg),
+        tuned_model={"model_data": cfg.tuned_model_uri or given["tuned"], "spec": "tuned"},
+        candidates=candidates,
     )
     write_json(out_dir / "evaluation.json", document)
 
@@ -591,6 +689,7 @@ def run(cfg: EvaluateConfig) -> dict:
     for check in CHECKS:
         log.info(f"gate {check.key}={gate[check.key]!r} ({gate['checks'][check.name]['rule']})")
     log.info(f"gate checks_computed={gate['checks_computed']}: {gate['summary']}")
+    log.info(f"gate chosen={gate['chosen']} → {gate['chosen_model_data']}")
     log.info(f"wrote {out_dir / 'evaluation.json'} ({len(document['not_computed'])} metrics not computed)")
     return document
 

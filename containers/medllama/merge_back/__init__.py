@@ -6,7 +6,15 @@ docs/training.md "Merge-back candidates".
 
 from __future__ import annotations
 
-from .candidates import DEFAULT_CANDIDATES, Candidate, CandidateError, build, merge_state, merge_tensor
+from .candidates import (
+    DEFAULT_CANDIDATES,
+    Candidate,
+    CandidateError,
+    build,
+    merge_state,
+    merge_tensor,
+    parse_candidates,
+)
 from .methods import linear, slerp, ties
 
 __all__ = [
@@ -17,6 +25,7 @@ __all__ = [
     "linear",
     "merge_state",
     "merge_tensor",
+    "parse_candidates",
     "slerp",
     "ties",
 ]

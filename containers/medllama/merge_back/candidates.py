@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,10 @@ PARAMETERS: dict[str, dict[str, float | None]] = {
     "ties": {"weight": None, "density": 0.5},
     "dare_ties": {"weight": None, "density": 0.5},
 }
+
+
+#: A parameter's number: decimal, optional exponent (no inf, nan or ``_``; the TypeScript parser uses the same pattern).
+NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 
 class CandidateError(ValueError):
@@ -63,18 +68,45 @@ class Candidate:
                 raise CandidateError(
                     f"candidate {spec!r}: {part!r} is not key=value with a key of {sorted(allowed) or 'none'}"
                 )
-            try:
-                given[key] = float(value)
-            except ValueError:
-                raise CandidateError(f"candidate {spec!r}: {key}={value!r} is not a number") from None
+            if not NUMBER.fullmatch(value.strip()):
+                raise CandidateError(f"candidate {spec!r}: {key}={value!r} is not a number")
+            given[key] = float(value)
         params: dict[str, float] = {}
         for key, default in allowed.items():
             if key not in given and default is None:
                 raise CandidateError(f"candidate {spec!r}: {key} is required (e.g. {method}:{key}=0.5)")
             params[key] = given.get(key, default)  # type: ignore[assignment]
             if not 0 <= params[key] <= 1 or (key == "density" and params[key] == 0):
-                raise CandidateError(f"candidate {spec!r}: {key}={params[key]:g}, expected a number in (0, 1]")
+                interval = "(0, 1]" if key == "density" else "[0, 1]"
+                raise CandidateError(f"candidate {spec!r}: {key}={params[key]:g}, expected a number in {interval}")
         return cls(method, params)
+
+
+def parse_candidates(text: str) -> list[Candidate]:
+    """The candidates of a ``--candidates`` / ``MergeCandidates`` value: ``tuned`` first (always evaluated), then each
+    spec in the order given. Specs are separated by spaces or commas; a ``key=value`` part without a method belongs
+    to the spec before it, so ``"tuned, ties:weight=0.5,density=0.3 slerp:t=0.5"`` is three specs. ``tuned`` may be
+    named (it stays first); a name given twice, or a parameter before any method, is a :class:`CandidateError`.
+    pipeline-steps/merge-candidates.ts implements the same grammar (a shared fixture holds them equal)."""
+    specs: list[str] = []
+    for token in (t for t in re.split(r"[\s,]+", text.strip()) if t):
+        if ":" not in token and "=" in token:
+            if not specs or ":" not in specs[-1]:
+                raise CandidateError(f"{token!r} has no method before it (e.g. ties:weight=0.5,{token})")
+            specs[-1] += f",{token}"
+        else:
+            specs.append(token)
+    out = [Candidate("tuned")]
+    for spec in specs:
+        candidate = Candidate.parse(spec)
+        if candidate.method == "tuned":
+            if candidate.params:
+                raise CandidateError(f"candidate {spec!r}: tuned takes no parameters")
+            continue
+        if any(c.name == candidate.name for c in out):
+            raise CandidateError(f"candidate {spec!r}: {candidate.name} is given twice")
+        out.append(candidate)
+    return out
 
 
 def tensor_seed(seed: int, name: str) -> int:

@@ -3,6 +3,7 @@
 // same --param values `medllama start` takes, so `plan` with no flags prices exactly what `start` with no
 // parameters runs. Instance specs and prices: pipeline-steps/instances.ts; throughputs: lib/report/throughputs.ts.
 import { INSTANCE_TYPES } from '../../../pipeline-steps/instances.ts';
+import { parseCandidates } from '../../../pipeline-steps/merge-candidates.ts';
 import type { MedLlamaConfig } from '../../config.ts';
 import { fmtNumber } from '../../report/section.ts';
 import { CORPUS, THROUGHPUTS } from '../../report/throughputs.ts';
@@ -34,6 +35,8 @@ export interface PlanRow {
   volumeGB: number;
   /** The estimate is past the step's MaxRuntime: the job would be stopped. */
   overMaxRuntime: boolean;
+  /** Lines printed under the table (Evaluate: the work and time per candidate). */
+  notes?: string[];
 }
 
 export interface Plan {
@@ -125,6 +128,38 @@ export function trainTokens(values: Values, corpusTokens: number, gpus: number):
   return corpusTokens * Number(values.Epochs ?? 1);
 }
 
+/** The candidates Evaluate gates (MergeCandidates, tuned first), as MergeBack parses them. */
+function candidateNames(values: Values): string[] {
+  try {
+    return parseCandidates(String(values.MergeCandidates ?? '')).map((c) => c.name);
+  } catch (err) {
+    throw new UsageError(`MergeCandidates: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * What Evaluate scores per model: the test documents' tokens (EvalMaxDocumentTokens caps each) and PubMedQA's
+ * items × 3 choices × tokens per request (PubMedQALimit caps the 500 items). General-text and qualitative work
+ * are small beside these and not counted.
+ */
+export function evaluateWork(values: Values, testDocs: number, corpus: Corpus): { tokens: number; describe: string } {
+  const cap = Number(values.EvalMaxDocumentTokens ?? 0);
+  const perDoc = cap > 0 ? Math.min(cap, corpus.tokensPerArticle) : corpus.tokensPerArticle;
+  const maxDocs = Number(values.EvalMaxTestDocuments ?? 0);
+  const docs = maxDocs > 0 ? Math.min(maxDocs, testDocs) : testDocs;
+  const limit = Number(values.PubMedQALimit ?? 0);
+  const items = limit > 0 ? Math.min(limit, 500) : 500;
+  const perRequest = THROUGHPUTS.pubmedqaTokensPerRequest.value;
+  const ppl = docs * perDoc;
+  const qa = items * 3 * perRequest;
+  return {
+    tokens: ppl + qa,
+    describe:
+      `perplexity ${fmtNumber(docs)} documents × ${fmtNumber(perDoc)} tokens + ` +
+      `PubMedQA ${fmtNumber(items)} items × 3 choices × ${fmtNumber(perRequest)} tokens`,
+  };
+}
+
 /** The per-step estimates of one execution; cost = instances × hours × on-demand price (start-up not included). */
 export function planExecution(definition: DefinitionJson, values: Values, corpus: Corpus = DEFAULT_CORPUS): Plan {
   const limit = Number(values.MaxArticles ?? 0);
@@ -137,6 +172,7 @@ export function planExecution(definition: DefinitionJson, values: Values, corpus
     let seconds: number;
     let work: string;
     let parallel = job.instanceCount;
+    let notes: string[] | undefined;
     if (job.name === 'Ingest') {
       seconds = articles / (THROUGHPUTS.ingestArticlesPerCoreSecond.value * t.vcpus * job.instanceCount);
       work = `${fmtNumber(articles)} articles`;
@@ -163,11 +199,23 @@ export function planExecution(definition: DefinitionJson, values: Values, corpus
           work += ` × ${jobs} trials`;
         }
       }
+    } else if (job.name === 'MergeBack') {
+      const merged = candidateNames(values).length - 1;
+      seconds = THROUGHPUTS.mergeSetupSeconds.value + merged * THROUGHPUTS.mergeSecondsPerCandidate.value;
+      work = `${merged} merged candidate(s) of 7B`;
     } else if (job.name === 'Evaluate') {
-      const evalTokens = 2 * testDocs * corpus.tokensPerArticle;
       if (t.gpus === 0) throw new UsageError(`${job.instanceType} has no GPU`);
-      seconds = evalTokens / (trainRate(job.instanceType) * THROUGHPUTS.evalSpeedupOverTraining.value * t.gpus);
-      work = `${fmtNumber(evalTokens)} tokens (base + tuned, ${fmtNumber(testDocs)} documents)`;
+      const e = evaluateWork(values, testDocs, corpus);
+      const names = candidateNames(values);
+      const rate = trainRate(job.instanceType) * THROUGHPUTS.evalSpeedupOverTraining.value * t.gpus;
+      const perModel = e.tokens / rate;
+      seconds = perModel * (names.length + 1);
+      work = `${fmtNumber(e.tokens * (names.length + 1))} tokens (base + ${names.length} candidate(s))`;
+      notes = [
+        `Evaluate, per model (the base and each candidate: ${names.join(', ')}): ${e.describe} = ` +
+          `${fmtNumber(e.tokens)} tokens → ${duration(perModel / 3600)}, ` +
+          `$${((perModel * t.usdPerHour) / 3600).toFixed(2)} per candidate on ${job.instanceType}`,
+      ];
     } else {
       seconds = 0;
       work = '';
@@ -190,6 +238,7 @@ export function planExecution(definition: DefinitionJson, values: Values, corpus
       usd,
       volumeGB: job.volumeGB,
       overMaxRuntime: seconds > job.maxRuntimeSeconds,
+      ...(notes ? { notes } : {}),
     });
   }
   const sum = (rs: PlanRow[]) => ({
@@ -233,6 +282,7 @@ export function formatPlan(p: Plan): string {
     line(widths.map((w) => '-'.repeat(w))),
     ...table.map(line),
     '',
+    ...p.steps.flatMap((r) => r.notes ?? []),
     `data prep (Ingest+Dedup+Tokenize): ${duration(p.dataPrep.hours)}, $${p.dataPrep.usd.toFixed(2)}`,
     `whole pipeline (steps in sequence): ${duration(p.total.hours)}, $${p.total.usd.toFixed(2)}`,
     ...(over.length
@@ -250,7 +300,7 @@ export function formatPlan(p: Plan): string {
     '',
     'prices (pipeline-steps/instances.ts):',
     ...prices,
-    'throughputs: lib/report/throughputs.ts (ingest and tokenize measured by bench/, see docs/performance.md; dedup, training and evaluation from published anchors)',
+    'throughputs: lib/report/throughputs.ts (ingest and tokenize measured by bench/, see docs/performance.md; dedup, training and evaluation from published anchors; MergeBack and PubMedQA request sizes are allowances)',
   ].join('\n');
 }
 

@@ -1,0 +1,3 @@
+from medllama.merge_back.run import main
+
+raise SystemExit(main())
