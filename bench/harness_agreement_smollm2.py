@@ -114,7 +114,7 @@ for t in tasks:
     if t.name == "pubmedqa_real":
         # the old framing: always prepend the start token
         class Old:
-            prefix = [tok.start_id]
+            prefix = (tok.start_id,)
 
             def encode(self, x):
                 return tok.encode(x)
