@@ -155,7 +155,7 @@ describe.skipIf(!hasPython)('medllama.evaluate writes every gate path the defini
       '/opt/ml/processing/input/tuned_model': tuned,
       '/opt/ml/processing/input/candidates': candidates,
       '/opt/ml/processing/input/test': testDir,
-      '/opt/ml/processing/input/benchmarks': join(root, 'fixtures', 'pubmedqa-mini'),
+      '/opt/ml/processing/input/benchmarks': join(root, 'fixtures', 'benchmarks-mini'),
       '/opt/ml/processing/input/general': general,
       '/opt/ml/processing/output/evaluation': join(work, out),
     };

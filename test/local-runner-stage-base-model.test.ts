@@ -62,7 +62,7 @@ describe.skipIf(!existsSync(python))('local runner: JumpStart base model through
     mounts = {
       [LOCAL.codeUri]: join(repoRoot, 'containers'),
       [LOCAL.inputUri]: join(repoRoot, 'fixtures', 'demo-corpus'),
-      [LOCAL.benchmarksUri]: join(repoRoot, 'fixtures', 'pubmedqa-mini'),
+      [LOCAL.benchmarksUri]: join(repoRoot, 'fixtures', 'benchmarks-mini'),
       [LOCAL.generalTextUri]: join(repoRoot, 'fixtures', 'general-text'),
       [GATED_BUCKET]: gated,
     };

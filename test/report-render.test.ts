@@ -4,7 +4,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { collectRun, lastLoggedError } from '../lib/report/collect.ts';
-import { comparisons } from '../lib/report/evaluation.ts';
+import { comparisons, metricRows } from '../lib/report/evaluation.ts';
 import { articleLimit, inputVerdicts } from '../lib/report/funnel.ts';
 import { gateSentence, gateTable, readGate } from '../lib/report/gate.ts';
 import { renderHtml, renderMarkdown } from '../lib/report/render.ts';
@@ -160,6 +160,20 @@ describe('quality gate in the report', () => {
     expect(md).toContain('Not computed: general_perplexity (no --general_dir given).');
     expect(comparisons(data.evaluation!.metrics as never).map((c) => c.title)).toEqual(['Held-out PMC', 'PubMedQA']);
     expect(renderHtml(data)).toContain('aria-label="Base vs tuned (95% intervals)"');
+  });
+
+  it('the benchmark suite averages get a row each, counted in tasks', () => {
+    const est = (value: number) => ({ value, ci95: [value - 0.1, value + 0.1] });
+    const suite = {
+      tasks: ['pubmedqa', 'medqa', 'medmcqa'],
+      base: { accuracy: est(0.4) },
+      tuned: { accuracy: est(0.45) },
+      accuracy_delta: { ...est(0.05), p_value: 0.2 },
+    };
+    const rows = metricRows({ suites: { medical: suite } } as never);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]![0]).toBe('Medical benchmark suite, mean accuracy (tasks weighted equally)');
+    expect(rows[0]![5]).toBe('3 tasks');
   });
 
   it('the summary says what was trained on what and the result with its interval before the run status', () => {

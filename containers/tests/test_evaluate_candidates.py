@@ -44,7 +44,7 @@ def evaluation(tiny_base_model: Path, built: tuple[Path, Path], tmp_path_factory
     prompts = tmp_path_factory.mktemp("prompts") / "p.jsonl"
     prompts.write_text(json.dumps({"id": "p1", "category": "x", "prompt": "Metformin is"}) + "\n")
     bench = tmp_path_factory.mktemp("bench")
-    mini = Path(__file__).resolve().parents[2] / "fixtures" / "pubmedqa-mini"
+    mini = Path(__file__).resolve().parents[2] / "fixtures" / "benchmarks-mini"
     for name in ("ori_pqal.json", "test_ground_truth.json"):
         (bench / name).symlink_to(mini / name)
     out = tmp_path_factory.mktemp("eval")

@@ -17,9 +17,7 @@ from medllama.evaluate.report import is_number, json_get, non_finite_paths
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
-MINI = REPO / "fixtures" / "pubmedqa-mini"
-MEDMCQA_MINI = REPO / "fixtures" / "medmcqa-mini"
-MEDQA_MINI = REPO / "fixtures" / "medqa-mini"
+MINI = REPO / "fixtures" / "benchmarks-mini"
 # what medllama.train writes into the model folder (loop.py); only these fields matter here
 TRAINING_SUMMARY = {"method": "lora", "steps": 10, "final_train_loss": 2.5, "final_eval_loss": 2.25, "eval_blocks": 4}
 GENERAL = REPO / "fixtures" / "general-text"
@@ -103,14 +101,14 @@ def prompts_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def benchmarks(tmp_path_factory: pytest.TempPathFactory, optional_shared_dir: Path | None) -> tuple[Path, list[str]]:
     """One benchmarks folder as the pipeline's channel: PubMedQA files at the root (the real split when
-    ../shared has it, else the authored mini fixture), medmcqa/ and medqa/ linked to the authored fixtures."""
+    ../shared has it, else the authored mini fixture), every other task's folder linked to the authored fixtures."""
     shared = optional_shared_dir / "data" / "pubmedqa" if optional_shared_dir else MINI
     real = shared != MINI and (shared / "ori_pqal.json").is_file()
     folder = tmp_path_factory.mktemp("benchmarks")
     for name in ("ori_pqal.json", "test_ground_truth.json"):
         (folder / name).symlink_to((shared if real else MINI) / name)
-    (folder / "medmcqa").symlink_to(MEDMCQA_MINI, target_is_directory=True)
-    (folder / "medqa").symlink_to(MEDQA_MINI, target_is_directory=True)
+    for task in (p for p in MINI.iterdir() if p.is_dir()):
+        (folder / task.name).symlink_to(task, target_is_directory=True)
     # the real split: first 12 items (CPU time)
     return folder, ["--pubmedqa_limit", "12"] if real else []
 
@@ -280,6 +278,28 @@ def test_multiple_choice_benchmarks_and_training_loss(evaluation: Path, benchmar
     assert training["final_eval_loss"] == 2.25
     assert training["final_eval_perplexity"] == pytest.approx(math.exp(2.25))
     assert training["source"].endswith("training_summary.json") and training["method"] == "lora"
+
+
+def test_the_whole_suite_is_scored(evaluation: Path) -> None:
+    from medllama.evaluate.suite import GENERAL_TASKS, MEDICAL_TASKS
+
+    doc = json.loads((evaluation / "evaluation.json").read_text(encoding="utf-8"))
+    for name in (*MEDICAL_TASKS, *GENERAL_TASKS):
+        assert name in doc["metrics"], name
+        assert (evaluation / f"{name}-predictions.jsonl").is_file(), name
+    arc = doc["metrics"]["arc_challenge"]
+    assert arc["suite"] == "general" and set(arc["acc_norm"]) >= {"base", "tuned", "accuracy_delta", "mcnemar"}
+    assert 0.2 < arc["chance_accuracy"] < 0.34  # items with 3, 4 and 5 choices
+    assert "acc_norm" not in doc["metrics"]["winogrande"] and "acc_norm" not in doc["metrics"]["mmlu_anatomy"]
+    suites = doc["metrics"]["suites"]
+    assert suites["medical"]["tasks"] == list(MEDICAL_TASKS) and suites["general"]["tasks"] == list(GENERAL_TASKS)
+    for sec in suites.values():
+        per_task = sec["base"]["per_task"]
+        assert sec["base"]["accuracy"]["value"] == pytest.approx(sum(per_task.values()) / len(per_task))
+        lo, hi = sec["accuracy_delta"]["ci95"]
+        assert lo <= sec["accuracy_delta"]["value"] <= hi
+    preds = [json.loads(line) for line in (evaluation / "hellaswag-predictions.jsonl").read_text().splitlines()]
+    assert set(preds[0]) == {"id", "label", "base", "tuned", "base_acc_norm", "tuned_acc_norm"}
 
 
 def test_limits_and_explicit_training_summary(

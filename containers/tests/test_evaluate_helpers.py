@@ -38,12 +38,17 @@ class FakeTokenizer:
     bos_id = 1
     eos_id = 2
     pad_id = 2
+    start_id = 1
+    prefix = (1,)  # a tokenizer that adds BOS, as Llama 2's
 
     def encode(self, text: str) -> list[int]:
         return [3 + (b % 5) for b in text.encode("utf-8")]
 
     def frame(self, text: str) -> list[int]:
         return [self.bos_id, *self.encode(text), self.eos_id]
+
+    def decode(self, ids) -> str:
+        return "".join({5: "a", 6: "b", 7: "c"}.get(i, "?") for i in ids)  # enough for the tests' "abc"
 
 
 def test_doubles_behave_as_documented() -> None:

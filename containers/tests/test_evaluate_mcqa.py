@@ -11,10 +11,10 @@ import pytest
 from test_evaluate_helpers import BigramLM
 
 from medllama.evaluate import mcqa, report
-from medllama.evaluate.mcqa import BenchmarkError, McItem
-from medllama.evaluate.pubmedqa import Request
+from medllama.evaluate.benchmark import BenchmarkError, shared_context
+from medllama.evaluate.requests import Request, continuation_logprobs
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "benchmarks-mini"
 
 
 def _mcqa_row(i: int, cop, **extra) -> dict:
@@ -29,11 +29,11 @@ def _write(folder: Path, name: str, rows: list[dict]) -> Path:
 
 
 def test_medmcqa_fixture_uses_the_harness_prompt() -> None:
-    bench = mcqa.load_medmcqa(FIXTURES / "medmcqa-mini")
+    bench = mcqa.load_medmcqa(FIXTURES / "medmcqa")
     assert bench is not None and len(bench.items) == 8
     assert [i.id for i in bench.items] == sorted(i.id for i in bench.items)
-    assert bench.detail["cop_index"] == "0-3"
-    first = json.loads((FIXTURES / "medmcqa-mini" / "validation.jsonl").read_text().splitlines()[0])
+    assert bench.source["cop_index"] == "0-3"
+    first = json.loads((FIXTURES / "medmcqa" / "validation.jsonl").read_text().splitlines()[0])
     item = next(i for i in bench.items if i.id == first["id"])
     assert item.prompt == (
         f"Question: {first['question']}\nChoices:\nA. {first['opa']}\nB. {first['opb']}\n"
@@ -41,13 +41,14 @@ def test_medmcqa_fixture_uses_the_harness_prompt() -> None:
     )
     assert item.label == "ABCD"[first["cop"]]
     assert sorted(i.label for i in bench.items) == list("AABBCCDD")
-    assert len(bench.limited(3)) == 3 and len(bench.limited(0)) == 8
+    assert len(mcqa.load_medmcqa(FIXTURES / "medmcqa", limit=3).items) == 3 and bench.items_available == 8
+    assert bench.metrics == ("acc", "acc_norm") and item.pairs[0] == (item.prompt, " A")
 
 
 def test_medqa_fixture_uses_the_harness_prompt() -> None:
-    bench = mcqa.load_medqa(FIXTURES / "medqa-mini")
-    assert bench is not None and bench.source_format == "options/answer_idx"
-    first = json.loads((FIXTURES / "medqa-mini" / "test.jsonl").read_text().splitlines()[0])
+    bench = mcqa.load_medqa(FIXTURES / "medqa")
+    assert bench is not None and bench.source["format"] == "options/answer_idx"
+    first = json.loads((FIXTURES / "medqa" / "test.jsonl").read_text().splitlines()[0])
     o = first["options"]
     assert bench.items[0].prompt == (
         f"Question: {first['question']}\nA. {o['A']}\nB. {o['B']}\nC. {o['C']}\nD. {o['D']}\nAnswer:"
@@ -55,7 +56,7 @@ def test_medqa_fixture_uses_the_harness_prompt() -> None:
     assert "Choices:" not in bench.items[0].prompt  # medqa_4options has no "Choices:" line
     assert [i.id for i in bench.items][:2] == ["test-000001", "test-000002"]
     assert [i.label for i in bench.items] == [
-        json.loads(x)["answer_idx"] for x in (FIXTURES / "medqa-mini" / "test.jsonl").read_text().splitlines()
+        json.loads(x)["answer_idx"] for x in (FIXTURES / "medqa" / "test.jsonl").read_text().splitlines()
     ]
 
 
@@ -66,7 +67,7 @@ def test_medqa_hf_format_is_detected(tmp_path: Path) -> None:
     ]
     _write(tmp_path / "medqa", "test.json", rows)
     bench = mcqa.load_medqa(tmp_path / "medqa")
-    assert bench.source_format == "sent1/ending0-3/label"
+    assert bench.source["format"] == "sent1/ending0-3/label"
     assert [(i.id, i.label) for i in bench.items] == [("7", "C"), ("8", "A")]
     assert bench.items[0].prompt == "Question: Which?\nA. w\nB. x\nC. y\nD. z\nAnswer:"
 
@@ -143,51 +144,57 @@ def test_json_array_is_accepted(tmp_path: Path) -> None:
     (tmp_path / "medmcqa").mkdir()
     (tmp_path / "medmcqa" / "dev.json").write_text(json.dumps([_mcqa_row(1, 4), _mcqa_row(2, 1)]))
     bench = mcqa.load_medmcqa(tmp_path / "medmcqa")
-    assert [i.label for i in bench.items] == ["D", "A"] and bench.detail["cop_index"] == "1-4"
+    assert [i.label for i in bench.items] == ["D", "A"] and bench.source["cop_index"] == "1-4"
 
 
-def test_choose_and_predictions_on_synthetic_log_likelihoods() -> None:
-    assert mcqa.choose([-1.0, -2.0, -3.0, -4.0]) == "A"
-    assert mcqa.choose([-4.0, -3.0, -2.0, -1.0]) == "D"
-    assert mcqa.choose([-2.0, -1.0, -1.0, -3.0]) == "B"  # ties: A, B, C, D order
-    with pytest.raises(ValueError):
-        mcqa.choose([-1.0, -2.0, -3.0])
-    with pytest.raises(ValueError):
-        mcqa.choose([-1.0, math.inf, -3.0, -4.0])
-    items = [McItem(str(k), "p", label) for k, label in enumerate("ABCD")]
+def _task(items):
+    from medllama.evaluate.benchmark import Task
+
+    return Task("medmcqa", "medical", "validation", "p", items, len(items), ("acc", "acc_norm"))
+
+
+def test_predictions_on_synthetic_log_likelihoods() -> None:
+    items = [shared_context(str(k), "p", mcqa.LETTERS, k) for k in range(4)]
     flat = [*(-1, -2, -3, -4), *(-3, -1, -2, -9), *(-1, -3, -2, -5), *(-4, -1, -9, -0.5)]
-    pred = mcqa.predictions(items, [float(x) for x in flat])
-    assert pred == ["A", "B", "A", "D"]
+    pred = _task(items).predict([float(x) for x in flat])
+    assert pred["acc"] == ["A", "B", "A", "D"]
+    assert pred["acc_norm"] == pred["acc"]  # one-letter choices: dividing by 1 changes nothing
+    tie = _task(items[:1]).predict([-2.0, -1.0, -1.0, -3.0])
+    assert tie["acc"] == ["B"]  # ties: A, B, C, D order (np.argmax)
     with pytest.raises(ValueError):
-        mcqa.predictions(items, [0.0] * 15)
+        _task(items).predict([0.0] * 15)
+    with pytest.raises(ValueError):
+        _task(items[:1]).predict([-1.0, math.inf, -3.0, -4.0])
 
 
 def test_letter_scoring_with_a_known_answer_model() -> None:
     # vocabulary 0..3 = the four letters; P(next | prev) from the table; context ends in token 3
     table = [[0.25] * 4, [0.25] * 4, [0.25] * 4, [0.1, 0.2, 0.6, 0.1]]
     reqs = [Request([3], [k]) for k in range(4)]
-    lp = mcqa.continuation_logprobs(BigramLM(table), reqs, batch_size=3)
+    lp = continuation_logprobs(BigramLM(table), reqs, batch_size=3)
     assert lp == pytest.approx([math.log(p) for p in table[3]], rel=1e-6)
-    assert mcqa.predictions([McItem("x", "p", "C")], lp) == ["C"]
+    assert _task([shared_context("x", "p", mcqa.LETTERS, 2)]).predict(lp)["acc"] == ["C"]
 
 
 def test_build_requests_with_the_llama_tokenizer(tiny_base_model: Path) -> None:
     from medllama.tokenizer import load_base_tokenizer
 
     tok = load_base_tokenizer(tiny_base_model)
-    bench = mcqa.load_medqa(FIXTURES / "medqa-mini")
-    reqs, truncated = mcqa.build_requests(tok, bench.items[:2], max_len=4096)
-    assert truncated == 0 and len(reqs) == 8
+    bench = mcqa.load_medqa(FIXTURES / "medqa", limit=2)
+    bench.build_requests(tok, max_len=4096)
+    reqs = bench.requests
+    assert bench.truncated == 0 and len(reqs) == 8
     assert [[tok.tokenizer.id_to_token(i) for i in r.continuation] for r in reqs[:4]] == [
         ["▁A"],
         ["▁B"],
         ["▁C"],
         ["▁D"],
     ]
-    assert reqs[0].context[0] == tok.bos_id
+    assert reqs[0].context[0] == tok.bos_id  # Llama 2's tokenizer adds BOS, so the harness' framing has it
     assert tok.decode(reqs[0].context[1:]) == bench.items[0].prompt
-    short, truncated = mcqa.build_requests(tok, bench.items[:2], max_len=16)
-    assert truncated == 2 and all(len(r.context) + len(r.continuation) <= 16 for r in short)
+    bench.build_requests(tok, max_len=16)
+    assert bench.truncated == 2 and all(len(r.context) + len(r.continuation) <= 17 for r in bench.requests)
+    assert all(r.tokens <= 16 for r in bench.requests)  # the model reads at most max_len positions
 
 
 def test_multiple_choice_section_known_values() -> None:

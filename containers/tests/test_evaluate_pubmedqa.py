@@ -11,9 +11,9 @@ import pytest
 from test_evaluate_helpers import BigramLM, UniformLM
 
 from medllama.evaluate import pubmedqa
-from medllama.evaluate.pubmedqa import Item, Request
+from medllama.evaluate.requests import Request
 
-MINI = Path(__file__).resolve().parents[2] / "fixtures" / "pubmedqa-mini"
+MINI = Path(__file__).resolve().parents[2] / "fixtures" / "benchmarks-mini"
 
 
 def test_mini_fixture_loads_with_the_harness_prompt() -> None:
@@ -57,28 +57,20 @@ def test_bad_benchmark_files_are_clear_errors(tmp_path: Path) -> None:
         pubmedqa.load_pubmedqa(tmp_path)
 
 
-def test_choose_on_synthetic_log_likelihoods() -> None:
-    assert pubmedqa.choose([-1.0, -2.0, -3.0]) == "yes"
-    assert pubmedqa.choose([-5.0, -0.5, -3.0]) == "no"
-    assert pubmedqa.choose([-5.0, -4.0, -0.1]) == "maybe"
-    assert pubmedqa.choose([-1.0, -1.0, -1.0]) == "yes"  # ties: first label in yes/no/maybe order
-    assert pubmedqa.choose([-2.0, -1.0, -1.0]) == "no"
-    with pytest.raises(ValueError):
-        pubmedqa.choose([-1.0, float("nan"), -2.0])
-    with pytest.raises(ValueError):
-        pubmedqa.choose([-1.0, -2.0])
-
-
 def test_predictions_and_accuracy_on_synthetic_scores() -> None:
     from medllama.evaluate import stats
 
-    items = [Item(str(k), "p", label) for k, label in enumerate(["yes", "no", "maybe", "yes"])]
+    task = pubmedqa.load_task(MINI, limit=4)
+    gold = [i.label for i in task.items]
     flat = [*(-1, -2, -3), *(-3, -1, -2), *(-1, -3, -2), *(-4, -1, -9)]  # yes/no/maybe per item
-    pred = pubmedqa.predictions(items, [float(x) for x in flat])
+    pred = task.predict([float(x) for x in flat])["acc"]
     assert pred == ["yes", "no", "yes", "no"]
-    assert stats.accuracy([i.label for i in items], pred) == 0.5
+    assert stats.accuracy(gold, pred) == sum(g == p for g, p in zip(gold, pred, strict=True)) / 4
+    assert task.predict([-1.0, -1.0, -1.0] * 4)["acc"] == ["yes"] * 4  # ties: yes/no/maybe order
     with pytest.raises(ValueError):
-        pubmedqa.predictions(items, [0.0] * 5)
+        task.predict([0.0] * 5)
+    with pytest.raises(ValueError):
+        task.predict([-1.0, float("nan"), -2.0] * 4)
 
 
 def test_continuation_logprobs_known_answers() -> None:
@@ -95,17 +87,18 @@ def test_build_requests_with_the_llama_tokenizer(tiny_base_model: Path) -> None:
     from medllama.tokenizer import load_base_tokenizer
 
     tok = load_base_tokenizer(tiny_base_model)
-    items = pubmedqa.load_pubmedqa(MINI, limit=2)
-    reqs, truncated = pubmedqa.build_requests(tok, items, max_len=4096)
-    assert truncated == 0 and len(reqs) == 6
+    task = pubmedqa.load_task(MINI, limit=2)
+    task.build_requests(tok, max_len=4096)
+    reqs = task.requests
+    assert task.truncated == 0 and len(reqs) == 6
     assert [[tok.tokenizer.id_to_token(i) for i in r.continuation] for r in reqs[:3]] == [
         ["▁yes"],
         ["▁no"],
         ["▁maybe"],
     ]
-    assert reqs[0].context[0] == tok.bos_id
-    assert tok.decode(reqs[0].context[1:]) == items[0].prompt
-    short, truncated = pubmedqa.build_requests(tok, items, max_len=32)
-    assert truncated == 2
-    assert all(len(r.context) + len(r.continuation) <= 32 for r in short)
-    assert short[0].context == reqs[0].context[-31:]  # truncation keeps the end (the question)
+    assert reqs[0].context[0] == tok.bos_id  # Llama 2's tokenizer adds BOS: the harness' framing has it
+    assert tok.decode(reqs[0].context[1:]) == task.items[0].prompt
+    task.build_requests(tok, max_len=32)
+    assert task.truncated == 2
+    assert all(r.tokens <= 32 for r in task.requests)  # the model reads at most max_len positions
+    assert task.requests[0].context == reqs[0].context[-32:]  # truncation keeps the end (the question)

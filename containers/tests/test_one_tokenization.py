@@ -18,6 +18,7 @@ import pytest
 
 from medllama.evaluate import pubmedqa
 from medllama.evaluate.documents import load_jsonl_documents
+from medllama.evaluate.requests import encode_pair
 from medllama.evaluate.runner import _frame, check_same_tokenizer
 from medllama.sagemaker_env import Shard
 from medllama.tokenization import TokenizationConfig, run
@@ -62,7 +63,8 @@ def test_evaluate_frames_equal_the_packed_stream(packed: tuple[np.ndarray, Path]
     stream, split = packed
     tok = check_same_tokenizer(str(tiny_base_model), str(tiny_base_model), None)  # Evaluate's tokenizer
     corpus = _frame("test", load_jsonl_documents(split), tok)  # Evaluate's documents, framed as it scores them
-    frames = {doc_id: ids for doc_id, _, ids in corpus.framed}
+    # Evaluate scores a document as the harness' loglikelihood_rolling does: the packed document without its EOS
+    frames = {doc_id: [*ids, tok.eos_id] for doc_id, _, ids in corpus.framed}
     assert set(frames) == set(TEXTS)
     expected = np.array([t for doc_id in sorted(TEXTS) for t in frames[doc_id]])
     checked = sum(len(frames[d]) for d in sorted(TEXTS)[:-1])
@@ -92,8 +94,8 @@ def test_pubmedqa_context_is_the_tokenize_framing(packed: tuple[np.ndarray, Path
     """PubMedQA's prompt ids are the packed document's ids without its EOS: the same encoder, the same BOS."""
     stream, _ = packed
     tok = check_same_tokenizer(str(tiny_base_model), str(tiny_base_model), None)
-    (request, *_), truncated = pubmedqa.build_requests(tok, [pubmedqa.Item("1", PROMPT, "yes")], max_len=4096)
-    assert truncated == 0
+    request, truncated = encode_pair(tok, PROMPT, " yes", max_len=4096)
+    assert not truncated
     lengths = {d: len(tok.frame(TEXTS[d])) for d in sorted(TEXTS)}
     start = sum(lengths[d] for d in sorted(TEXTS) if d < "j-pubmedqa-prompt")
     packed_doc = stream[start : start + lengths["j-pubmedqa-prompt"]].tolist()

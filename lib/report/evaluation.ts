@@ -3,13 +3,14 @@
  * metric (base, tuned, the paired change with its interval and p-value, the resampling units), the pipeline's own
  * QualityGate comparisons, and what was not computed, in plain words.
  */
-import type { JsonObject } from '../../pipeline-steps/local/types.ts';
+import type { Json, JsonObject } from '../../pipeline-steps/local/types.ts';
 import type { ReportData } from './collect.ts';
 import { type Comparison, comparisonChart } from './compare-chart.ts';
 import { conditionTable, gateSentence, gateTable, readGate } from './gate.ts';
 import { type Cell, estimate, fmtEstimate, fmtNumber, isObj, num, type Section, section } from './section.ts';
 
 interface MetricRow {
+  /** The object under `metrics`: a key, or a dotted path (`suites.medical`). */
   readonly section: string;
   readonly label: string;
   /** The per-model estimate under `base` / `tuned`. */
@@ -81,7 +82,36 @@ const ROWS: readonly MetricRow[] = [
     changeLabel: 'tuned − base',
     units: 'items',
   },
+  {
+    section: 'suites.medical',
+    label: 'Medical benchmark suite, mean accuracy (tasks weighted equally)',
+    per: 'accuracy',
+    change: 'accuracy_delta',
+    changeLabel: 'tuned − base',
+    units: 'tasks',
+  },
+  {
+    section: 'suites.general',
+    label: 'General benchmark suite (forgetting), mean accuracy (tasks weighted equally)',
+    per: 'accuracy',
+    change: 'accuracy_delta',
+    changeLabel: 'tuned − base',
+    units: 'tasks',
+  },
 ];
+
+/** The object a row reads: `metrics[section]`, following a dotted path. */
+function sectionOf(metrics: JsonObject, path: string): JsonObject | undefined {
+  let node: Json | undefined = metrics;
+  for (const part of path.split('.')) node = isObj(node) ? node[part] : undefined;
+  return isObj(node) ? node : undefined;
+}
+
+/** How many resampling units (or tasks, for a suite average: the length of its task list). */
+function unitCount(m: JsonObject, units: string): number | undefined {
+  const value = m[units];
+  return Array.isArray(value) ? value.length : num(value);
+}
 
 const CHART_TITLES: Readonly<Record<string, string>> = {
   test_perplexity: 'Held-out PMC',
@@ -93,15 +123,15 @@ const model = (m: JsonObject, role: string, per: string) => (isObj(m[role]) ? es
 
 /** One row per metric found: base, tuned, the paired change with its interval, its p-value and the units. */
 export function metricRows(metrics: JsonObject): Cell[][] {
-  return ROWS.filter((r) => isObj(metrics[r.section])).flatMap((r) => {
-    const m = metrics[r.section] as JsonObject;
+  return ROWS.filter((r) => sectionOf(metrics, r.section)).flatMap((r) => {
+    const m = sectionOf(metrics, r.section)!;
     const base = model(m, 'base', r.per);
     const tuned = model(m, 'tuned', r.per);
     const change = estimate(m[r.change]);
     if (!base && !tuned && !change) return [];
     const raw = m[r.change];
     const p = isObj(raw) ? num(raw.p_value) : undefined;
-    const units = num(m[r.units]);
+    const units = unitCount(m, r.units);
     return [
       [
         r.label,
@@ -117,8 +147,8 @@ export function metricRows(metrics: JsonObject): Cell[][] {
 
 /** The base-vs-tuned panels: one per charted metric that has both models' estimates. */
 export function comparisons(metrics: JsonObject): Comparison[] {
-  return ROWS.filter((r) => r.axis && isObj(metrics[r.section])).flatMap((r) => {
-    const m = metrics[r.section] as JsonObject;
+  return ROWS.filter((r) => r.axis && sectionOf(metrics, r.section)).flatMap((r) => {
+    const m = sectionOf(metrics, r.section)!;
     const base = model(m, 'base', r.per);
     const tuned = model(m, 'tuned', r.per);
     return base && tuned

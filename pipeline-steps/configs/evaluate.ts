@@ -12,7 +12,7 @@ import { defineStepConfig } from './define.ts';
  */
 export const config = defineStepConfig(
   'evaluate',
-  'Evaluate the tuned model against its base: perplexity, bits per byte, PubMedQA, general-text regression, qualitative prompts.',
+  'Evaluate the tuned model against its base: perplexity, bits per byte, the benchmark suite (PubMedQA, MedQA, MedMCQA, MMLU, ARC, HellaSwag, Winogrande), general-text regression, qualitative prompts.',
   z.object({
     seq_len: z
       .number()
@@ -21,7 +21,7 @@ export const config = defineStepConfig(
       .max(32768)
       .default(4096)
       .describe(
-        'Window length in tokens for perplexity: non-overlapping windows per document, loss over every token but the first of each window. Capped at the model max_position_embeddings.',
+        'Window length in tokens for perplexity: rolling windows per document as lm-evaluation-harness loglikelihood_rolling (every token predicted once; a later window sees the token before it). Capped at the model max_position_embeddings.',
       ),
     batch_size: z.number().int().min(1).max(1024).default(4).describe('Windows per forward pass for perplexity.'),
     qa_batch_size: z
@@ -30,7 +30,7 @@ export const config = defineStepConfig(
       .min(1)
       .max(1024)
       .default(16)
-      .describe('Sequences per forward pass for PubMedQA scoring and prompts per generate call.'),
+      .describe('Sequences per forward pass for the benchmark suite and prompts per generate call.'),
     max_test_documents: z
       .number()
       .int()

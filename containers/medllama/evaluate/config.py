@@ -13,9 +13,10 @@ STEP = "evaluate"
 
 @dataclass
 class EvaluateConfig:
-    """Evaluate the tuned model against its base: perplexity, bits per byte, PubMedQA (and MedMCQA /
-    MedQA-4 when given), general-text regression and qualitative prompts; the tuned model's validation loss
-    from its training summary. Writes evaluation.json and qualitative.jsonl."""
+    """Evaluate the tuned model against its base: perplexity, bits per byte, the benchmark suite (every task found
+    in --benchmarks_dir: PubMedQA, MedQA-4, MedMCQA, MMLU, ARC-Challenge, HellaSwag, Winogrande), general-text
+    regression and qualitative prompts; the tuned model's validation loss from its training summary. Writes
+    evaluation.json and qualitative.jsonl."""
 
     base_model_dir: str = path_option(
         lambda: opt_ml("processing", "input", "base_model"), help="HF folder of the base model (and the tokenizer)"
@@ -48,8 +49,9 @@ class EvaluateConfig:
     )
     benchmarks_dir: str = path_option(
         "",
-        help="optional folder with PubMedQA ori_pqal.json + test_ground_truth.json, and optionally medmcqa/ "
-        "(validation.jsonl or dev.json) and medqa/ (test.jsonl) ('' = skip)",
+        help="optional folder of the benchmark suite as stage-benchmarks stages it: PubMedQA ori_pqal.json + "
+        "test_ground_truth.json at the top, medqa/, medmcqa/, mmlu/<subject>/, arc_challenge/, hellaswag/, "
+        "winogrande/ (an absent task is not computed; '' = skip all)",
     )
     training_summary: str = path_option(
         "",
@@ -61,9 +63,15 @@ class EvaluateConfig:
         lambda: opt_ml("processing", "output", "evaluation"), help="where evaluation.json etc. are written"
     )
 
-    seq_len: int = option(4096, help="perplexity window length in tokens (capped at max_position_embeddings)")
+    seq_len: int = option(
+        4096,
+        help="perplexity window length in tokens, rolling as the harness' loglikelihood_rolling (capped at "
+        "max_position_embeddings)",
+    )
     batch_size: int = option(4, help="windows per forward pass for perplexity")
-    qa_batch_size: int = option(16, help="sequences per forward pass for PubMedQA; prompts per generate call")
+    qa_batch_size: int = option(
+        16, help="sequences per forward pass for the benchmark suite; prompts per generate call"
+    )
     max_test_documents: int = option(0, help="at most this many test documents (stable hash order); 0 = all")
     max_document_tokens: int = option(
         0,

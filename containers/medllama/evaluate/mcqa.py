@@ -8,8 +8,9 @@ Prompts (the harness' own ``doc_to_text`` per task):
 
 Choices `` A`` / `` B`` / `` C`` / `` D`` (the harness' ``doc_to_choice`` letters after its default one-space
 target delimiter); prediction = the letter with the highest summed log-likelihood (``acc``; ties: A, B, C,
-D order). The requests and the scoring are PubMedQA's (:mod:`medllama.evaluate.pubmedqa`): same split of
-the continuation, ``<s>`` prepended, left truncation.
+D order). The requests and the scoring are every task's (:mod:`medllama.evaluate.benchmark`: same split of
+the continuation, the tokenizer's own BOS policy, left truncation). The harness reports ``acc`` and ``acc_norm``
+for both; with one-letter choices the two are the same prediction.
 
 Files, in ``<benchmarks_dir>/medmcqa/`` and ``<benchmarks_dir>/medqa/`` (JSON Lines; a single JSON array
 is accepted too):
@@ -27,17 +28,21 @@ is accepted too):
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-from medllama.evaluate.pubmedqa import (
+from medllama.evaluate.benchmark import (
+    MEDICAL,
     BenchmarkError,
-    Request,
-    build_choice_requests,
-    choose_among,
-    continuation_logprobs,
+    Item,
+    Task,
+    find_file,
+    int_field,
+    limited,
+    read_records,
+    shared_context,
+    text_field,
+    unique_ids,
 )
 
 LETTERS = ("A", "B", "C", "D")
@@ -50,88 +55,8 @@ PROMPTS = {
 SPLITS = {"medmcqa": "validation", "medqa": "test"}
 
 
-@dataclass(frozen=True)
-class McItem:
-    id: str
-    prompt: str
-    label: str  # "A".."D"
-
-
-@dataclass
-class Benchmark:
-    """A loaded multiple-choice benchmark: items plus what was detected about its file."""
-
-    name: str
-    path: Path
-    items: list[McItem]
-    source_format: str
-    detail: dict
-
-    def limited(self, limit: int) -> list[McItem]:
-        return self.items[:limit] if limit > 0 else self.items
-
-
 def build_prompt(task: str, question: str, options: Sequence[str]) -> str:
     return PROMPTS[task].format(question=question, **dict(zip(LETTERS, options, strict=True)))
-
-
-def find_file(folder: Path, names: Sequence[str]) -> Path | None:
-    """The one benchmark file in ``folder`` (None when the folder or every name is absent)."""
-    if not folder.is_dir():
-        return None
-    found = [folder / n for n in names if (folder / n).is_file()]
-    if len(found) > 1:
-        raise BenchmarkError(f"{folder}: several candidate files {[p.name for p in found]}; keep exactly one")
-    if not found:
-        raise BenchmarkError(f"{folder}: none of {list(names)} found")
-    return found[0]
-
-
-def read_records(path: Path) -> list[tuple[int, dict]]:
-    """(line number, record) pairs from JSON Lines, or from one JSON array (numbered from 1)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise BenchmarkError(f"{path}: not UTF-8 ({err})") from None
-    stripped = text.lstrip()
-    if stripped.startswith("["):
-        try:
-            data = json.loads(stripped)
-        except json.JSONDecodeError as err:
-            raise BenchmarkError(f"{path}: not a valid JSON array ({err})") from None
-        rows = list(enumerate(data, start=1))
-    else:
-        rows = []
-        for lineno, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                rows.append((lineno, json.loads(line)))
-            except json.JSONDecodeError as err:
-                raise BenchmarkError(f"{path}:{lineno}: not valid JSON ({err.msg})") from None
-    for lineno, rec in rows:
-        if not isinstance(rec, dict):
-            raise BenchmarkError(f"{path}:{lineno}: expected a JSON object")
-    if not rows:
-        raise BenchmarkError(f"{path}: no records")
-    return rows
-
-
-def _text(path: Path, lineno: int, rec: dict, key: str) -> str:
-    value = rec.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise BenchmarkError(f"{path}:{lineno}: field {key!r} must be a non-empty string, got {value!r}")
-    return value
-
-
-def _int(value) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
-    return None
 
 
 def detect_cop_index(path: Path, cops: Sequence[int], choice: str) -> int:
@@ -159,7 +84,24 @@ def detect_cop_index(path: Path, cops: Sequence[int], choice: str) -> int:
     return base
 
 
-def load_medmcqa(folder: str | Path, cop_index: str = "auto") -> Benchmark | None:
+def _mc_item(item_id: str, prompt: str, gold: int) -> Item:
+    return shared_context(item_id, prompt, LETTERS, gold)
+
+
+def _task(name: str, path: Path, items: list[Item], limit: int, fmt: str, detail: dict) -> Task:
+    return Task(
+        name=name,
+        suite=MEDICAL,
+        split=SPLITS[name],
+        prompt=PROMPTS[name],
+        items=limited(items, limit),
+        items_available=len(items),
+        metrics=("acc", "acc_norm"),
+        source={"file": str(path), "format": fmt, **detail},
+    )
+
+
+def load_medmcqa(folder: str | Path, cop_index: str = "auto", limit: int = 0) -> Task | None:
     """MedMCQA from ``folder`` (``<benchmarks_dir>/medmcqa``); None when the folder is absent."""
     path = find_file(Path(folder), MEDMCQA_FILES)
     if path is None:
@@ -170,20 +112,19 @@ def load_medmcqa(folder: str | Path, cop_index: str = "auto") -> Benchmark | Non
         item_id = rec.get("id")
         if not isinstance(item_id, str) or not item_id:
             raise BenchmarkError(f"{path}:{lineno}: field 'id' must be a non-empty string")
-        options = [_text(path, lineno, rec, k) for k in ("opa", "opb", "opc", "opd")]
-        cop = _int(rec.get("cop"))
+        options = [text_field(path, lineno, rec, k) for k in ("opa", "opb", "opc", "opd")]
+        cop = int_field(rec.get("cop"))
         if cop is None:
             raise BenchmarkError(f"{path}:{lineno}: field 'cop' must be an integer, got {rec.get('cop')!r}")
-        parsed.append((item_id, build_prompt("medmcqa", _text(path, lineno, rec, "question"), options), cop))
+        parsed.append((item_id, build_prompt("medmcqa", text_field(path, lineno, rec, "question"), options), cop))
     base = detect_cop_index(path, [c for _, _, c in parsed], cop_index)
     ids = [i for i, _, _ in parsed]
     if len(set(ids)) != len(ids):
         dup = sorted({i for i in ids if ids.count(i) > 1})[:5]
         raise BenchmarkError(f"{path}: duplicate ids {dup}")
-    items = sorted((McItem(i, p, LETTERS[c - base]) for i, p, c in parsed), key=lambda x: x.id)
-    return Benchmark(
-        "medmcqa", path, items, "medmcqa", {"cop_index": f"{base}-{base + 3}", "cop_index_setting": cop_index}
-    )
+    items = sorted((_mc_item(i, p, c - base) for i, p, c in parsed), key=lambda x: x.id)
+    detail = {"cop_index": f"{base}-{base + 3}", "cop_index_setting": cop_index}
+    return _task("medmcqa", path, items, limit, "medmcqa", detail)
 
 
 def _medqa_format(rec: dict) -> str | None:
@@ -194,7 +135,7 @@ def _medqa_format(rec: dict) -> str | None:
     return None
 
 
-def load_medqa(folder: str | Path) -> Benchmark | None:
+def load_medqa(folder: str | Path, limit: int = 0) -> Task | None:
     """MedQA-USMLE 4-option from ``folder`` (``<benchmarks_dir>/medqa``); None when the folder is absent."""
     path = find_file(Path(folder), MEDQA_FILES)
     if path is None:
@@ -206,64 +147,32 @@ def load_medqa(folder: str | Path) -> Benchmark | None:
             f"{path}:{rows[0][0]}: unknown MedQA format; expected question/options/answer_idx "
             "or sent1/ending0..ending3/label"
         )
-    items: list[McItem] = []
+    items: list[Item] = []
     for lineno, rec in rows:
         if _medqa_format(rec) != fmt:
             raise BenchmarkError(f"{path}:{lineno}: record format differs from the first record's ({fmt})")
         if fmt == "options/answer_idx":
-            question = _text(path, lineno, rec, "question")
+            question = text_field(path, lineno, rec, "question")
             opts = rec["options"]
             if not isinstance(opts, dict) or sorted(opts) != list(LETTERS):
                 keys = sorted(opts) if isinstance(opts, dict) else opts
                 raise BenchmarkError(f"{path}:{lineno}: options must have exactly the keys A-D (4-option), got {keys}")
-            options = [_text(path, lineno, opts, k) for k in LETTERS]
+            options = [text_field(path, lineno, opts, k) for k in LETTERS]
             label = rec["answer_idx"]
             if label not in LETTERS:
                 raise BenchmarkError(f"{path}:{lineno}: answer_idx {label!r} is not one of A-D")
         else:
-            question = _text(path, lineno, rec, "sent1")
-            options = [_text(path, lineno, rec, f"ending{k}") for k in range(4)]
-            idx = _int(rec["label"])
+            question = text_field(path, lineno, rec, "sent1")
+            options = [text_field(path, lineno, rec, f"ending{k}") for k in range(4)]
+            idx = int_field(rec["label"])
             if idx is None or not 0 <= idx <= 3:
                 raise BenchmarkError(f"{path}:{lineno}: label {rec['label']!r} is not 0-3")
             label = LETTERS[idx]
         raw_id = rec.get("id")
         item_id = str(raw_id) if isinstance(raw_id, (str, int)) and str(raw_id) else f"{path.stem}-{lineno:06d}"
-        items.append(McItem(item_id, build_prompt("medqa", question, options), label))
-    ids = [i.id for i in items]
-    if len(set(ids)) != len(ids):
-        raise BenchmarkError(f"{path}: duplicate ids {sorted({i for i in ids if ids.count(i) > 1})[:5]}")
-    return Benchmark("medqa", path, items, fmt, {})
+        items.append(_mc_item(item_id, build_prompt("medqa", question, options), LETTERS.index(label)))
+    unique_ids(path, items)
+    return _task("medqa", path, items, limit, fmt, {})
 
 
-def build_requests(tokenizer, items: Sequence[McItem], max_len: int) -> tuple[list[Request], int]:
-    """Four requests per item (A, B, C, D order), and how many items were truncated on the left."""
-    return build_choice_requests(tokenizer, [i.prompt for i in items], LETTERS, max_len)
-
-
-def choose(logprobs: Sequence[float]) -> str:
-    """The letter with the highest log-likelihood (A, B, C, D order breaks ties)."""
-    return choose_among(LETTERS, logprobs)
-
-
-def predictions(items: Sequence[McItem], logprobs: Sequence[float]) -> list[str]:
-    """Per-item letters from the flat ``[A, B, C, D] × items`` log-likelihood list."""
-    n = len(LETTERS)
-    if len(logprobs) != n * len(items):
-        raise ValueError(f"{len(items)} items need {n * len(items)} scores, got {len(logprobs)}")
-    return [choose(logprobs[k * n : (k + 1) * n]) for k in range(len(items))]
-
-
-__all__ = [
-    "LETTERS",
-    "Benchmark",
-    "BenchmarkError",
-    "McItem",
-    "build_prompt",
-    "build_requests",
-    "choose",
-    "continuation_logprobs",
-    "load_medmcqa",
-    "load_medqa",
-    "predictions",
-]
+__all__ = ["LETTERS", "PROMPTS", "SPLITS", "BenchmarkError", "build_prompt", "load_medmcqa", "load_medqa"]

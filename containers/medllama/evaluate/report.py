@@ -4,7 +4,9 @@ Top level::
 
     {"schema_version": "2.0.0", "step": "evaluate", "config": {...}, "inputs": {...}, "models": {...},
      "metrics": {"test_perplexity": {...}, "general_perplexity": {...}, "pubmedqa": {...},
-                 "medmcqa": {...}, "medqa": {...}},
+                 "<task>": {...} for every other task of the suite (medqa, medmcqa, mmlu_<subject>,
+                 mmlu_general, arc_challenge, hellaswag, winogrande),
+                 "suites": {"medical": {...}, "general": {...}}},
      "training": {"source", "final_eval_loss", "final_eval_perplexity", ...},
      "not_computed": {"<metric path>": "<reason>"},
      "candidates": {"tuned": {"model", "metrics", "not_computed", "gate"}, "slerp-t0.5": {...}, ...},
@@ -231,9 +233,15 @@ def multiple_choice_section(
     prompt: str,
     choices: Sequence[str],
     source: dict,
+    suite: str | None = None,
+    chance_accuracy: float | None = None,
+    norm: tuple[Sequence[str], Sequence[str]] | None = None,
 ) -> dict:
-    """MedMCQA / MedQA-4: accuracy per model (bootstrap CI over items), paired accuracy delta (paired
-    bootstrap p-value), McNemar, and the chance and most-frequent-answer baselines."""
+    """A multiple-choice benchmark of the suite: accuracy per model (bootstrap CI over items), paired accuracy
+    delta (paired bootstrap p-value), McNemar, and the chance and most-frequent-answer baselines. ``choices`` are
+    the label names counted in ``gold`` / ``predicted``; ``chance_accuracy`` defaults to 1/len(choices) (give the
+    mean of 1/choices per item when items differ). ``norm`` = (base, tuned) ``acc_norm`` predictions, reported
+    under ``acc_norm`` with the same statistics, for the tasks whose harness config reports it."""
     if not (len(ids) == len(gold) == len(base_pred) == len(tuned_pred)) or not ids:
         raise ValueError("a multiple-choice benchmark needs equally long, non-empty id, gold and prediction lists")
     counts = {c: sum(g == c for g in gold) for c in choices}
@@ -241,15 +249,46 @@ def multiple_choice_section(
         "items": len(ids),
         "items_available": total_items,
         "split": split,
+        **({"suite": suite} if suite is not None else {}),
         "truncated_items": truncated,
         "prompt": prompt,
         "choices": [" " + c for c in choices],
         "source": source,
         "gold": counts,
-        "chance_accuracy": 1 / len(choices),
+        "chance_accuracy": chance_accuracy if chance_accuracy is not None else 1 / len(choices),
         "most_frequent_answer_accuracy": max(counts.values()) / len(gold),
     }
     section.update(paired_accuracy(gold, base_pred, tuned_pred, choices, samples=samples, seed=seed))
+    if norm is not None:
+        section["acc_norm"] = paired_accuracy(gold, norm[0], norm[1], choices, samples=samples, seed=seed)
+    return section
+
+
+def suite_section(
+    tasks: Sequence[tuple[str, Sequence[str], Sequence[str], Sequence[str]]], *, samples: int, seed: int
+) -> dict:
+    """The suite's average accuracy (``acc``) per model and its paired delta (tuned − base) over ``tasks`` =
+    (name, gold, base_pred, tuned_pred): every task weighs the same (the mean of the task accuracies, as peers
+    average benchmarks), and the bootstrap resamples items within each task (:func:`stats.
+    paired_bootstrap_task_mean_difference`), so a 1,000-item task and a 100-item one each carry their own noise."""
+    if not tasks:
+        raise ValueError("a suite average needs at least one task")
+    correct = {"base": [], "tuned": []}
+    for _, gold, base_pred, tuned_pred in tasks:
+        for role, pred in (("base", base_pred), ("tuned", tuned_pred)):
+            correct[role].append(np.array([g == p for g, p in zip(gold, pred, strict=True)], dtype=np.float64))
+    section: dict[str, Any] = {
+        "tasks": [name for name, *_ in tasks],
+        "weighting": "each task equally; items resampled within each task",
+    }
+    for role in ("base", "tuned"):
+        section[role] = {
+            "accuracy": stats.bootstrap_task_mean(correct[role], samples, seed).to_json(),
+            "per_task": {name: float(c.mean()) for (name, *_), c in zip(tasks, correct[role], strict=True)},
+        }
+    section["accuracy_delta"] = stats.paired_bootstrap_task_mean_difference(
+        correct["base"], correct["tuned"], samples, seed
+    ).to_json()
     return section
 
 

@@ -1,9 +1,10 @@
 """``python -m medllama.evaluate``: base vs tuned, one model in memory at a time.
 
 Order: read and tokenize every input once (same tokens for both models) → load base → perplexity on the
-test split and general text, PubMedQA, MedMCQA / MedQA-4 (when given), qualitative prompts → free →
-load tuned → the same → statistics → ``evaluation.json`` (PropertyFile), ``qualitative.jsonl``,
-``test-documents.jsonl`` (per-document NLL), ``<benchmark>-predictions.jsonl``, ``rejected.jsonl``
+test split and general text, the benchmark suite (:mod:`medllama.evaluate.suite`: every task found in
+``--benchmarks_dir``), qualitative prompts → free → load tuned → the same → statistics → ``evaluation.json``
+(PropertyFile), ``qualitative.jsonl``, ``test-documents.jsonl`` (per-document NLL), ``<task>-predictions.jsonl``,
+``rejected.jsonl``
 (unusable input lines, with reasons) and ``runtime.json`` (tokens/s, seconds and the expected runtime;
 kept out of evaluation.json so that file is byte-identical across runs).
 """
@@ -22,12 +23,14 @@ from typing import Any
 
 from medllama.base_models import describe_base_model
 from medllama.config import config_values, parse_or_exit
-from medllama.evaluate import mcqa, pubmedqa, qualitative, report
+from medllama.evaluate import qualitative, report, suite
+from medllama.evaluate.benchmark import BenchmarkError, Task
 from medllama.evaluate.config import STEP, EvaluateConfig
 from medllama.evaluate.documents import Loaded, load_general_documents, load_jsonl_documents
 from medllama.evaluate.gate import CHECKS, Thresholds
 from medllama.evaluate.general import general_section
 from medllama.evaluate.perplexity import DocumentScore, Throughput, frame_document, score_documents
+from medllama.evaluate.requests import continuation_logprobs
 from medllama.jsonl import write_json, write_jsonl
 from medllama.logs import setup_logging
 from medllama.sagemaker_env import Host, require_cuda_on_gpu_host
@@ -54,25 +57,10 @@ class Corpus:
 
 
 @dataclass
-class McTask:
-    """A MedMCQA / MedQA-4 benchmark ready to score: the items used and their requests (A-D per item)."""
-
-    benchmark: mcqa.Benchmark
-    items: list[mcqa.McItem]
-    requests: list[pubmedqa.Request]
-    truncated: int
-
-    @property
-    def name(self) -> str:
-        return self.benchmark.name
-
-
-@dataclass
 class ModelRun:
     test: list[DocumentScore] | None = None
     general: list[DocumentScore] | None = None
-    pubmedqa_pred: list[str] | None = None
-    mc_pred: dict[str, list[str]] = field(default_factory=dict)
+    predictions: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # task -> metric -> per item
     answers: list[dict] | None = None
     runtime: dict[str, Any] = field(default_factory=dict)
 
@@ -208,7 +196,14 @@ def _eta_logger(what: str, total_tokens: int, meter: Throughput, every_s: float 
 
 
 def _perplexity(
-    model, corpus: Corpus, role: str, cfg: EvaluateConfig, seq_len: int, device: str, pad_id: int, run: ModelRun
+    model,
+    corpus: Corpus,
+    role: str,
+    cfg: EvaluateConfig,
+    seq_len: int,
+    device: str,
+    tokenizer,
+    run: ModelRun,
 ) -> list[DocumentScore]:
     meter = Throughput()
     scores = score_documents(
@@ -216,8 +211,9 @@ def _perplexity(
         corpus.framed,
         seq_len=seq_len,
         batch_size=cfg.batch_size,
+        prefix_id=tokenizer.start_id,
         device=device,
-        pad_id=pad_id,
+        pad_id=tokenizer.pad_id,
         on_batch=_eta_logger(f"{role} {corpus.name} perplexity", corpus.tokens, meter),
     )
     rate = meter.tokens_per_second
@@ -242,10 +238,8 @@ def evaluate_model(
     max_len: int,
     test: Corpus | None,
     general: Corpus | None,
-    qa_items: list[pubmedqa.Item],
-    qa_requests: list[pubmedqa.Request],
     prompts: list[qualitative.Prompt],
-    mc_tasks: list[McTask] | None = None,
+    tasks: list[Task] | None = None,
 ) -> ModelRun:
     run = ModelRun()
     started = time.monotonic()
@@ -254,38 +248,20 @@ def evaluate_model(
     run.runtime["load_seconds"] = time.monotonic() - started
     pad_id = tokenizer.pad_id
     if test is not None:
-        run.test = _perplexity(model, test, role, cfg, seq_len, device, pad_id, run)
+        run.test = _perplexity(model, test, role, cfg, seq_len, device, tokenizer, run)
     if general is not None:
-        run.general = _perplexity(model, general, role, cfg, seq_len, device, pad_id, run)
-    if qa_items:
+        run.general = _perplexity(model, general, role, cfg, seq_len, device, tokenizer, run)
+    for task in tasks or []:
         meter = Throughput()
-        total = sum(len(r.context) + len(r.continuation) for r in qa_requests)
-        logprobs = pubmedqa.continuation_logprobs(
-            model,
-            qa_requests,
-            batch_size=cfg.qa_batch_size,
-            device=device,
-            pad_id=pad_id,
-            on_batch=_eta_logger(f"{role} pubmedqa", total, meter),
-        )
-        run.pubmedqa_pred = pubmedqa.predictions(qa_items, logprobs)
-        run.runtime["pubmedqa"] = {
-            "tokens": meter.tokens,
-            "seconds": meter.seconds,
-            "tokens_per_second": meter.tokens_per_second,
-        }
-    for task in mc_tasks or []:
-        meter = Throughput()
-        total = sum(len(r.context) + len(r.continuation) for r in task.requests)
-        logprobs = mcqa.continuation_logprobs(
+        logprobs = continuation_logprobs(
             model,
             task.requests,
             batch_size=cfg.qa_batch_size,
             device=device,
             pad_id=pad_id,
-            on_batch=_eta_logger(f"{role} {task.name}", total, meter),
+            on_batch=_eta_logger(f"{role} {task.name}", task.tokens, meter),
         )
-        run.mc_pred[task.name] = mcqa.predictions(task.items, logprobs)
+        run.predictions[task.name] = task.predict(logprobs)
         run.runtime[task.name] = {
             "tokens": meter.tokens,
             "seconds": meter.seconds,
@@ -318,60 +294,79 @@ def expected_runtime_seconds(tokens: int, tokens_per_second: float, models: int 
 
 def _frame(corpus_name: str, loaded: Loaded, tokenizer, max_tokens: int = 0) -> Corpus:
     corpus = Corpus(corpus_name, loaded)
-    corpus.framed = [(d.id, d.text, frame_document(tokenizer, d.text)) for d in loaded.documents]
-    if max_tokens > 1:
-        # a document's first max_tokens tokens; its text is what they cover, so bits per byte stay per byte
-        corpus.framed = [
-            (i, text, ids) if len(ids) <= max_tokens else (i, tokenizer.decode(ids[1:max_tokens]), ids[:max_tokens])
-            for i, text, ids in corpus.framed
-        ]
+    # with max_tokens, a document's first max_tokens tokens and the text they cover (bits per byte stay per byte)
+    corpus.framed = [(d.id, *frame_document(tokenizer, d.text, max_tokens)) for d in loaded.documents]
     log.info(
         f"{corpus_name}: {len(corpus.framed)} documents, {corpus.tokens:,} tokens, {loaded.summary()['rejected']} rejected"
     )
     return corpus
 
 
-def load_mc_tasks(
+def load_tasks(
     cfg: EvaluateConfig, tokenizer, max_len: int, inputs: dict[str, Any], not_computed: dict[str, str]
-) -> list[McTask]:
-    """MedMCQA and MedQA-4 from ``<benchmarks_dir>/medmcqa`` and ``<benchmarks_dir>/medqa`` when present;
-    an absent benchmark is listed in ``not_computed`` with the reason."""
-    tasks: list[McTask] = []
-    root = Path(cfg.benchmarks_dir) if cfg.benchmarks_dir else None
-    for name, limit in (("medmcqa", cfg.medmcqa_limit), ("medqa", cfg.medqa_limit)):
-        if root is None:
+) -> list[Task]:
+    """Every task of the suite found in ``--benchmarks_dir``, with its requests built once; an absent task (or
+    no ``--benchmarks_dir``) is listed in ``not_computed`` as ``metrics.<task>`` with the reason."""
+    if not cfg.benchmarks_dir:
+        for name in (*suite.MEDICAL_TASKS, *suite.GENERAL_TASKS):
             not_computed[f"metrics.{name}"] = "no --benchmarks_dir given"
-            continue
-        folder = root / name
-        bench = mcqa.load_medmcqa(folder, cfg.medmcqa_cop) if name == "medmcqa" else mcqa.load_medqa(folder)
-        if bench is None:
-            not_computed[f"metrics.{name}"] = f"no {name}/ folder in --benchmarks_dir {cfg.benchmarks_dir}"
-            continue
-        items = bench.limited(limit)
-        requests, truncated = mcqa.build_requests(tokenizer, items, max_len)
-        inputs[name] = {
-            "file": str(bench.path),
-            "format": bench.source_format,
-            "items": len(items),
-            "items_available": len(bench.items),
-            "truncated_items": truncated,
-            **bench.detail,
+        return []
+    options = suite.SuiteOptions(
+        pubmedqa_limit=cfg.pubmedqa_limit,
+        medqa_limit=cfg.medqa_limit,
+        medmcqa_limit=cfg.medmcqa_limit,
+        medmcqa_cop=cfg.medmcqa_cop,
+    )
+    tasks, absent = suite.load_suite(cfg.benchmarks_dir, options)
+    for name, why in absent.items():
+        not_computed[f"metrics.{name}"] = why
+    for task in tasks:
+        task.build_requests(tokenizer, max_len)
+        inputs[task.name] = {
+            **task.source,
+            "suite": task.suite,
+            "items": len(task.items),
+            "items_available": task.items_available,
+            "truncated_items": task.truncated,
         }
         log.info(
-            f"{name}: {len(items)} of {len(bench.items)} {mcqa.SPLITS[name]} items ({bench.source_format}), "
-            f"{truncated} truncated to {max_len} tokens"
+            f"{task.name}: {len(task.items)} of {task.items_available} {task.split} items, {task.truncated} "
+            f"truncated to {max_len} tokens"
         )
-        tasks.append(McTask(bench, items, requests, truncated))
     return tasks
 
 
-@dataclass
-class QaTask:
-    """PubMedQA as scored: the items used, how many were truncated, and how many the test set has."""
-
-    items: list[pubmedqa.Item]
-    truncated: int
-    total: int
+def task_metrics(tasks: list[Task], base: ModelRun, other: ModelRun, cfg: EvaluateConfig) -> dict[str, Any]:
+    """``metrics.<task>`` for every task both models scored (PubMedQA with macro-F1, the others with ``acc_norm``
+    where the harness reports it) and ``metrics.suites`` (per-suite average accuracy delta)."""
+    samples, seed = cfg.bootstrap_samples, cfg.seed
+    metrics: dict[str, Any] = {}
+    by_suite: dict[str, list] = {}
+    for task in tasks:
+        b, t = base.predictions.get(task.name), other.predictions.get(task.name)
+        if b is None or t is None:
+            continue
+        ids, gold = [i.id for i in task.items], [i.label for i in task.items]
+        if task.name == "pubmedqa":
+            metrics[task.name] = report.pubmedqa_section(
+                ids, gold, b["acc"], t["acc"], samples=samples, seed=seed, truncated=task.truncated,
+                total_test_items=task.items_available,
+            )  # fmt: skip
+        else:
+            labels = list(dict.fromkeys(label for i in task.items for label in i.labels))
+            metrics[task.name] = report.multiple_choice_section(
+                ids, gold, b["acc"], t["acc"], samples=samples, seed=seed, truncated=task.truncated,
+                total_items=task.items_available, split=task.split, prompt=task.prompt, choices=labels,
+                source=task.source, suite=task.suite,
+                chance_accuracy=sum(1 / len(i.labels) for i in task.items) / len(task.items),
+                norm=(b["acc_norm"], t["acc_norm"]) if "acc_norm" in task.metrics else None,
+            )  # fmt: skip
+        by_suite.setdefault(task.suite, []).append((task.name, gold, b["acc"], t["acc"]))
+    if by_suite:
+        metrics["suites"] = {
+            name: report.suite_section(entries, samples=samples, seed=seed) for name, entries in by_suite.items()
+        }
+    return metrics
 
 
 def compare(
@@ -381,11 +376,10 @@ def compare(
     *,
     test: Corpus | None,
     general: Corpus | None,
-    qa: QaTask,
-    mc_tasks: list[McTask],
+    tasks: list[Task],
 ) -> dict[str, Any]:
     """The paired comparisons of ``other`` (the tuned model or a merge-back candidate) with the base on the same
-    items: test and general perplexity, PubMedQA, MedMCQA / MedQA-4 (the metrics of evaluation.json)."""
+    items: test and general perplexity and every benchmark task (the metrics of evaluation.json)."""
     metrics: dict[str, Any] = {}
     samples, seed = cfg.bootstrap_samples, cfg.seed
     if test is not None and base.test is not None and other.test is not None:
@@ -396,35 +390,25 @@ def compare(
         metrics["general_perplexity"] = general_section(
             base.general, other.general, sources, samples=samples, seed=seed
         )
-    if qa.items and base.pubmedqa_pred is not None and other.pubmedqa_pred is not None:
-        metrics["pubmedqa"] = report.pubmedqa_section(
-            [i.id for i in qa.items],
-            [i.label for i in qa.items],
-            base.pubmedqa_pred,
-            other.pubmedqa_pred,
-            samples=samples,
-            seed=seed,
-            truncated=qa.truncated,
-            total_test_items=qa.total,
-        )
-    for task in mc_tasks:
-        if task.name not in base.mc_pred or task.name not in other.mc_pred:
-            continue
-        metrics[task.name] = report.multiple_choice_section(
-            [i.id for i in task.items],
-            [i.label for i in task.items],
-            base.mc_pred[task.name],
-            other.mc_pred[task.name],
-            samples=samples,
-            seed=seed,
-            truncated=task.truncated,
-            total_items=len(task.benchmark.items),
-            split=mcqa.SPLITS[task.name],
-            prompt=mcqa.PROMPTS[task.name],
-            choices=mcqa.LETTERS,
-            source={"file": str(task.benchmark.path), "format": task.benchmark.source_format, **task.benchmark.detail},
-        )
+    metrics.update(task_metrics(tasks, base, other, cfg))
     return metrics
+
+
+def write_predictions(tasks: list[Task], runs: dict[str, ModelRun], out_dir: Path) -> None:
+    """``<task>-predictions.jsonl``: per item its label and each model's pick (``base``, ``tuned``, then each
+    merge-back candidate by name; ``<model>_acc_norm`` too where the task has it), for every task all scored."""
+    for task in tasks:
+        preds = {role: run.predictions.get(task.name) for role, run in runs.items()}
+        if any(p is None for p in preds.values()):
+            continue
+        write_jsonl(
+            out_dir / f"{task.name}-predictions.jsonl",
+            (
+                {"id": item.id, "label": item.label, **{role if m == "acc" else f"{role}_{m}": p[m][k]
+                 for role, p in preds.items() for m in task.metrics}}
+                for k, item in enumerate(task.items)
+            ),
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -542,25 +526,7 @@ def run(cfg: EvaluateConfig) -> dict:
     else:
         not_computed["metrics.general_perplexity"] = "no --general_dir given"
 
-    qa_items: list[pubmedqa.Item] = []
-    qa_requests: list[pubmedqa.Request] = []
-    qa_truncated = 0
-    qa_total = 0
-    if cfg.benchmarks_dir:
-        all_items = pubmedqa.load_pubmedqa(cfg.benchmarks_dir)
-        qa_total = len(all_items)
-        qa_items = all_items[: cfg.pubmedqa_limit] if cfg.pubmedqa_limit > 0 else all_items
-        qa_requests, qa_truncated = pubmedqa.build_requests(tokenizer, qa_items, max_len)
-        inputs["pubmedqa"] = {
-            "items": len(qa_items),
-            "test_items_available": qa_total,
-            "truncated_items": qa_truncated,
-        }
-        log.info(f"pubmedqa: {len(qa_items)} of {qa_total} test items, {qa_truncated} truncated to {max_len} tokens")
-    else:
-        not_computed["metrics.pubmedqa"] = "no --benchmarks_dir given"
-    qa = QaTask(qa_items, qa_truncated, qa_total)
-    mc_tasks = load_mc_tasks(cfg, tokenizer, max_len, inputs, not_computed)
+    tasks = load_tasks(cfg, tokenizer, max_len, inputs, not_computed)
     if training_missing:
         not_computed["training"] = training_missing
 
@@ -570,7 +536,7 @@ def run(cfg: EvaluateConfig) -> dict:
     total_tokens = (test.tokens if test else 0) + (general.tokens if general else 0)
     log.info(
         f"evaluating on {device} ({dtype}): {total_tokens:,} perplexity tokens and "
-        f"{sum(len(r.context) + len(r.continuation) for r in qa_requests):,} PubMedQA tokens per model, "
+        f"{sum(t.tokens for t in tasks):,} benchmark tokens ({len(tasks)} tasks) per model, "
         f"{len(prompts)} prompts × {cfg.max_new_tokens} new tokens"
     )
 
@@ -589,11 +555,9 @@ def run(cfg: EvaluateConfig) -> dict:
             max_len=max_len,
             test=test,
             general=general,
-            qa_items=qa_items,
-            qa_requests=qa_requests,
             # the qualitative answers are for base vs tuned; the merged candidates are scored, not read
             prompts=prompts if role in ("base", "tuned") else [],
-            mc_tasks=mc_tasks,
+            tasks=tasks,
         )
         if role == "base" and test is not None:
             rate = runs[role].runtime["test_perplexity"]["tokens_per_second"]
@@ -604,7 +568,7 @@ def run(cfg: EvaluateConfig) -> dict:
             )
     base, tuned = runs["base"], runs["tuned"]
 
-    metrics = compare(base, tuned, cfg, test=test, general=general, qa=qa, mc_tasks=mc_tasks)
+    metrics = compare(base, tuned, cfg, test=test, general=general, tasks=tasks)
     if "test_perplexity" in metrics and base.test is not None and tuned.test is not None:
         write_jsonl(
             out_dir / "test-documents.jsonl",
@@ -620,28 +584,11 @@ def run(cfg: EvaluateConfig) -> dict:
                 for b, t in zip(base.test, tuned.test, strict=True)
             ),
         )
-    if "pubmedqa" in metrics and base.pubmedqa_pred is not None and tuned.pubmedqa_pred is not None:
-        write_jsonl(
-            out_dir / "pubmedqa-predictions.jsonl",
-            (
-                {"id": i.id, "label": i.label, "base": b, "tuned": t}
-                for i, b, t in zip(qa.items, base.pubmedqa_pred, tuned.pubmedqa_pred, strict=True)
-            ),
-        )
-    for task in mc_tasks:
-        if task.name not in metrics:
-            continue
-        write_jsonl(
-            out_dir / f"{task.name}-predictions.jsonl",
-            (
-                {"id": i.id, "label": i.label, "base": b, "tuned": t}
-                for i, b, t in zip(task.items, base.mc_pred[task.name], tuned.mc_pred[task.name], strict=True)
-            ),
-        )
+    write_predictions(tasks, runs, out_dir)
     candidates = {
         c.name: {
             "model": c.model(cfg.candidates_uri, runs[c.name].runtime.get("parameters")),
-            "metrics": compare(base, runs[c.name], cfg, test=test, general=general, qa=qa, mc_tasks=mc_tasks),
+            "metrics": compare(base, runs[c.name], cfg, test=test, general=general, tasks=tasks),
         }
         for c in merged
     }
@@ -711,7 +658,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = parse_or_exit(EvaluateConfig, argv, step=STEP)
     try:
         run(cfg)
-    except (EvaluationError, FileNotFoundError, pubmedqa.BenchmarkError, qualitative.PromptError) as err:
+    except (EvaluationError, FileNotFoundError, BenchmarkError, qualitative.PromptError) as err:
         log.error(f"medllama.evaluate: {err}")
         return 1
     from medllama.tracking import log_evaluation

@@ -160,6 +160,45 @@ def paired_bootstrap_mean_difference(
     return _tested(float(d.mean()), reps)
 
 
+def _task_mean_replicates(groups: Sequence[np.ndarray], samples: int, seed: int) -> np.ndarray:
+    """Bootstrap replicates of the mean over groups of each group's mean, items resampled within each group
+    (group k uses seed ``seed + k``, so the draws are fixed per group and independent between groups)."""
+    if not groups:
+        raise ValueError("no groups")
+    total = np.zeros(samples, dtype=np.float64)
+    for k, values in enumerate(groups):
+        reps = np.concatenate(
+            [(counts @ values) / len(values) for counts in bootstrap_counts(len(values), samples, seed + k)]
+        )
+        total += reps
+    return total / len(groups)
+
+
+def bootstrap_task_mean(groups: Sequence[Sequence[float] | np.ndarray], samples: int, seed: int) -> Estimate:
+    """The mean of per-group means (each task weighs the same), with a bootstrap CI that resamples items within
+    each group."""
+    arrays = [np.asarray(g, dtype=np.float64) for g in groups]
+    value = float(np.mean([a.mean() for a in arrays]))
+    return Estimate(value, percentile_ci(_task_mean_replicates(arrays, samples, seed)))
+
+
+def paired_bootstrap_task_mean_difference(
+    a: Sequence[Sequence[float] | np.ndarray], b: Sequence[Sequence[float] | np.ndarray], samples: int, seed: int
+) -> Estimate:
+    """mean over groups of (mean(b_k) − mean(a_k)), paired within each group's items, with a bootstrap CI and a
+    two-sided p-value that resample items within each group."""
+    if len(a) != len(b):
+        raise ValueError(f"{len(a)} groups vs {len(b)}")
+    diffs = []
+    for x, y in zip(a, b, strict=True):
+        x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+        if x.shape != y.shape:
+            raise ValueError("paired groups must have the same items")
+        diffs.append(y - x)
+    value = float(np.mean([d.mean() for d in diffs]))
+    return _tested(value, _task_mean_replicates(diffs, samples, seed))
+
+
 def binomial_two_sided_p(k: int, n: int) -> float:
     """Exact two-sided binomial test of ``k`` successes in ``n`` trials at p = 1/2 (sign test)."""
     if n == 0:

@@ -320,7 +320,7 @@ Ctrl-C stops the running step and leaves a resumable state (re-run with --run-id
     const mounts: Record<string, string> = {
       [LOCAL.codeUri]: join(repoRoot, 'containers'),
       [LOCAL.inputUri]: input,
-      [LOCAL.benchmarksUri]: join(repoRoot, 'fixtures', 'pubmedqa-mini'),
+      [LOCAL.benchmarksUri]: join(repoRoot, 'fixtures', 'benchmarks-mini'),
       [LOCAL.generalTextUri]: join(repoRoot, 'fixtures', 'general-text'),
       [LOCAL.replayUri]: join(repoRoot, 'fixtures', 'general-replay'),
     };

@@ -1,7 +1,6 @@
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { resolveRegion } from '../../aws/region.ts';
 import {
-  BENCHMARK_FILES,
   benchmarkObjects,
   DECONTAM_FILE,
   DEFAULT_BENCHMARKS_PREFIX,
@@ -27,13 +26,21 @@ import {
   sharedText,
   type TextSetKind,
 } from '../../data/general-text.ts';
+import {
+  loadSuiteFromDir,
+  loadSuiteFromHub,
+  SUITE_SOURCES,
+  type SuiteFile,
+  suiteObjects,
+  validateSuite,
+} from '../../data/suite-benchmarks.ts';
 import { type CliCommand, UsageError } from '../command.ts';
 import { cdkJsonRegion } from '../deploy-config.ts';
 import { parseOptions, regionOption } from '../options.ts';
 
 const usage = `usage: medllama stage-benchmarks (--to s3://BUCKET[/PREFIX] | --bucket NAME) [--from DIR] [--kms-key-id KEY]
                                  [--general-text-from DIR] [--general-text-to s3://BUCKET/PREFIX]
-                                 [--replay-from DIR] [--replay-to s3://BUCKET/PREFIX]
+                                 [--replay-from DIR] [--replay-to s3://BUCKET/PREFIX] [--suite | --suite-from DIR]
                                  [--dry-run] [--any-size] [--region REGION] [--endpoint URL]
 
 Stages the Evaluate step's inputs into the data bucket: PubMedQA (PQA-L: 1000 expert-labelled items, official
@@ -47,6 +54,17 @@ the benchmark unless data.benchmarksS3Uri is set in the deploy config):
   <PREFIX>pqal_all_pmids.txt      the 1000 PMIDs, sorted, one per line: set data.decontamPmidsS3Uri to its URI
   <PREFIX>LICENSE                 the upstream MIT license
   <PREFIX>SOURCE.md               origin (repository and commit, or local folder), license, staging date, sha256s
+
+With --suite (or --suite-from DIR, a local copy in the same layout) the rest of Evaluate's benchmark suite goes
+under PREFIX too, each from the Hugging Face dataset lm-evaluation-harness reads (its own records, read through the
+datasets-server rows API), as JSON Lines with a SOURCE.md (dataset, config, split, revision, rows, sha256, license):
+
+  <PREFIX>medqa/test.jsonl             GBaker/MedQA-USMLE-4-options-hf test (1,273)
+  <PREFIX>medmcqa/validation.jsonl     openlifescienceai/medmcqa validation (4,183)
+  <PREFIX>mmlu/<subject>/test.jsonl    cais/mmlu test: 6 medical subjects and the fixed non-medical subset of 5
+  <PREFIX>arc_challenge/test.jsonl     allenai/ai2_arc ARC-Challenge test (1,172)
+  <PREFIX>hellaswag/validation.jsonl   Rowan/hellaswag validation (10,042)
+  <PREFIX>winogrande/validation.jsonl  allenai/winogrande winogrande_xl validation (1,267)
 
 The general text goes under s3://BUCKET/${DEFAULT_GENERAL_TEXT_PREFIX} (where the pipeline reads it unless
 data.generalTextS3Uri is set): every .txt file, and SOURCE.md (origin, license, paragraphs and sha256 per file).
@@ -95,9 +113,22 @@ const options = [
     value: 'URI',
     description: `s3://BUCKET/PREFIX for the replay sample (default: s3://BUCKET/${DEFAULT_GENERAL_REPLAY_PREFIX} in the PubMedQA bucket)`,
   },
+  {
+    name: 'suite',
+    description: `also stage the rest of the benchmark suite (${SUITE_SOURCES.length} files) from the Hugging Face datasets-server (needs internet)`,
+  },
+  {
+    name: 'suite-from',
+    value: 'DIR',
+    description:
+      'stage the rest of the suite from a local copy laid out as the benchmarks folder (medqa/test.jsonl, …)',
+  },
   { name: 'kms-key-id', value: 'KEY', description: 'upload with SSE-KMS under this key (id, ARN or alias)' },
   { name: 'dry-run', description: 'validate and show what would be uploaded, upload nothing' },
-  { name: 'any-size', description: 'skip the 1000 items / 500 test ids check (for PubMedQA-format fixtures)' },
+  {
+    name: 'any-size',
+    description: 'skip the size checks (PubMedQA 1000 items / 500 test ids, each suite split its rows): for fixtures',
+  },
   regionOption(),
   { name: 'endpoint', value: 'URL', description: 'S3 endpoint override (tests: a moto server; path-style)' },
 ] as const;
@@ -118,6 +149,8 @@ export interface StageBenchmarksArgs {
   readonly generalText: StagedSet;
   /** Where the general replay sample goes. */
   readonly replay: StagedSet;
+  /** Stage the rest of the suite: from the Hub ('hub') or a local folder. */
+  readonly suite?: { readonly from: 'hub' } | { readonly from: 'dir'; readonly dir: string };
   readonly kmsKeyId?: string;
   readonly dryRun: boolean;
   readonly anySize: boolean;
@@ -146,6 +179,8 @@ export function parseStageBenchmarksArgs(argv: string[]): StageBenchmarksArgs {
     DEFAULT_GENERAL_REPLAY_PREFIX,
   );
   if (values['kms-key-id'] !== undefined && !values['kms-key-id'].trim()) throw new UsageError('--kms-key-id is empty');
+  if (values.suite && values['suite-from'] !== undefined)
+    throw new UsageError('give --suite or --suite-from, not both');
   if (values.endpoint !== undefined && !/^https?:\/\/\S+$/.test(values.endpoint)) {
     throw new UsageError(`--endpoint: got "${values.endpoint}", expected an http(s) URL`);
   }
@@ -156,6 +191,8 @@ export function parseStageBenchmarksArgs(argv: string[]): StageBenchmarksArgs {
     replay: { ...replay, ...(values['replay-from'] ? { from: values['replay-from'] } : {}) },
     dryRun: values['dry-run'],
     anySize: values['any-size'],
+    ...(values.suite ? { suite: { from: 'hub' as const } } : {}),
+    ...(values['suite-from'] !== undefined ? { suite: { from: 'dir' as const, dir: values['suite-from'] } } : {}),
     ...(values.from ? { from: values.from } : {}),
     ...(values['kms-key-id'] ? { kmsKeyId: values['kms-key-id'] } : {}),
     ...(values.region ? { region: values.region } : {}),
@@ -218,8 +255,19 @@ export async function runStageBenchmarks(argv: string[], deps: StageBenchmarksDe
         `(${shared.length} pair(s) of files; training on evaluation text hides forgetting):\n  ${shared.slice(0, 10).join('\n  ')}`,
     );
   }
+  let suite: SuiteFile[] = [];
+  if (opts.suite) {
+    suite =
+      opts.suite.from === 'hub'
+        ? await loadSuiteFromHub(deps.download ?? httpDownload, log)
+        : await loadSuiteFromDir(opts.suite.dir);
+    validateSuite(suite, opts.anySize);
+    log(
+      `stage-benchmarks: suite valid: ${suite.length} files, ${suite.reduce((n, f) => n + f.records.length, 0)} records`,
+    );
+  }
   const date = (deps.now ?? (() => new Date()))().toISOString().slice(0, 10);
-  const objects = benchmarkObjects(raw, summary, date);
+  const objects = [...benchmarkObjects(raw, summary, date), ...suiteObjects(suite, date)];
 
   const client = (deps.s3 ?? defaultClient)({ ...opts, ...(region ? { region } : {}) });
   log(
@@ -240,7 +288,7 @@ export async function runStageBenchmarks(argv: string[], deps: StageBenchmarksDe
   const n = (action: string) => results.filter((r) => r.action === action).length;
   log(
     `stage-benchmarks: ${opts.dryRun ? `${n('would-upload')} to upload` : `${n('uploaded')} uploaded`}, ` +
-      `${n('unchanged')} unchanged (${BENCHMARK_FILES.length} objects)`,
+      `${n('unchanged')} unchanged (${objects.length} objects)`,
   );
   if (opts.prefix !== DEFAULT_BENCHMARKS_PREFIX) {
     log(`stage-benchmarks: not the default prefix: set data.benchmarksS3Uri to ${target} in the deploy config`);
