@@ -3,7 +3,9 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { candidatePanels, candidatesTable, choiceSentence, readCandidates } from '../lib/report/candidates.ts';
 import { collectRun, lastLoggedError } from '../lib/report/collect.ts';
+import { comparisonChart } from '../lib/report/compare-chart.ts';
 import { comparisons, metricRows } from '../lib/report/evaluation.ts';
 import { articleLimit, inputVerdicts } from '../lib/report/funnel.ts';
 import { gateSentence, gateTable, readGate } from '../lib/report/gate.ts';
@@ -250,5 +252,109 @@ describe('slides and determinism', () => {
     expect(renderHtml(collectRun(dir))).toBe(renderHtml(collectRun(dir)));
     expect(renderSlides(collectRun(dir))).toBe(renderSlides(collectRun(dir)));
     expect(renderMarkdown(collectRun(dir))).toBe(renderMarkdown(collectRun(dir)));
+  });
+});
+
+describe('merge-back candidates side by side (#24 item 6)', () => {
+  const est = (value: number, lo: number, hi: number) => ({ value, ci95: [lo, hi] });
+  const task = (suite: string, base: number, other: number, norm = false) => ({
+    suite,
+    items: 40,
+    base: { accuracy: est(base, base - 0.1, base + 0.1) },
+    tuned: { accuracy: est(other, other - 0.1, other + 0.1) },
+    accuracy_delta: est(
+      Math.round((other - base) * 100) / 100,
+      Math.round((other - base) * 100 - 5) / 100,
+      Math.round((other - base) * 100 + 5) / 100,
+    ),
+    ...(norm
+      ? {
+          acc_norm: {
+            base: { accuracy: est(base + 0.01, 0, 1) },
+            tuned: { accuracy: est(other + 0.02, 0, 1) },
+            accuracy_delta: est(0.01, -0.1, 0.12),
+          },
+        }
+      : {}),
+  });
+  const metrics = (ppl: number, medqa: number) => ({
+    test_perplexity: {
+      base: { perplexity: est(20, 19, 21) },
+      tuned: { perplexity: est(ppl, ppl - 1, ppl + 1) },
+      improvement: est((20 - ppl) / 20, 0.01, 0.2),
+    },
+    medqa: task('medical', 0.3, medqa),
+    hellaswag: task('general', 0.4, 0.38, true),
+    suites: {
+      medical: {
+        tasks: ['medqa'],
+        base: { accuracy: est(0.3, 0.2, 0.4) },
+        tuned: { accuracy: est(medqa, 0.2, 0.5) },
+        accuracy_delta: est(medqa - 0.3, -0.1, 0.2),
+      },
+    },
+  });
+  const evaluation = {
+    metrics: metrics(18, 0.35),
+    candidates: {
+      tuned: { metrics: metrics(18, 0.35) },
+      'slerp-t0.5': { metrics: metrics(18.5, 0.4) },
+    },
+    gate: {
+      checks: {},
+      passed: true,
+      chosen: 'slerp-t0.5',
+      rule: 'the largest lower bound among those that pass',
+      candidate_order: ['tuned', 'slerp-t0.5'],
+      candidates: { tuned: { passed: false }, 'slerp-t0.5': { passed: true } },
+    },
+  };
+
+  it('one row per metric and task (medical before general, acc_norm beside acc), each model with its change', () => {
+    const c = readCandidates(evaluation as never)!;
+    expect(c.order).toEqual(['tuned', 'slerp-t0.5']);
+    const table = candidatesTable(c);
+    expect(table.head).toEqual(['metric', 'base', 'tuned', 'slerp-t0.5 (chosen)']);
+    expect(table.rows.map((r) => r[0])).toEqual([
+      'Held-out PMC perplexity ↓',
+      'MedQA-USMLE (4 options), accuracy',
+      'HellaSwag, accuracy',
+      'HellaSwag, acc_norm',
+      'Medical suite, mean accuracy',
+      'Quality gate',
+    ]);
+    expect(table.rows[1]).toEqual([
+      'MedQA-USMLE (4 options), accuracy',
+      '0.3',
+      '0.35; Δ +0.05 [0, 0.1]',
+      '0.4; Δ +0.1 [0.05, 0.15]',
+    ]);
+    expect(table.rows.at(-1)).toEqual(['Quality gate', '–', 'FAIL', 'pass']);
+  });
+
+  it('the chart has base and every candidate per panel, and the section names the choice and its rule', () => {
+    const panels = candidatePanels(readCandidates(evaluation as never)!);
+    expect(panels.map((p) => p.title)).toEqual(['Held-out PMC', 'Medical suite']);
+    expect(panels[0]!.models.map((m) => m.name)).toEqual(['base', 'tuned', 'slerp-t0.5']);
+    const svg = comparisonChart(panels, 'x');
+    for (const name of ['base', 'tuned', 'slerp-t0.5']) expect(svg).toContain(`>${name}</text>`);
+    expect(choiceSentence(readCandidates(evaluation as never)!)).toBe(
+      'Registered: **slerp-t0.5**, chosen among tuned, slerp-t0.5. The rule: the largest lower bound among those that pass.',
+    );
+    const none = { ...evaluation, gate: { ...evaluation.gate, passed: false } };
+    expect(choiceSentence(readCandidates(none as never)!)).toMatch(
+      /^No candidate passed the quality gate \(tuned, slerp-t0.5\); nothing is registered/,
+    );
+  });
+
+  it('a file from before candidates has none; a tuned-only file gives a one-model table and no choice sentence', () => {
+    expect(readCandidates({ metrics: {} } as never)).toBeUndefined();
+    const only = {
+      ...evaluation,
+      candidates: { tuned: evaluation.candidates.tuned },
+      gate: { ...evaluation.gate, candidate_order: ['tuned'] },
+    };
+    const c = readCandidates(only as never)!;
+    expect(candidatesTable(c).head).toEqual(['metric', 'base', 'tuned']);
   });
 });

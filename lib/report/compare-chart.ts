@@ -17,7 +17,8 @@ export interface Comparison {
 
 export function comparisonChart(panels: readonly Comparison[], title: string): string {
   if (panels.length === 0) return '';
-  const W = 640;
+  // wide enough that each model's name fits under its dot
+  const W = Math.max(640, Math.max(...panels.map((p) => p.models.length)) * panels.length * 76 + panels.length * 70);
   const H = 290;
   const panelW = W / panels.length;
   const m = { l: 64, r: 14, t: 58, b: 34 };

@@ -4,6 +4,7 @@
  * QualityGate comparisons, and what was not computed, in plain words.
  */
 import type { Json, JsonObject } from '../../pipeline-steps/local/types.ts';
+import { candidatePanels, candidatesTable, choiceSentence, readCandidates } from './candidates.ts';
 import type { ReportData } from './collect.ts';
 import { type Comparison, comparisonChart } from './compare-chart.ts';
 import { conditionTable, gateSentence, gateTable, readGate } from './gate.ts';
@@ -167,8 +168,13 @@ export function comparisons(metrics: JsonObject): Comparison[] {
 }
 
 export function evaluation(d: ReportData): Section {
-  const s = section('evaluation', 'Evaluation: base vs tuned');
   const e = d.evaluation;
+  const candidates = readCandidates(e);
+  const merged = candidates !== undefined && candidates.order.length > 1;
+  const s = section(
+    'evaluation',
+    merged ? 'Evaluation: base, tuned and merge-back candidates' : 'Evaluation: base vs tuned',
+  );
   if (!e) {
     s.paragraphs.push('evaluation.json is not available in this run.');
     return s;
@@ -181,13 +187,22 @@ export function evaluation(d: ReportData): Section {
     );
     s.tables.push(gateTable(gate));
   }
+  const choice = merged ? choiceSentence(candidates) : undefined;
+  if (choice) s.paragraphs.push(choice);
   const metrics = isObj(e.metrics) ? e.metrics : {};
-  const panels = comparisons(metrics);
+  const panels = merged ? candidatePanels(candidates) : comparisons(metrics);
   if (panels.length)
     s.figures.push({
-      svg: comparisonChart(panels, 'Base vs tuned (95% intervals)'),
+      svg: comparisonChart(
+        panels,
+        merged ? 'Base, tuned and merge-back candidates (95% intervals)' : 'Base vs tuned (95% intervals)',
+      ),
       caption: 'Each model on the same data: dot = estimate, whisker = 95% percentile-bootstrap interval.',
     });
+  if (candidates) {
+    const table = candidatesTable(candidates);
+    if (table.rows.length > 1) s.tables.push(table);
+  }
   const rows = metricRows(metrics);
   if (rows.length)
     s.tables.push({
@@ -206,6 +221,7 @@ export function evaluation(d: ReportData): Section {
     );
   }
   if (gate) s.bullets.push(`Quality gate ${gateSentence(gate).split(';')[0]}`);
+  if (choice) s.bullets.push(choice.replace(/\*\*/g, '').replace(/ The rule: .*$/, ''));
   for (const r of rows.slice(0, 4)) s.bullets.push(`${r[0]}: base ${r[1]}, tuned ${r[2]}`);
   return s;
 }

@@ -34,6 +34,7 @@ export const num = (v: Json | undefined): number | undefined =>
   typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 
 export function fmtNumber(v: number): string {
+  if (v === 0) return '0'; // and never "-0"
   if (Number.isInteger(v)) return v.toLocaleString('en-US');
   const a = Math.abs(v);
   if (a !== 0 && (a < 1e-3 || a >= 1e6)) return v.toExponential(3);
