@@ -52,12 +52,6 @@ export const THROUGHPUTS = {
     unit: '×',
     source: 'derived: a forward pass is about a third of a training step',
   },
-  /** Tokens per PubMedQA request (prompt with the abstract + one answer word), each item scoring 3 choices. */
-  pubmedqaTokensPerRequest: {
-    value: 400,
-    unit: 'tokens',
-    source: 'estimate: a PubMedQA abstract is about 250 words (about 350 Llama 2 tokens) plus the question and prompt',
-  },
   /** MergeBack, per merged candidate of a 7B model (read, merge in fp32, write 13.5 GB to S3). */
   mergeSecondsPerCandidate: {
     value: 900,
@@ -71,6 +65,28 @@ export const THROUGHPUTS = {
     source: 'allowance: 27 GB from S3 to an EBS volume at about 100-200 MB/s; not measured on AWS',
   },
 } as const;
+
+/**
+ * What Evaluate scores per model on the staged benchmark suite (medllama/evaluate/suite.py): each task's items
+ * (the staged split's size), its choices per item and the tokens of one request (prompt + one choice), each choice
+ * one forward pass. Sizes: the datasets' splits (docs/evaluation.md "Expected runtime", the same table); tokens per
+ * request: estimates from the prompt formats and typical item lengths.
+ */
+export const SUITE_WORK: readonly {
+  readonly task: string;
+  readonly label: string;
+  readonly items: number;
+  readonly choices: number;
+  readonly tokensPerRequest: number;
+}[] = [
+  { task: 'pubmedqa', label: 'PubMedQA', items: 500, choices: 3, tokensPerRequest: 400 },
+  { task: 'medqa', label: 'MedQA-4', items: 1273, choices: 4, tokensPerRequest: 250 },
+  { task: 'medmcqa', label: 'MedMCQA', items: 4183, choices: 4, tokensPerRequest: 60 },
+  { task: 'mmlu', label: 'MMLU (11 subjects)', items: 2275, choices: 4, tokensPerRequest: 175 },
+  { task: 'arc_challenge', label: 'ARC-Challenge', items: 1172, choices: 4, tokensPerRequest: 45 },
+  { task: 'hellaswag', label: 'HellaSwag', items: 10042, choices: 4, tokensPerRequest: 110 },
+  { task: 'winogrande', label: 'Winogrande', items: 1267, choices: 2, tokensPerRequest: 30 },
+];
 
 export const CORPUS = {
   /** Full PMC OA subset (early 2024). */

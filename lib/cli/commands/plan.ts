@@ -6,7 +6,7 @@ import { INSTANCE_TYPES } from '../../../pipeline-steps/instances.ts';
 import { parseCandidates } from '../../../pipeline-steps/merge-candidates.ts';
 import type { MedLlamaConfig } from '../../config.ts';
 import { fmtNumber } from '../../report/section.ts';
-import { CORPUS, THROUGHPUTS } from '../../report/throughputs.ts';
+import { CORPUS, SUITE_WORK, THROUGHPUTS } from '../../report/throughputs.ts';
 import type { DefinitionJson } from '../../stacks/pipeline-stack.ts';
 import { type CliCommand, type CliOption, UsageError } from '../command.ts';
 import { readDeployConfig } from '../deploy-config.ts';
@@ -138,9 +138,9 @@ function candidateNames(values: Values): string[] {
 }
 
 /**
- * What Evaluate scores per model: the test documents' tokens (EvalMaxDocumentTokens caps each) and PubMedQA's
- * items × 3 choices × tokens per request (PubMedQALimit caps the 500 items). General-text and qualitative work
- * are small beside these and not counted.
+ * What Evaluate scores per model: the test documents' tokens (EvalMaxDocumentTokens caps each) and every task of
+ * the benchmark suite, items × choices × tokens per request (SUITE_WORK; PubMedQALimit caps PubMedQA's 500 items).
+ * General-text and qualitative work are small beside these and not counted.
  */
 export function evaluateWork(values: Values, testDocs: number, corpus: Corpus): { tokens: number; describe: string } {
   const cap = Number(values.EvalMaxDocumentTokens ?? 0);
@@ -148,15 +148,18 @@ export function evaluateWork(values: Values, testDocs: number, corpus: Corpus): 
   const maxDocs = Number(values.EvalMaxTestDocuments ?? 0);
   const docs = maxDocs > 0 ? Math.min(maxDocs, testDocs) : testDocs;
   const limit = Number(values.PubMedQALimit ?? 0);
-  const items = limit > 0 ? Math.min(limit, 500) : 500;
-  const perRequest = THROUGHPUTS.pubmedqaTokensPerRequest.value;
-  const ppl = docs * perDoc;
-  const qa = items * 3 * perRequest;
+  const tasks = SUITE_WORK.map((t) => ({
+    ...t,
+    items: t.task === 'pubmedqa' && limit > 0 ? Math.min(limit, t.items) : t.items,
+  }));
+  const suite = tasks.reduce((sum, t) => sum + t.items * t.choices * t.tokensPerRequest, 0);
   return {
-    tokens: ppl + qa,
+    tokens: docs * perDoc + suite,
     describe:
-      `perplexity ${fmtNumber(docs)} documents × ${fmtNumber(perDoc)} tokens + ` +
-      `PubMedQA ${fmtNumber(items)} items × 3 choices × ${fmtNumber(perRequest)} tokens`,
+      `perplexity ${fmtNumber(docs)} documents × ${fmtNumber(perDoc)} tokens + the benchmark suite ` +
+      `${fmtNumber(suite)} tokens (${tasks
+        .map((t) => `${t.label} ${fmtNumber(t.items)} × ${t.choices} × ${fmtNumber(t.tokensPerRequest)}`)
+        .join(', ')})`,
   };
 }
 
@@ -300,7 +303,7 @@ export function formatPlan(p: Plan): string {
     '',
     'prices (pipeline-steps/instances.ts):',
     ...prices,
-    'throughputs: lib/report/throughputs.ts (ingest and tokenize measured by bench/, see docs/performance.md; dedup, training and evaluation from published anchors; MergeBack and PubMedQA request sizes are allowances)',
+    'throughputs: lib/report/throughputs.ts (ingest and tokenize measured by bench/, see docs/performance.md; dedup, training and evaluation from published anchors; MergeBack times and the benchmark suite tokens per request are allowances)',
   ].join('\n');
 }
 
