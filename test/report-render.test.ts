@@ -283,8 +283,10 @@ describe('merge-back candidates side by side (#24 item 6)', () => {
       tuned: { perplexity: est(ppl, ppl - 1, ppl + 1) },
       improvement: est((20 - ppl) / 20, 0.01, 0.2),
     },
-    medqa: task('medical', 0.3, medqa),
     hellaswag: task('general', 0.4, 0.38, true),
+    medqa: task('medical', 0.3, medqa),
+    mmlu_anatomy: task('medical', 0.5, 0.5),
+    pubmedqa: { ...task('medical', 0.5, 0.5), suite: undefined, macro_f1_delta: est(0, 0, 0) },
     suites: {
       medical: {
         tasks: ['medqa'],
@@ -317,13 +319,15 @@ describe('merge-back candidates side by side (#24 item 6)', () => {
     expect(table.head).toEqual(['metric', 'base', 'tuned', 'slerp-t0.5 (chosen)']);
     expect(table.rows.map((r) => r[0])).toEqual([
       'Held-out PMC perplexity ↓',
+      'PubMedQA, accuracy',
       'MedQA-USMLE (4 options), accuracy',
+      'MMLU anatomy, accuracy',
       'HellaSwag, accuracy',
       'HellaSwag, acc_norm',
       'Medical suite, mean accuracy',
       'Quality gate',
     ]);
-    expect(table.rows[1]).toEqual([
+    expect(table.rows[2]).toEqual([
       'MedQA-USMLE (4 options), accuracy',
       '0.3',
       '0.35; Δ +0.05 [0, 0.1]',

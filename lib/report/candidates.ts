@@ -73,14 +73,30 @@ function at(metrics: JsonObject, path: string): JsonObject | undefined {
   return isObj(node) ? node : undefined;
 }
 
-/** The benchmark tasks of a metrics object, medical suite first, in the order they appear. */
+/** The suite's order (medllama/evaluate/suite.py MEDICAL_TASKS, then GENERAL_TASKS); other tasks follow. */
+const TASK_ORDER = [
+  'pubmedqa',
+  'medqa',
+  'medmcqa',
+  'mmlu_',
+  'mmlu_general',
+  'arc_challenge',
+  'hellaswag',
+  'winogrande',
+];
+const rank = (key: string) => {
+  const exact = TASK_ORDER.indexOf(key);
+  if (exact >= 0) return exact;
+  return key.startsWith('mmlu_') ? TASK_ORDER.indexOf('mmlu_') : TASK_ORDER.length;
+};
+
+/** The benchmark tasks of a metrics object in the suite's order (medical, then general). */
 function taskRows(metrics: JsonObject): Row[] {
   const tasks = Object.entries(metrics).filter(
     ([, m]) => isObj(m) && isObj(m.accuracy_delta) && (typeof m.suite === 'string' || isObj(m.macro_f1_delta)),
   );
-  const suiteOf = ([, m]: [string, Json]) => ((m as JsonObject).suite === 'general' ? 1 : 0);
   return tasks
-    .sort((a, b) => suiteOf(a) - suiteOf(b))
+    .sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b))
     .flatMap(([key, m]): Row[] => {
       const acc = { path: key, label: `${taskLabel(key)}, accuracy`, per: 'accuracy', change: 'accuracy_delta' };
       if (!isObj((m as JsonObject).acc_norm)) return [acc];
