@@ -141,6 +141,7 @@ def run_parts(
             train_args(data, base, work / "lora", bf16=bf16), work / "lora"
         )
         record("train_lora", {**lora, "ok": lora["ok"] and lora["loss_fell"]})
+    if "train" not in args.skip and "train_full" not in args.skip:
         full_args = train_args(
             data,
             base,
@@ -178,7 +179,10 @@ def main(argv: list[str] | None = None) -> int:
         "--cpu", action="store_true", help="the same parts on CPU (fp32, tiny shapes)"
     )
     parser.add_argument(
-        "--skip", nargs="*", default=[], choices=["train", "resume", "throughput"]
+        "--skip",
+        nargs="*",
+        default=[],
+        choices=["train", "train_full", "resume", "throughput"],
     )
     args = parser.parse_args(argv)
     out = Path(args.out)

@@ -8,7 +8,7 @@
  * fails with a message that names the check that was not computed.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -143,9 +143,14 @@ describe.skipIf(!hasPython)('medllama.evaluate writes every gate path the defini
     expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0);
   }
 
-  /** Runs the Evaluate step as the definition calls it, with `general` as the general-text channel. */
+  /** Runs the Evaluate step as the definition calls it, with `general` as the general-text channel and
+   * `benchmarks` as the benchmarks channel (default: the whole fixture suite). */
   const reports = new Map<string, Record<string, unknown>>();
-  function runEvaluate(general: string, out: string): Record<string, unknown> {
+  function runEvaluate(
+    general: string,
+    out: string,
+    benchmarks = join(root, 'fixtures', 'benchmarks-mini'),
+  ): Record<string, unknown> {
     const done = reports.get(out);
     if (done) return done;
     prepare();
@@ -155,7 +160,7 @@ describe.skipIf(!hasPython)('medllama.evaluate writes every gate path the defini
       '/opt/ml/processing/input/tuned_model': tuned,
       '/opt/ml/processing/input/candidates': candidates,
       '/opt/ml/processing/input/test': testDir,
-      '/opt/ml/processing/input/benchmarks': join(root, 'fixtures', 'benchmarks-mini'),
+      '/opt/ml/processing/input/benchmarks': benchmarks,
       '/opt/ml/processing/input/general': general,
       '/opt/ml/processing/output/evaluation': join(work, out),
     };
@@ -185,7 +190,7 @@ describe.skipIf(!hasPython)('medllama.evaluate writes every gate path the defini
         cwd: root,
         encoding: 'utf8',
         env: { ...process.env, CUDA_VISIBLE_DEVICES: '' },
-        timeout: 110_000,
+        timeout: 240_000, // three tiny models on the whole fixture suite; minutes when the other test lane is busy
       },
     );
     expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0);
@@ -205,7 +210,7 @@ describe.skipIf(!hasPython)('medllama.evaluate writes every gate path the defini
     }
     expect(judge(report as Json).message).toMatch(/^Quality gate failed: no candidate passed \(showing /);
     expect(judge(report as Json).message).toContain('| slerp-t0.5: ');
-  });
+  }, 300_000);
 
   test("Register's model data and metadata resolve to what CreateModelPackage accepts", () => {
     const report = runEvaluate(join(root, 'fixtures', 'general-text'), 'evaluation') as { gate: { chosen: string } };
@@ -241,12 +246,18 @@ describe.skipIf(!hasPython)('medllama.evaluate writes every gate path the defini
       // CustomerMetadataValue: 1-256 letters, spaces, digits and _.:/=+-@
       expect(value).toMatch(/^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,256}$/u);
     }
-  });
+  }, 300_000);
 
   test('without general text the gate fails and says which check was not computed', () => {
     const empty = join(work, 'no-general-text');
     mkdirSync(empty);
-    const report = runEvaluate(empty, 'evaluation-no-general') as { gate: Record<string, unknown> };
+    // PubMedQA alone: the gate's checks need no other task, and the whole suite was run by the tests above
+    const pubmedqa = join(work, 'pubmedqa-only');
+    mkdirSync(pubmedqa);
+    for (const name of ['ori_pqal.json', 'test_ground_truth.json']) {
+      copyFileSync(join(root, 'fixtures', 'benchmarks-mini', name), join(pubmedqa, name));
+    }
+    const report = runEvaluate(empty, 'evaluation-no-general', pubmedqa) as { gate: Record<string, unknown> };
     expect(report.gate.checks_computed).toBe(0);
     expect(report.gate.general_regression_upper).toBeNull();
     const { passed, message } = judge(report as unknown as Json);
@@ -255,5 +266,5 @@ describe.skipIf(!hasPython)('medllama.evaluate writes every gate path the defini
     // each candidate named with its failing checks
     for (const name of ['tuned', 'slerp-t0.5']) expect(message).toMatch(new RegExp(`[:|] ${name}: `));
     expect(message).toContain(`general_regression NOT COMPUTED (no usable documents in --general_dir ${empty})`);
-  });
+  }, 300_000);
 });

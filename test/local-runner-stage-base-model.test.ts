@@ -41,6 +41,8 @@ const SMOKE_PARAMETERS = {
   MaxEvalBlocks: '4',
   EvalBootstrapSamples: '100',
   EvalMaxNewTokens: '4',
+  // MergeBack still runs (and reads the staged folder); Evaluate scores base and tuned only
+  MergeCandidates: '',
 };
 
 describe.skipIf(!existsSync(python))('local runner: JumpStart base model through StageBaseModel', () => {

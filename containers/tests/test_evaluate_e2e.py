@@ -387,10 +387,16 @@ def test_tuned_model_as_sagemaker_model_tar_gz(
         for f in sorted(tuned_model.iterdir()):
             tar.add(f, arcname=f.name)
     out = tmp_path / "out"
-    assert _run(tiny_base_model, channel, test_split, out, prompts_file, benchmarks) == 0
+    # PubMedQA alone: the archive is what this test is about, and the whole suite ran in the `evaluation` fixture
+    pubmedqa = tmp_path / "pubmedqa"
+    pubmedqa.mkdir()
+    for name in ("ori_pqal.json", "test_ground_truth.json"):
+        (pubmedqa / name).symlink_to(benchmarks[0] / name)
+    assert _run(tiny_base_model, channel, test_split, out, prompts_file, (pubmedqa, benchmarks[1])) == 0
     doc = json.loads((out / "evaluation.json").read_text())
     ref = json.loads((evaluation / "evaluation.json").read_text())
     assert doc["metrics"]["test_perplexity"] == ref["metrics"]["test_perplexity"]
+    assert doc["metrics"]["pubmedqa"] == ref["metrics"]["pubmedqa"]
     assert doc["models"]["tuned"]["path"] == str(channel)
     assert doc["training"]["final_eval_loss"] == 2.25
     assert doc["training"]["source"] == str(tmp_path / "tuned_model.extracted" / "training_summary.json")

@@ -19,15 +19,16 @@ pytestmark = pytest.mark.slow
 def test_gpu_check_parts_run_on_cpu(tmp_path: Path, tiny_base_model: Path) -> None:  # (fixture: tokenizer present)
     script = repo_root() / "bench" / "gpu_check.py"
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, str(script), "--cpu", "--out", str(tmp_path)], env=env,
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    # train_full is skipped here: it is the same run_train with method=full, which test_train / test_train_fsdp
+    # hold on CPU; the parts left still exercise every piece of the script's own plumbing
+    proc = subprocess.run([sys.executable, str(script), "--cpu", "--out", str(tmp_path), "--skip", "train_full"],
+                          env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     report = json.loads((tmp_path / "gpu-check.json").read_text())
     assert report["mode"] == "cpu" and report["environment"]["torch"]
-    for part in ("train_lora", "train_full"):
-        assert report[part]["ok"] and report[part]["loss_fell"], report[part]
-        assert "model.safetensors" in report[part]["model_files"]
-    assert report["train_lora"]["method"] == "lora" and report["train_full"]["method"] == "full"
+    assert report["train_lora"]["ok"] and report["train_lora"]["loss_fell"], report["train_lora"]
+    assert "model.safetensors" in report["train_lora"]["model_files"]
+    assert report["train_lora"]["method"] == "lora" and "train_full" not in report
     resume = report["resume"]
     assert resume["ok"] and resume["again"]["resumed_from_step"] == 10 and resume["again"]["steps"] == 20
     result = next(r for r in report["throughput"]["results"] if r["checkpointing"])
