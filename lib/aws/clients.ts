@@ -1,7 +1,10 @@
+import type { S3Client } from '@aws-sdk/client-s3';
 import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 
 /** What the CLI needs from an SDK client: `send`. Tests pass a moto-backed client or recorded responses. */
 export type SageMakerLike = Pick<SageMakerClient, 'send'>;
+/** The same for S3. */
+export type S3Like = Pick<S3Client, 'send'>;
 
 export interface ClientOptions {
   /**

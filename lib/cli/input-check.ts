@@ -6,12 +6,11 @@
  * from the execution's parameter values alone; one built from a step's output or from the execution id is made by
  * the run itself and is not checked.
  */
-import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { ExpressionError, type ResolveContext, resolveValue } from '../../pipeline-steps/local/expressions.ts';
 import type { Json, ParameterValue } from '../../pipeline-steps/local/types.ts';
+import type { S3Like } from '../aws/clients.ts';
 import { parseS3Uri } from '../config.ts';
-
-export type S3Like = Pick<S3Client, 'send'>;
 
 /** One input of one step that the execution does not produce itself. */
 export interface ExternalInput {

@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { type CloudWatchClient, GetMetricDataCommand, type MetricDataQuery } from '@aws-sdk/client-cloudwatch';
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import {
   DescribeModelPackageCommand,
   DescribeProcessingJobCommand,
@@ -26,7 +26,9 @@ import type { SageMakerLike } from '../aws/clients.ts';
 import { type ExecutionStatus, executionStatus, type StepStatus } from '../cli/commands/status.ts';
 import type { MetricPoint } from './collect.ts';
 
-export type S3Like = Pick<S3Client, 'send'>;
+export type { S3Like } from '../aws/clients.ts';
+
+import type { S3Like } from '../aws/clients.ts';
 export type CloudWatchLike = Pick<CloudWatchClient, 'send'>;
 
 export interface AwsReportClients {

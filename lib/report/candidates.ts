@@ -5,7 +5,7 @@
  */
 import type { Json, JsonObject } from '../../pipeline-steps/local/types.ts';
 import type { Comparison } from './compare-chart.ts';
-import { type Cell, type Estimate, estimate, fmtEstimate, fmtNumber, isObj, type Table } from './section.ts';
+import { type Cell, type Estimate, estimate, fmtEstimate, fmtNumber, isObj, sectionOf, type Table } from './section.ts';
 
 /** One metric of the side-by-side table: where it is under `metrics`, what each model's value is, its change. */
 interface Row {
@@ -65,12 +65,6 @@ const TASK_LABELS: Readonly<Record<string, string>> = {
 
 export function taskLabel(key: string): string {
   return TASK_LABELS[key] ?? (key.startsWith('mmlu_') ? `MMLU ${key.slice(5).replace(/_/g, ' ')}` : key);
-}
-
-function at(metrics: JsonObject, path: string): JsonObject | undefined {
-  let node: Json | undefined = metrics;
-  for (const part of path.split('.')) node = isObj(node) ? node[part] : undefined;
-  return isObj(node) ? node : undefined;
 }
 
 /** The suite's order (medllama/evaluate/suite.py MEDICAL_TASKS, then GENERAL_TASKS); other tasks follow. */
@@ -150,18 +144,18 @@ function candidateCell(m: JsonObject | undefined, row: Row): string {
 
 function rows(c: Candidates): Row[] {
   const first = c.metrics[c.order[0]!]!;
-  return [...PERPLEXITY_ROWS, ...taskRows(first), ...SUITE_ROWS].filter((r) => at(first, r.path));
+  return [...PERPLEXITY_ROWS, ...taskRows(first), ...SUITE_ROWS].filter((r) => sectionOf(first, r.path));
 }
 
 /** One row per metric (base, then each model with its change from the base), and the gate's verdict per model. */
 export function candidatesTable(c: Candidates): Table {
   const head = ['metric', 'base', ...c.order.map((n) => (n === c.chosen ? `${n} (chosen)` : n))];
   const body: Cell[][] = rows(c).map((r) => {
-    const base = value(at(c.metrics[c.order[0]!]!, r.path), 'base', r.per);
+    const base = value(sectionOf(c.metrics[c.order[0]!]!, r.path), 'base', r.per);
     return [
       r.label,
       base ? fmtNumber(base.value) : '–',
-      ...c.order.map((n) => candidateCell(at(c.metrics[n]!, r.path), r)),
+      ...c.order.map((n) => candidateCell(sectionOf(c.metrics[n]!, r.path), r)),
     ];
   });
   body.push(['Quality gate', '–', ...c.order.map((n) => (c.passed[n] ? 'pass' : 'FAIL'))]);
@@ -173,9 +167,9 @@ export function candidatePanels(c: Candidates): Comparison[] {
   return rows(c)
     .filter((r) => r.chart)
     .flatMap((r) => {
-      const base = value(at(c.metrics[c.order[0]!]!, r.path), 'base', r.per);
+      const base = value(sectionOf(c.metrics[c.order[0]!]!, r.path), 'base', r.per);
       const models = c.order.flatMap((n) => {
-        const e = value(at(c.metrics[n]!, r.path), 'tuned', r.per);
+        const e = value(sectionOf(c.metrics[n]!, r.path), 'tuned', r.per);
         return e ? [{ name: n, estimate: e }] : [];
       });
       return base && models.length ? [{ ...r.chart!, models: [{ name: 'base', estimate: base }, ...models] }] : [];

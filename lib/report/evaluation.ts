@@ -3,12 +3,22 @@
  * metric (base, tuned, the paired change with its interval and p-value, the resampling units), the pipeline's own
  * QualityGate comparisons, and what was not computed, in plain words.
  */
-import type { Json, JsonObject } from '../../pipeline-steps/local/types.ts';
+import type { JsonObject } from '../../pipeline-steps/local/types.ts';
 import { candidatePanels, candidatesTable, choiceSentence, readCandidates } from './candidates.ts';
 import type { ReportData } from './collect.ts';
 import { type Comparison, comparisonChart } from './compare-chart.ts';
 import { conditionTable, gateSentence, gateTable, readGate } from './gate.ts';
-import { type Cell, estimate, fmtEstimate, fmtNumber, isObj, num, type Section, section } from './section.ts';
+import {
+  type Cell,
+  estimate,
+  fmtEstimate,
+  fmtNumber,
+  isObj,
+  num,
+  type Section,
+  section,
+  sectionOf,
+} from './section.ts';
 
 interface MetricRow {
   /** The object under `metrics`: a key, or a dotted path (`suites.medical`). */
@@ -100,13 +110,6 @@ const ROWS: readonly MetricRow[] = [
     units: 'tasks',
   },
 ];
-
-/** The object a row reads: `metrics[section]`, following a dotted path. */
-function sectionOf(metrics: JsonObject, path: string): JsonObject | undefined {
-  let node: Json | undefined = metrics;
-  for (const part of path.split('.')) node = isObj(node) ? node[part] : undefined;
-  return isObj(node) ? node : undefined;
-}
 
 /** How many resampling units (or tasks, for a suite average: the length of its task list). */
 function unitCount(m: JsonObject, units: string): number | undefined {

@@ -30,6 +30,13 @@ export function section(id: string, title: string): Section {
 }
 
 export const isObj = (v: Json | undefined): v is JsonObject => v !== null && typeof v === 'object' && !Array.isArray(v);
+/** The object at a dotted path under `metrics` (`test_perplexity`, `suites.medical`), when it is one. */
+export function sectionOf(metrics: JsonObject, path: string): JsonObject | undefined {
+  let node: Json | undefined = metrics;
+  for (const part of path.split('.')) node = isObj(node) ? node[part] : undefined;
+  return isObj(node) ? node : undefined;
+}
+
 export const num = (v: Json | undefined): number | undefined =>
   typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 

@@ -5,14 +5,14 @@ import { DescribePipelineCommand, StartPipelineExecutionCommand } from '@aws-sdk
 import { executionProblems } from '../../../pipeline-steps/execution-checks.ts';
 import { resolveParameters } from '../../../pipeline-steps/local/expressions.ts';
 import type { ParameterDefinition } from '../../../pipeline-steps/local/types.ts';
-import { type SageMakerLike, sageMakerClient } from '../../aws/clients.ts';
+import { type S3Like, type SageMakerLike, sageMakerClient } from '../../aws/clients.ts';
 import { describeRegion, resolveRegion } from '../../aws/region.ts';
 import type { MedLlamaConfig } from '../../config.ts';
 import type { DefinitionParameter } from '../../private/definition-tokens.ts';
 import { type DefinitionJson, definitionForConfig, pipelineNames } from '../../stacks/pipeline-stack.ts';
 import { type CliCommand, UsageError } from '../command.ts';
 import { cdkJsonRegion, readDeployConfig } from '../deploy-config.ts';
-import { checkInputs, describeInputCheck, externalInputs, type S3Like } from '../input-check.ts';
+import { checkInputs, describeInputCheck, externalInputs } from '../input-check.ts';
 import { parseOptions, regionOption } from '../options.ts';
 
 const usage = `usage: medllama start [--param Name=Value]... [--display-name NAME] [--pipeline NAME]
