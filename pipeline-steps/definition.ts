@@ -168,7 +168,8 @@ export interface MedLlamaPipelineOptions {
   readonly corpusArticles?: number;
   /**
    * ARN of the SageMaker MLflow App (or tracking server) the steps log to (docs/tracking.md): Train's `MlflowConfig`
-   * and the steps' MLflow environment. Not with `tuning` (a tuning job's trials have no `MlflowConfig`).
+   * and the steps' MLflow environment. With `tuning`, each trial logs through its environment to a run of its own
+   * under the execution's (a tuning job's training definition has no `MlflowConfig`).
    * @default - no MLflow tracking
    */
   readonly mlflowResourceArn?: string;
@@ -401,10 +402,11 @@ export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): Pipelin
 
   const processing = (step: string) => codeSpec(o.codeUri, step);
   // MLflow (pipeline-steps/tracking.ts): the cached data steps log to runs of their own, Train and Evaluate to the
-  // execution's run. A tuning step's trials get none (they would share one run name).
+  // execution's run; a tuning step's trials each to a run of their own under it.
   const mlflowArn = o.mlflowResourceArn;
-  const dataTracking = mlflowArn ? { environment: trackingEnvironment(mlflowArn, false) } : {};
-  const runTracking = mlflowArn && !tuning ? trackingEnvironment(mlflowArn, true) : {};
+  const dataTracking = mlflowArn ? { environment: trackingEnvironment(mlflowArn, 'job') } : {};
+  const runTracking = trackingEnvironment(mlflowArn, 'execution');
+  const trainTracking = trackingEnvironment(mlflowArn, tuning ? 'trial' : 'execution');
 
   // JumpStart: the gated archive is readable only through a Training channel with AcceptEula, so one cached
   // step stages it as an HF folder, and every later step reads that folder like a user-staged base model.
@@ -574,7 +576,7 @@ export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): Pipelin
     maxRuntimeInSeconds: maxRuntime,
     // SIGTERM reaches the training processes only through this relay (steps/stop-relay.ts).
     container: stopRelayEntrypoint(),
-    environment: { MEDLLAMA_STOP_PIDS: STOP_PIDS_DIR, ...runTracking },
+    environment: { MEDLLAMA_STOP_PIDS: STOP_PIDS_DIR, ...trainTracking },
     ...(mlflowArn && !tuning ? { mlflow: mlflowConfig(mlflowArn) } : {}),
     ...(o.spot
       ? {
@@ -704,7 +706,7 @@ export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): Pipelin
       }),
     ],
     propertyFiles: [{ name: 'EvaluationReport', outputName: 'evaluation', filePath: 'evaluation.json' }],
-    ...(mlflowArn && !tuning ? { environment: runTracking } : {}),
+    ...(mlflowArn ? { environment: runTracking } : {}),
     retryPolicies: jobRetries(300, 10),
   });
 

@@ -5,7 +5,8 @@ import { ExecutionVariables, type StringValue } from './expressions.ts';
  * named after the execution id, in an experiment named after the pipeline:
  * - Train's `MlflowConfig` names that run, so SageMaker links the training job to it (DescribeTrainingJob
  *   `MlflowDetails`);
- * - every container step gets MLflow's own environment variables, and `medllama/tracking.py` logs through them.
+ * - every container step gets MLflow's own environment variables, and `medllama/tracking.py` logs through them;
+ * - a tuning step's trials each log to a run of their own under the execution's.
  */
 
 /** The ARN of an MLflow App or tracking server (API model `MlFlowResourceArn`, narrowed to the two kinds). */
@@ -16,6 +17,7 @@ export const TRACKING_ENV = {
   trackingUri: 'MLFLOW_TRACKING_URI',
   experimentName: 'MLFLOW_EXPERIMENT_NAME',
   runName: 'MEDLLAMA_MLFLOW_RUN_NAME',
+  parentRunName: 'MEDLLAMA_MLFLOW_PARENT_RUN_NAME',
 } as const;
 
 /** The experiment: the pipeline's name. */
@@ -24,19 +26,24 @@ export const MLFLOW_EXPERIMENT_NAME = ExecutionVariables.PIPELINE_NAME;
 export const MLFLOW_RUN_NAME = ExecutionVariables.PIPELINE_EXECUTION_ID;
 
 /**
- * The environment of a step that logs to MLflow. `executionRun`: the step logs to the execution's run (Train,
- * Evaluate). The cached data steps get no execution id: it would differ every execution and so change their cache
- * key; each logs to a run named after its own job (medllama/tracking.py).
+ * Which run a step logs to:
+ * - `job`: a run named after its own job. The cached data steps: an execution id in their environment would differ
+ *   every execution and so change their cache key.
+ * - `execution`: the execution's run (Train, Evaluate).
+ * - `trial`: a tuning step's trials, each a run of its own named after its training job (SageMaker's
+ *   `TRAINING_JOB_NAME`) under the execution's run. `HyperParameterTrainingJobDefinition` has no `MlflowConfig`,
+ *   but it has `Environment`.
  */
-export function trackingEnvironment(
-  resourceArn: string | undefined,
-  executionRun: boolean,
-): Record<string, StringValue> {
+export type TrackedRun = 'job' | 'execution' | 'trial';
+
+/** The environment of a step that logs to MLflow (medllama/tracking.py reads it). */
+export function trackingEnvironment(resourceArn: string | undefined, run: TrackedRun): Record<string, StringValue> {
   if (!resourceArn) return {};
   return {
     [TRACKING_ENV.trackingUri]: resourceArn,
     [TRACKING_ENV.experimentName]: MLFLOW_EXPERIMENT_NAME,
-    ...(executionRun ? { [TRACKING_ENV.runName]: MLFLOW_RUN_NAME } : {}),
+    ...(run === 'execution' ? { [TRACKING_ENV.runName]: MLFLOW_RUN_NAME } : {}),
+    ...(run === 'trial' ? { [TRACKING_ENV.parentRunName]: MLFLOW_RUN_NAME } : {}),
   };
 }
 

@@ -1,6 +1,8 @@
-import { mkdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { SageMakerLike } from '../lib/aws/clients.ts';
 import { formatStatus } from '../lib/cli/commands/status.ts';
 import { formatMlflowRun, mlflowRunOf } from '../lib/cli/mlflow-link.ts';
@@ -12,9 +14,11 @@ import { builderOptions } from '../lib/stacks/pipeline-stack.ts';
 import { buildMedLlamaPipeline } from '../pipeline-steps/definition.ts';
 import type { Json } from '../pipeline-steps/expressions.ts';
 import { localTrackingEnvironment } from '../pipeline-steps/local/mlflow.ts';
+import { runPipeline } from '../pipeline-steps/local/runner.ts';
 import { formatIssues, loadServiceModel, type ServiceModel, validateDefinition } from '../pipeline-steps/validate.ts';
 import { PLACEHOLDER_OPTIONS } from './pipeline-options.ts';
 import { syntheticRun } from './support/report-run.ts';
+import { oneTrainingJob, oneTrainingJobMounts, VENV_PYTHON } from './support/training-job.ts';
 
 type Obj = Record<string, unknown>;
 const APP = 'arn:aws:sagemaker:us-east-1:111122223333:mlflow-app/app-ABCDEF123456';
@@ -46,12 +50,27 @@ describe('MLflow in the definition (pipeline-steps/tracking.ts)', () => {
     }
   });
 
-  test('without an ARN nothing changes; with tuning the trials get no MLflow (no MlflowConfig in a tuning job)', () => {
+  test('without an ARN nothing changes', () => {
     const off = buildMedLlamaPipeline(PLACEHOLDER_OPTIONS).toJSON() as { Steps: Obj[] };
     expect(JSON.stringify(off)).not.toMatch(/mlflow/i);
+  });
+
+  test("with tuning each trial logs to a run of its own under the execution's (Environment; no MlflowConfig)", () => {
     const tuned = build({ tuning: true });
-    expect(JSON.stringify(args(tuned, 'Train'))).not.toMatch(/mlflow/i);
-    expect(args(tuned, 'Evaluate').Environment).toBeUndefined();
+    const train = args(tuned, 'Train');
+    const definition = train.TrainingJobDefinition as Obj;
+    expect(definition.MlflowConfig).toBeUndefined();
+    expect(definition.Environment).toEqual({
+      MEDLLAMA_STOP_PIDS: expect.any(String),
+      MLFLOW_TRACKING_URI: APP,
+      MLFLOW_EXPERIMENT_NAME: EXPERIMENT,
+      MEDLLAMA_MLFLOW_PARENT_RUN_NAME: RUN,
+    });
+    expect(args(tuned, 'Evaluate').Environment).toEqual({
+      MLFLOW_TRACKING_URI: APP,
+      MLFLOW_EXPERIMENT_NAME: EXPERIMENT,
+      MEDLLAMA_MLFLOW_RUN_NAME: RUN,
+    });
   });
 
   test('a malformed ARN is an early error that names the option', () => {
@@ -66,11 +85,12 @@ describe('MLflow in the definition (pipeline-steps/tracking.ts)', () => {
       model = loadServiceModel();
     });
 
-    test('accepts MlflowConfig (default, spot, tracking server)', () => {
+    test("accepts MlflowConfig (default, spot, tracking server) and the trials' Environment (tuning)", () => {
       for (const extra of [
         {},
         { spot: true },
         { mlflowResourceArn: 'arn:aws:sagemaker:us-east-1:111122223333:mlflow-tracking-server/medllama' },
+        { tuning: true },
       ]) {
         expect(formatIssues(validateDefinition(build(extra) as unknown as Json, model))).toBe('');
       }
@@ -100,6 +120,50 @@ describe('the local runner stands a file store under the run folder in for the M
     });
     expect(localTrackingEnvironment({}, '/r')).toEqual({});
   });
+});
+
+describe("a tuning trial locally: the definition's environment, the host's TRAINING_JOB_NAME, our tracker", () => {
+  const work = mkdtempSync(join(tmpdir(), 'medllama-trial-'));
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  test("the trial's run is named after its job and nested under the execution's run", async () => {
+    // the trial environment exactly as the tuning definition renders it, with the execution id resolved
+    const trial = args(build({ tuning: true }), 'Train').TrainingJobDefinition as { Environment: Obj };
+    const environment = Object.fromEntries(
+      Object.entries(trial.Environment).map(([k, v]) => {
+        const resolved = { [JSON.stringify(RUN)]: 'exec-42', [JSON.stringify(EXPERIMENT)]: 'medllama-test' };
+        return [k, resolved[JSON.stringify(v)] ?? String(v)];
+      }),
+    );
+    const { state, runDir } = await runPipeline({
+      definition: oneTrainingJob({ program: 'trial_step.py', environment }),
+      runsDir: join(work, 'runs'),
+      runId: 'trial',
+      python: VENV_PYTHON,
+      mounts: oneTrainingJobMounts(work),
+    });
+    expect(state.steps.Train?.state, state.steps.Train?.failureReason).toBe('Succeeded');
+    const read = spawnSync(
+      VENV_PYTHON,
+      [
+        '-c',
+        `import json, mlflow
+c = mlflow.MlflowClient(${JSON.stringify(`file://${join(runDir, 'mlruns')}`)})
+e = c.get_experiment_by_name("medllama-test")
+print(json.dumps(sorted([r.info.run_name, r.data.tags.get("mlflow.parentRunId"), r.info.run_id, r.data.metrics] for r in c.search_runs([e.experiment_id]))))`,
+      ],
+      { encoding: 'utf8', env: { ...process.env, MLFLOW_ALLOW_FILE_STORE: 'true' } },
+    );
+    expect(read.status, read.stderr).toBe(0);
+    const runs = JSON.parse(read.stdout) as [string, string | null, string, Obj][];
+    const parent = runs.find(([name]) => name === 'exec-42');
+    const child = runs.find(([name]) => name !== 'exec-42');
+    expect(runs).toHaveLength(2);
+    // the job's name, which the runner puts in TRAINING_JOB_NAME as SageMaker does
+    expect(child![0]).toBe((state.steps.Train!.properties as Obj).TrainingJobName);
+    expect(child![1]).toBe(parent![2]);
+    expect(child![3]).toEqual({ eval_loss: 1.25 });
+  }, 120_000);
 });
 
 describe('deploy config `mlflow` (lib/config.ts)', () => {

@@ -10,6 +10,10 @@ The pipeline definition gives each container step MLflow's own environment varia
   execution (the run SageMaker creates for Train's ``MlflowConfig`` has that name, so finding the run by name finds
   it). The cached data steps get no execution id (it would change their cache key every execution): each logs to a
   run named after its own job (``/opt/ml/config/processingjobconfig.json``), tagged with the step.
+- ``MEDLLAMA_MLFLOW_PARENT_RUN_NAME``: the execution id, for the trials of a tuning step instead of the run name:
+  each trial logs to a run of its own, named after its training job (``TRAINING_JOB_NAME``, which SageMaker sets in
+  every training container), nested under the execution's run (MLflow's ``mlflow.parentRunId`` tag), so the UI shows
+  the trials side by side under the execution.
 
 Tracking never fails a step: the first error (no plugin, no network, no permission) is logged once as a warning and
 tracking stops for the rest of the process.
@@ -34,6 +38,11 @@ log = logging.getLogger("medllama.tracking")
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 EXPERIMENT_ENV = "MLFLOW_EXPERIMENT_NAME"
 RUN_NAME_ENV = "MEDLLAMA_MLFLOW_RUN_NAME"
+PARENT_RUN_NAME_ENV = "MEDLLAMA_MLFLOW_PARENT_RUN_NAME"
+# What SageMaker sets in a training container: the job's own name (a tuning trial's is the tuning job's name, its
+# trial number and a suffix).
+TRAINING_JOB_NAME_ENV = "TRAINING_JOB_NAME"
+PARENT_RUN_TAG = "mlflow.parentRunId"
 DEFAULT_EXPERIMENT = "MedLlama"
 STEP_TAG = "medllama.step"
 # MLflow's own limit is 6000 characters; a parameter is a setting, never a document.
@@ -79,11 +88,46 @@ def _job_name_of_this_host() -> str | None:
     return f"{job}-{shard.suffix}" if shard.count > 1 else job
 
 
+def _find_or_create_run(
+    client: Any, experiment_id: str, name: str, *, running: bool, tags: Mapping[str, str] | None = None
+) -> str:
+    """The id of the run named ``name`` (``tags.mlflow.runName``), created when there is none. ``running``: an
+    existing run is marked running again (this process logs to it). ``tags`` are set on the run.
+
+    Parallel tuning trials may look for their parent at the same moment and each create one: after creating, the
+    oldest run of that name wins and a run created here that lost is deleted, so every process settles on one."""
+    quoted = name.replace("'", "")
+
+    def oldest() -> str | None:
+        found = client.search_runs(
+            [experiment_id],
+            filter_string=f"tags.`mlflow.runName` = '{quoted}'",
+            max_results=1,
+            order_by=["attributes.start_time ASC"],
+        )
+        return found[0].info.run_id if found else None
+
+    run_id = oldest()
+    if run_id is None:
+        created = client.create_run(experiment_id, run_name=name).info.run_id
+        run_id = oldest() or created
+        if run_id != created:
+            client.delete_run(created)
+    if running:
+        client.update_run(run_id, status="RUNNING")
+    for key, value in sorted((tags or {}).items()):
+        client.set_tag(run_id, key, value)
+    return run_id
+
+
 class Tracker:
     """One step's handle on its MLflow run. Build it with :meth:`from_env`; every method is safe to call always."""
 
-    def __init__(self, tracking_uri: str | None, experiment: str, run_name: str, step: str) -> None:
+    def __init__(
+        self, tracking_uri: str | None, experiment: str, run_name: str, step: str, parent_run_name: str | None = None
+    ) -> None:
         self.tracking_uri, self.experiment, self.run_name, self.step = tracking_uri, experiment, run_name, step
+        self.parent_run_name = parent_run_name
         self._client: Any = None
         self._run_id: str | None = None
         self._failed = tracking_uri is None
@@ -92,8 +136,14 @@ class Tracker:
     def from_env(cls, step: str, environ: Mapping[str, str] | None = None) -> Tracker:
         env = os.environ if environ is None else environ
         uri = env.get(TRACKING_URI_ENV) or None
+        experiment = env.get(EXPERIMENT_ENV) or DEFAULT_EXPERIMENT
+        parent = env.get(PARENT_RUN_NAME_ENV) or None
+        if parent and not env.get(RUN_NAME_ENV):
+            # a tuning trial: a run of its own under the execution's
+            trial = env.get(TRAINING_JOB_NAME_ENV) or _job_name_of_this_host() or step
+            return cls(uri, experiment, trial, step, parent_run_name=parent)
         run_name = env.get(RUN_NAME_ENV) or _job_name_of_this_host() or step
-        return cls(uri, env.get(EXPERIMENT_ENV) or DEFAULT_EXPERIMENT, run_name, step)
+        return cls(uri, experiment, run_name, step)
 
     @classmethod
     def off(cls, step: str) -> Tracker:
@@ -113,22 +163,21 @@ class Tracker:
         if self._failed:
             return None
         if self._run_id is None:
-            from mlflow import MlflowClient  # only when tracking is on: the import takes seconds
+            import mlflow  # only when tracking is on: the import takes seconds
 
-            client = MlflowClient(tracking_uri=self.tracking_uri)
+            # The sagemaker-mlflow plugin's request-header provider reads the process-wide tracking URI, not the
+            # client's: with only the client's, every call to an App ARN fails (IndexError parsing an empty ARN).
+            mlflow.set_tracking_uri(self.tracking_uri)
+            client = mlflow.MlflowClient(tracking_uri=self.tracking_uri)
             experiment = client.get_experiment_by_name(self.experiment)
             experiment_id = experiment.experiment_id if experiment else client.create_experiment(self.experiment)
-            name = self.run_name.replace("'", "")
-            found = client.search_runs(
-                [experiment_id], filter_string=f"tags.`mlflow.runName` = '{name}'", max_results=1
-            )
-            if found:
-                self._run_id = found[0].info.run_id
-                client.update_run(self._run_id, status="RUNNING")
-            else:
-                self._run_id = client.create_run(experiment_id, run_name=self.run_name).info.run_id
+            tags = {}
+            if self.parent_run_name:
+                tags[PARENT_RUN_TAG] = _find_or_create_run(client, experiment_id, self.parent_run_name, running=False)
+            self._run_id = _find_or_create_run(client, experiment_id, self.run_name, running=True, tags=tags)
             self._client = client
-            log.info(f"MLflow: run {self.run_name} ({self._run_id}) of experiment {self.experiment}")
+            under = f" under run {self.parent_run_name}" if self.parent_run_name else ""
+            log.info(f"MLflow: run {self.run_name} ({self._run_id}){under} of experiment {self.experiment}")
         return self._run_id
 
     def _safely(self, what: str, call) -> None:
@@ -139,6 +188,7 @@ class Tracker:
         except Exception as err:  # tracking must never fail a step: said once, then off
             self._failed = True
             log.warning(f"MLflow tracking off for this step: {what} failed ({type(err).__name__}: {err})")
+            log.debug("the failed MLflow call", exc_info=True)
 
     def set_tags(self, tags: Mapping[str, str]) -> None:
         def call() -> None:

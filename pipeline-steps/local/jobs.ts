@@ -544,6 +544,10 @@ export async function runTraining(args: JsonObject, ctx: JobContext): Promise<Jo
   const env: Record<string, string> = {
     ...localTrackingEnvironment(envMap(args.Environment, optMl), ctx.runDir),
     ...TRAINING_TOOLKIT_ENV,
+    // What SageMaker sets in every training container: the job's name and ARN (a tuning trial's run is named after
+    // it, medllama/tracking.py).
+    TRAINING_JOB_NAME: ctx.jobName,
+    TRAINING_JOB_ARN: `arn:aws:sagemaker:local:000000000000:training-job/${ctx.jobName.toLowerCase()}`,
     SAGEMAKER_BASE_DIR: optMl,
     PATH: `${venvBin}:${process.env.PATH ?? ''}`,
     MEDLLAMA_OPT_ML: optMl,
