@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ExecutionVariables, type StringValue } from './expressions.ts';
 
 /**
@@ -56,4 +59,22 @@ export interface MlflowConfigProps {
 
 export function mlflowConfig(resourceArn: string): MlflowConfigProps {
   return { resourceArn, experimentName: MLFLOW_EXPERIMENT_NAME, runName: MLFLOW_RUN_NAME };
+}
+
+/** The MLflow calls the jobs make: `containers/medllama/mlflow_actions.json` (owned by medllama/tracking.py). */
+export const MLFLOW_ACTIONS_PATH = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  'containers',
+  'medllama',
+  'mlflow_actions.json',
+);
+
+/** The IAM actions (`sagemaker-mlflow:<Call>`) a role needs to log as the jobs do. */
+export function mlflowActions(path = MLFLOW_ACTIONS_PATH): string[] {
+  const raw = JSON.parse(readFileSync(path, 'utf8')) as { tracker?: unknown; platform?: unknown };
+  const calls = [raw.tracker, raw.platform].flatMap((list) => (Array.isArray(list) ? list : []));
+  if (!calls.length || calls.some((c) => typeof c !== 'string' || !/^[A-Z][A-Za-z]+$/.test(c)))
+    throw new Error(`${path}: expected "tracker" and "platform" lists of MLflow API names, got ${JSON.stringify(raw)}`);
+  return calls.map((c) => `sagemaker-mlflow:${c}`);
 }

@@ -25,6 +25,7 @@ pytest.importorskip("sagemaker_mlflow")
 pytest.importorskip("sqlalchemy", reason="MLflow's tracking server needs sqlalchemy and alembic (requirements-dev)")
 
 APP_ARN = "arn:aws:sagemaker:us-east-1:123456789012:mlflow-app/app-TESTAPP0001"
+ACTIONS = Path(__file__).parents[1] / "medllama" / "mlflow_actions.json"
 BUCKET = "medllama-mlflow-hop"
 
 
@@ -89,6 +90,30 @@ def on_aws(mlflow_app: App, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch, t
     return mlflow_app
 
 
+def _api_names(requests: list[tuple[str, str, str]]) -> set[str]:
+    """The MLflow API name of each REST call (the IAM action name under sagemaker-mlflow), from MLflow's own table."""
+    from mlflow.protos.service_pb2 import MlflowService
+    from mlflow.utils.rest_utils import _REST_API_PATH_PREFIX, extract_api_info_for_service
+
+    by_call = {}
+    for request, endpoints in extract_api_info_for_service(MlflowService, _REST_API_PATH_PREFIX).items():
+        for endpoint, method in endpoints if isinstance(endpoints, list) else [endpoints]:
+            by_call[(method, endpoint)] = request.__name__
+    names = set()
+    for method, path, _ in requests:
+        if path.startswith("/api/"):
+            assert (method, path) in by_call, f"{method} {path} is not an MLflow tracking API call"
+            names.add(by_call[(method, path)])
+    return names
+
+
+def _assert_granted(requests: list[tuple[str, str, str]]) -> None:
+    """Every call the tracker made is in the list the execution role is granted (a missing one turns tracking off
+    on AWS with AccessDenied, silently for the pipeline)."""
+    granted = set(json.loads(ACTIONS.read_text(encoding="utf-8"))["tracker"])
+    assert _api_names(requests) <= granted, sorted(_api_names(requests) - granted)
+
+
 def _client():
     return mlflow.MlflowClient(tracking_uri=APP_ARN)
 
@@ -116,6 +141,7 @@ def test_a_step_logs_through_the_app_arn_signed_with_sigv4(on_aws: App, s3_endpo
     train.log_artifacts([summary])
     train.finish()
     assert train.enabled, "tracking turned itself off: the hop failed (see the warning above)"
+    _assert_granted(on_aws.requests)
 
     client, runs = _runs("medllama-hop")
     assert [r.info.run_name for r in runs] == ["e1"]
@@ -152,6 +178,7 @@ def test_tuning_trials_get_runs_of_their_own_under_the_execution_run(on_aws: App
     evaluate = Tracker.from_env("evaluate", {**env, "MEDLLAMA_MLFLOW_RUN_NAME": "exec-7"})
     evaluate.log_metrics({"evaluate.metrics.perplexity_tuned": 9.0})
     evaluate.finish()
+    _assert_granted(on_aws.requests)
 
     _, runs = _runs("medllama-trials")
     by_name = {r.info.run_name: r for r in runs}
@@ -161,6 +188,43 @@ def test_tuning_trials_get_runs_of_their_own_under_the_execution_run(on_aws: App
         assert by_name[name].data.tags["mlflow.parentRunId"] == parent
     assert by_name["medllama-tune-002-abcd1234"].data.params == {"train.learning_rate": "0.0002"}
     assert by_name["exec-7"].data.metrics == {"evaluate.metrics.perplexity_tuned": 9.0}
+
+
+def test_parallel_trials_settle_on_one_parent_run(on_aws: App, monkeypatch: pytest.MonkeyPatch):
+    # Two trials start together and neither finds the execution's run: both create one. The oldest wins, the
+    # loser deletes its own, and the second trial nests under the first one's parent.
+    import mlflow.tracking.client as client_module
+
+    env = {
+        "MLFLOW_TRACKING_URI": APP_ARN,
+        "MLFLOW_EXPERIMENT_NAME": "medllama-race",
+        "MEDLLAMA_MLFLOW_PARENT_RUN_NAME": "exec-9",
+    }
+    first = Tracker.from_env("train", {**env, "TRAINING_JOB_NAME": "tune-001"})
+    first.log_metrics({"eval_loss": 2.0})
+    # the second trial looked before the first created the parent, so its first lookup finds none
+    real_search = client_module.MlflowClient.search_runs
+    lookups = []
+
+    def search_runs(self, experiment_ids, filter_string="", *args, **kwargs):
+        lookups.append(filter_string)
+        if len(lookups) == 1 and "exec-9" in filter_string:
+            return []
+        return real_search(self, experiment_ids, filter_string, *args, **kwargs)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(client_module.MlflowClient, "search_runs", search_runs)
+        second = Tracker.from_env("train", {**env, "TRAINING_JOB_NAME": "tune-002"})
+        second.log_metrics({"eval_loss": 1.0})
+    assert first.enabled and second.enabled
+    assert ("POST", "/api/2.0/mlflow/runs/delete") in [(m, p) for m, p, _ in on_aws.requests]
+
+    _, runs = _runs("medllama-race")
+    parents = [r for r in runs if r.info.run_name == "exec-9"]
+    assert len(parents) == 1, "the losing parent run was not deleted"
+    children = {r.info.run_name: r.data.tags.get("mlflow.parentRunId") for r in runs if r.info.run_name != "exec-9"}
+    assert children == {"tune-001": parents[0].info.run_id, "tune-002": parents[0].info.run_id}
+    _assert_granted(on_aws.requests)
 
 
 def test_the_report_command_logs_to_the_execution_run_through_the_arn(on_aws: App, tmp_path: Path):

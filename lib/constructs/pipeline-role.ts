@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { mlflowActions } from '../../pipeline-steps/tracking.ts';
 import { acknowledgeWildcards } from './nag-acknowledge.ts';
 
 /** An S3 location the jobs only read: a bucket and a key prefix ('' for the whole bucket). */
@@ -222,8 +223,8 @@ export class PipelineExecutionRole extends Construct {
   }
 
   /**
-   * Lets the jobs log to an MLflow App or tracking server (medllama/tracking.py): the MLflow REST calls a run needs
-   * (experiment by name, find or create the run, log params/metrics/tags, finish it), on that one resource; and, for
+   * Lets the jobs log to an MLflow App or tracking server (medllama/tracking.py): the MLflow REST calls the tracker
+   * makes (containers/medllama/mlflow_actions.json, held to what it really calls by a test), on that one resource; and, for
    * an App whose artifact store is in the artifact bucket, writing under that prefix (MLflow clients upload
    * artifacts to the store themselves). Actions: Service Authorization Reference, "Amazon SageMaker with MLflow".
    */
@@ -232,22 +233,7 @@ export class PipelineExecutionRole extends Construct {
     kind: 'app' | 'tracking-server',
     artifactStore?: { readonly bucket: s3.IBucket; readonly prefix: string },
   ): void {
-    this.allow(
-      'MlflowTracking',
-      [
-        'sagemaker-mlflow:GetExperimentByName',
-        'sagemaker-mlflow:CreateExperiment',
-        'sagemaker-mlflow:SearchRuns',
-        'sagemaker-mlflow:CreateRun',
-        'sagemaker-mlflow:GetRun',
-        'sagemaker-mlflow:UpdateRun',
-        'sagemaker-mlflow:LogBatch',
-        'sagemaker-mlflow:LogMetric',
-        'sagemaker-mlflow:LogParam',
-        'sagemaker-mlflow:SetTag',
-      ],
-      [resourceArn],
-    );
+    this.allow('MlflowTracking', mlflowActions(), [resourceArn]);
     this.allow(
       'MlflowDescribe',
       [kind === 'app' ? 'sagemaker:DescribeMlflowApp' : 'sagemaker:DescribeMlflowTrackingServer'],
