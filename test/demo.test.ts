@@ -228,7 +228,9 @@ describe('npm run demo (whole pipeline, tiny model, real tokenizer)', () => {
         'report/slides.html',
       ]),
     );
-    expect(result.output).toContain(`mlflow: the report is in run ${RUN_ID} of ${join(result.runDir, 'mlruns')}`);
+    expect(result.output).toMatch(
+      new RegExp(`mlflow: the report is in run ${RUN_ID} of experiment \\S+ in ${join(result.runDir, 'mlruns')}`),
+    );
     // The data steps: a run each, named after its job, with the report's counts.
     const data = Object.values(runs).filter((r) => r.tags['medllama.step']);
     expect(data.map((r) => r.tags['medllama.step']).sort()).toEqual(['dedup', 'ingest', 'tokenize']);

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
-import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   type DescribePipelineExecutionCommandOutput,
   type DescribeProcessingJobCommandOutput,
@@ -26,9 +26,11 @@ import {
   metricPeriod,
 } from '../lib/report/aws.ts';
 import { collectRun } from '../lib/report/collect.ts';
+import { logReportToMlflow } from '../lib/report/mlflow.ts';
 import { renderMarkdown } from '../lib/report/render.ts';
 import { renderSlides } from '../lib/report/slides.ts';
-import { type MotoServer, startMoto } from './support/moto.ts';
+import { startMlflowApp } from './support/mlflow-app.ts';
+import { type MotoServer, startMoto, venvPython } from './support/moto.ts';
 
 const ACCOUNT = '123456789012';
 const DATA = 'medllama-data-test';
@@ -36,6 +38,7 @@ const ART = 'medllama-artifacts-test';
 const EXEC = 'k3x9q2m7abcd';
 const ARN = `arn:aws:sagemaker:us-east-1:${ACCOUNT}:pipeline/medllama-dev/execution/${EXEC}`;
 const TRAIN_JOB = 'pipelines-k3x9q2m7abcd-Train-Ab12Cd34Ef';
+const MLFLOW_APP = `arn:aws:sagemaker:us-east-1:${ACCOUNT}:mlflow-app/app-REPORT0001`;
 const t = (m: number) => new Date(Date.UTC(2026, 10, 27, 8, m, 0));
 const NOW = new Date(Date.UTC(2026, 10, 27, 12, 0, 0));
 const jobArn = (kind: string, name: string) => `arn:aws:sagemaker:us-east-1:${ACCOUNT}:${kind}/${name.toLowerCase()}`;
@@ -130,6 +133,16 @@ function recordedSageMaker(opts: {
         AppSpecification: { ImageUri: 'x' },
         RoleArn: `arn:aws:iam::${ACCOUNT}:role/r`,
         CreationTime: t(0),
+        // Evaluate's environment as SageMaker ran it: the definition's MLflow variables, expressions resolved
+        ...(step === 'Evaluate'
+          ? {
+              Environment: {
+                MLFLOW_TRACKING_URI: MLFLOW_APP,
+                MLFLOW_EXPERIMENT_NAME: 'medllama-dev',
+                MEDLLAMA_MLFLOW_RUN_NAME: EXEC,
+              },
+            }
+          : {}),
         ProcessingOutputConfig: {
           Outputs: [
             {
@@ -357,6 +370,57 @@ describe('medllama report --execution against moto (S3, CloudWatch) and recorded
     writeFileSync(join(local, 'state.json'), '{}');
     await expect(fetchExecution(clients(sm), ARN, local, { now: NOW })).rejects.toThrow(/holds a local run/);
   });
+
+  test("the report goes into the execution's MLflow run: Evaluate's environment names it, the plugin signs the calls", async () => {
+    const app = await startMlflowApp(`s3://${ART}/mlflow`);
+    try {
+      const out = mkdtempSync(join(tmpdir(), 'medllama-aws-mlflow-'));
+      const logs: string[] = [];
+      const cmd = createReportCommand({
+        clients: () => clients(recordedSageMaker({ status: 'Succeeded', steps: succeededSteps() })),
+        log: (l) => logs.push(l),
+        // the real logger (python -m medllama.tracking with the App ARN), pointed at the stand-in App and moto S3
+        logToMlflow: (run, files) =>
+          logReportToMlflow(
+            {
+              ...run,
+              environment: {
+                SAGEMAKER_MLFLOW_CUSTOM_ENDPOINT: app.endpoint,
+                MLFLOW_S3_ENDPOINT_URL: moto.endpoint,
+                AWS_ACCESS_KEY_ID: 'testing',
+                AWS_SECRET_ACCESS_KEY: 'testing',
+                AWS_SESSION_TOKEN: undefined,
+                AWS_PROFILE: undefined,
+              },
+            },
+            files,
+            venvPython,
+          ),
+      });
+      expect(await cmd.run(['--execution', ARN, '--out', out])).toBe(0);
+      expect(logs).toContain(`mlflow: the report is in run ${EXEC} of experiment medllama-dev in ${MLFLOW_APP}`);
+      const sources = JSON.parse(readFileSync(join(out, 'sources.json'), 'utf8'));
+      expect(sources.mlflow).toEqual({ resourceArn: MLFLOW_APP, experimentName: 'medllama-dev', runName: EXEC });
+      expect(readFileSync(join(out, 'report.md'), 'utf8')).toContain(
+        `MLflow: run ${EXEC} of experiment medllama-dev in ${MLFLOW_APP}`,
+      );
+      // the three files, in the App's artifact store under the run
+      const listed = await s3.send(new ListObjectsV2Command({ Bucket: ART, Prefix: 'mlflow/' }));
+      const keys = (listed.Contents ?? []).map((o) => o.Key!.replace(/^mlflow\/\d+\/[0-9a-f]+\//, '')).sort();
+      expect(keys).toEqual([
+        'artifacts/report/report.html',
+        'artifacts/report/report.md',
+        'artifacts/report/slides.html',
+      ]);
+      // every REST call signed for SageMaker's MLflow endpoint
+      const api = app.requests().filter(([, path]) => path.startsWith('/api/'));
+      expect(api.length).toBeGreaterThan(0);
+      for (const [, , auth] of api)
+        expect(auth).toMatch(/^AWS4-HMAC-SHA256 Credential=testing\/\d+\/us-east-1\/sagemaker\//);
+    } finally {
+      await app.stop();
+    }
+  }, 120_000);
 
   test('a running execution: renders what exists, says so, and names every missing artifact with the reason', async () => {
     const out = mkdtempSync(join(tmpdir(), 'medllama-aws-running-'));

@@ -24,6 +24,7 @@ import type { RunState, StepRecord } from '../../pipeline-steps/local/types.ts';
 import { loadMetricDefinitions } from '../../pipeline-steps/metrics.ts';
 import type { SageMakerLike } from '../aws/clients.ts';
 import { type ExecutionStatus, executionStatus, type StepStatus } from '../cli/commands/status.ts';
+import { type MlflowRunLink, mlflowRunOfEnvironment, mlflowRunOfJob } from '../cli/mlflow-link.ts';
 import type { MetricPoint } from './collect.ts';
 
 export type { S3Like } from '../aws/clients.ts';
@@ -57,6 +58,8 @@ export interface Sources {
   readonly executionArn: string;
   readonly executionStatus: string;
   readonly entries: SourceEntry[];
+  /** The execution's MLflow run (Evaluate's environment, else Train's MlflowConfig), when it logged to one. */
+  readonly mlflow?: MlflowRunLink;
 }
 
 /** metrics/Train.json: training curves from CloudWatch (x = minutes since the training job started). */
@@ -234,6 +237,8 @@ export interface FetchResult {
   readonly dir: string;
   readonly status: ExecutionStatus;
   readonly sources: Sources;
+  /** The execution's MLflow run, when its jobs logged to one (docs/tracking.md). */
+  readonly mlflow?: MlflowRunLink;
 }
 
 /**
@@ -305,6 +310,7 @@ export async function fetchExecution(
     };
   }
 
+  let mlflow: MlflowRunLink | undefined;
   // Processing steps: ask the job where each output went (a cached step's outputs live under the old execution).
   for (const [stepName, want] of Object.entries(WANTED)) {
     const s = byName.get(stepName);
@@ -331,6 +337,8 @@ export async function fetchExecution(
         new DescribeProcessingJobCommand({ ProcessingJobName: arnName(s.resource) }),
       );
       uri = job.ProcessingOutputConfig?.Outputs?.find((o) => o.OutputName === want.output)?.S3Output?.S3Uri;
+      // Evaluate's environment names the execution's MLflow run (also when Train was a tuning step)
+      if (stepName === 'Evaluate') mlflow = mlflowRunOfEnvironment(job.Environment) ?? mlflow;
     } catch (err) {
       miss(`DescribeProcessingJob ${arnName(s.resource)} failed: ${errText(err)}`);
       continue;
@@ -392,6 +400,7 @@ export async function fetchExecution(
       trainMiss('training curves', why);
     }
     if (job) {
+      mlflow ??= mlflowRunOfJob(job);
       // ARNs carry the job name lower-cased; S3 paths and the CloudWatch Host use the name as created.
       const jobName = job.TrainingJobName ?? arnName(train.resource);
       const outPath = job.OutputDataConfig?.S3OutputPath;
@@ -506,7 +515,8 @@ export async function fetchExecution(
       .map((e, i) => ({ e, i, o: order.indexOf(e.step) }))
       .sort((a, b) => a.o - b.o || a.i - b.i)
       .map(({ e }) => e),
+    ...(mlflow ? { mlflow } : {}),
   };
   write('sources.json', `${JSON.stringify(sources, null, 2)}\n`);
-  return { dir, status, sources };
+  return { dir, status, sources, ...(mlflow ? { mlflow } : {}) };
 }

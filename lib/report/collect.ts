@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { LOCAL_MLFLOW_DIR } from '../../pipeline-steps/local/mlflow.ts';
 import type { Json, JsonObject, RunState } from '../../pipeline-steps/local/types.ts';
+import type { MlflowRunLink } from '../cli/mlflow-link.ts';
 import { resolveReviewPaths } from '../review/import.ts';
 import { type ReviewSummary, reviewSummary } from '../review/summary.ts';
 
@@ -35,6 +36,8 @@ export interface AwsSources {
   readonly executionArn: string;
   readonly executionStatus: string;
   readonly entries: AwsSourceEntry[];
+  /** The execution's MLflow run (lib/cli/mlflow-link.ts), when its jobs logged to one. */
+  readonly mlflow?: MlflowRunLink;
 }
 
 export interface ReportData {
@@ -180,6 +183,9 @@ export function collectRun(runDir: string): ReportData {
             ...(typeof e.file === 'string' ? { file: e.file } : {}),
             ...(typeof e.missing === 'string' ? { missing: e.missing } : {}),
           })),
+          ...(isRecord(sourcesJson.mlflow) && typeof sourcesJson.mlflow.resourceArn === 'string'
+            ? { mlflow: sourcesJson.mlflow as unknown as MlflowRunLink }
+            : {}),
         }
       : undefined;
 

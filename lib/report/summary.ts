@@ -3,6 +3,7 @@
  * first, never last), what was trained on what (base model, data, method), the result with its uncertainty (the
  * gate's checks), then the run's status and where the model went. Details follow in the later sections.
  */
+import { describeMlflowRun } from '../cli/mlflow-link.ts';
 import type { ReportData } from './collect.ts';
 import { gateSentence, readGate, requirement, verdict } from './gate.ts';
 import { fmtEstimate, fmtNumber, isObj, num, type Section, section } from './section.ts';
@@ -152,8 +153,18 @@ export function summary(d: ReportData): Section {
   return s;
 }
 
-/** Where the run's MLflow tracking is (docs/tracking.md): the local store and the command that opens it. */
+/** Where the run's MLflow tracking is (docs/tracking.md): the local store, or the App, and how to open it. */
 function mlflowRun(d: ReportData, s: Section): void {
+  const link = d.sources?.mlflow;
+  if (link) {
+    const { run, open, page } = describeMlflowRun(link);
+    s.paragraphs.push(
+      `MLflow: ${run} (parameters, loss and throughput per step, the evaluation numbers and files, this report); ` +
+        `open it with \`${open}\`${page ? `, then the page \`${page}\`` : ''} (docs/tracking.md).`,
+    );
+    s.bullets.push(`MLflow: ${run}`);
+    return;
+  }
   if (!d.mlflowStore) return;
   const ui = `MLFLOW_ALLOW_FILE_STORE=true mlflow ui --backend-store-uri ${d.mlflowStore}`;
   s.paragraphs.push(

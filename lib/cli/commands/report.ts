@@ -8,7 +8,7 @@ import { sageMakerClient } from '../../aws/clients.ts';
 import { resolveRegion } from '../../aws/region.ts';
 import { type AwsReportClients, EXECUTION_ARN, type FetchResult, fetchExecution } from '../../report/aws.ts';
 import { collectRun } from '../../report/collect.ts';
-import { logReportToMlflow } from '../../report/mlflow.ts';
+import { localReportRun, logReportToMlflow, type ReportRun } from '../../report/mlflow.ts';
 import { renderHtml, renderMarkdown } from '../../report/render.ts';
 import { renderSlides } from '../../report/slides.ts';
 import { type CliCommand, UsageError } from '../command.ts';
@@ -38,7 +38,7 @@ report.html (SVG charts) and slides.html (←/→ to navigate, print to PDF) int
 like a local run: step states and times (DescribePipelineExecution, ListPipelineExecutionSteps), the step
 reports, evaluation.json and qualitative.jsonl (S3, located through DescribeProcessingJob), training_summary.json
 (the training job's output.tar.gz) and the training curves (CloudWatch GetMetricData), then writes the same
-report there. A running execution gives a partial report that says so; every artifact that could not be
+report there, and adds it to the execution's MLflow run (your AWS credentials sign the calls). A running execution gives a partial report that says so; every artifact that could not be
 fetched is named with the reason (sources.json).`;
 
 const options = [
@@ -56,6 +56,14 @@ const options = [
 export interface ReportDeps {
   readonly clients: (region: string | undefined) => AwsReportClients;
   readonly log: (line: string) => void;
+  /** Adds the report files to an MLflow run; returns what to tell the user. @default - python -m medllama.tracking */
+  readonly logToMlflow?: (run: ReportRun, files: readonly string[]) => string | undefined;
+}
+
+/** The project venv's python, which has the tracker and the sagemaker-mlflow plugin; none outside a checkout. */
+function venvLogToMlflow(run: ReportRun, files: readonly string[]): string | undefined {
+  const python = join(repoRoot, '.venv', 'bin', 'python');
+  return existsSync(python) ? logReportToMlflow(run, files, python) : undefined;
 }
 
 const defaultDeps: ReportDeps = {
@@ -106,16 +114,22 @@ export function createReportCommand(deps: ReportDeps = defaultDeps): CliCommand 
           deps.log('the execution is still running: the report shows what exists now');
         for (const e of missing) deps.log(`missing: ${e.step} ${e.artifact}: ${e.missing}`);
         deps.log(`report: ${files.md}\n        ${files.html}\nslides: ${files.slides}`);
+        // The execution's MLflow run, as its jobs named it (the App ARN, the pipeline's experiment, the execution id)
+        const link = fetched.mlflow;
+        if (link?.runName && link.experimentName) {
+          const said = (deps.logToMlflow ?? venvLogToMlflow)(
+            { trackingUri: link.resourceArn, experiment: link.experimentName, runName: link.runName },
+            [files.md, files.html, files.slides],
+          );
+          if (said) deps.log(said);
+        }
         return 0;
       }
       const runDir = resolve(run!);
       const files = writeReport(runDir, out ? resolve(out) : undefined);
       deps.log(`report: ${files.md}\n        ${files.html}\nslides: ${files.slides}`);
-      const state = collectRun(runDir).state;
-      const python = join(repoRoot, '.venv', 'bin', 'python');
-      const said = existsSync(python)
-        ? logReportToMlflow(runDir, state, [files.md, files.html, files.slides], python)
-        : undefined;
+      const local = localReportRun(runDir, collectRun(runDir).state);
+      const said = local && (deps.logToMlflow ?? venvLogToMlflow)(local, [files.md, files.html, files.slides]);
       if (said) deps.log(said);
       return 0;
     },
