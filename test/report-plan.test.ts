@@ -34,7 +34,7 @@ describe('medllama plan', () => {
     expect(row(two, 'Evaluate').hours).toBeCloseTo((evalOne * 4) / 3, 6);
     expect(row(none, 'Evaluate').hours).toBeCloseTo((evalOne * 2) / 3, 6);
     expect(row(one, 'Evaluate').notes![0]).toMatch(
-      /^Evaluate, per model \(the base and each candidate: tuned, slerp-t0\.5\): perplexity .* \+ the benchmark suite 9,174,880 tokens \(PubMedQA 500 × 3 × 400, MedQA-4 1,273 × 4 × 250, .*, HellaSwag 10,042 × 4 × 110, Winogrande 1,267 × 2 × 30\) = .* per candidate on ml\.g5\.2xlarge$/,
+      /^Evaluate, per model \(the base and each candidate: tuned, slerp-t0\.5\): perplexity .* \+ the benchmark suite 5,872,815 tokens \(PubMedQA 500 × 1 × 400, MedQA-4 1,273 × 1 × 250, .*, HellaSwag 10,042 × 4 × 110, Winogrande 1,267 × 2 × 30\) = .* per candidate on ml\.g5\.2xlarge$/,
     );
     const { out } = await plan(['--param', 'MergeCandidates=slerp:t=0.5 linear:t=0.3']);
     expect(out).toContain('2 merged candidate(s) of 7B');

@@ -240,3 +240,26 @@ def test_training_section_from_a_training_summary() -> None:
     doc = report.assemble(config={}, inputs={}, models={}, metrics={}, not_computed=nc, training=sec)
     assert doc["training"] == {"source": "s"} and "training.final_eval_loss" in doc["not_computed"]
     assert "training" not in report.assemble(config={}, inputs={}, models={}, metrics={}, not_computed={})
+
+
+def test_one_letter_tasks_read_each_question_once_with_the_llama_tokenizer(tiny_base_model: Path) -> None:
+    # " A" .. " D" are one token each after "Answer:", so the four choices of a question share the model's input
+    # and Evaluate runs one forward pass per question (requests.model_inputs), as the harness' cache does.
+    from medllama.evaluate import mmlu, pubmedqa
+    from medllama.evaluate.requests import model_inputs
+    from medllama.tokenizer import load_base_tokenizer
+
+    tok = load_base_tokenizer(tiny_base_model)
+    benches = [
+        mcqa.load_medqa(FIXTURES / "medqa"),
+        mcqa.load_medmcqa(FIXTURES / "medmcqa"),
+        pubmedqa.load_task(FIXTURES),
+        *mmlu.load_tasks(FIXTURES / "mmlu")[0],
+    ]
+    assert len(benches) >= 4
+    for bench in benches:
+        bench.build_requests(tok, max_len=4096)
+        seqs, _ = model_inputs(bench.requests)
+        choices = len(bench.items[0].pairs)
+        assert len(bench.requests) == choices * len(bench.items) and len(seqs) == len(bench.items), bench.name
+        assert bench.tokens == sum(len(r.context) for r in bench.requests[::choices])

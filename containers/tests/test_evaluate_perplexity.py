@@ -85,3 +85,40 @@ def test_padding_does_not_change_scores_on_the_tiny_model(tiny_base_model) -> No
     one_by_one = continuation_logprobs(model, reqs, batch_size=1)
     batched = continuation_logprobs(model, reqs, batch_size=4)
     assert batched == pytest.approx(one_by_one, rel=1e-4)
+
+
+class _CountingLM:
+    """Wraps a model and counts the sequences (rows) it reads."""
+
+    def __init__(self, model) -> None:
+        self.model, self.rows = model, 0
+
+    def __call__(self, input_ids, attention_mask=None):
+        self.rows += int(input_ids.shape[0])
+        return self.model(input_ids=input_ids, attention_mask=attention_mask)
+
+
+def test_choices_that_share_their_input_are_read_once_and_score_as_read_alone(tiny_base_model) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from medllama.evaluate.requests import model_inputs
+
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(tiny_base_model).eval()
+    ctx = [1, *torch.randint(3, 32000, (9,)).tolist()]
+    reqs = [
+        *(Request(ctx, [k]) for k in (319, 350, 315, 360)),  # one-token choices: the same input, ctx
+        Request(ctx, [319, 7]),  # two tokens: reads ctx + [319]
+        Request([*ctx, 319], [7]),  # another context with the same input as the one before
+        Request(ctx[:5], [8]),
+    ]
+    seqs, of_request = model_inputs(reqs)
+    assert seqs == [ctx, [*ctx, 319], ctx[:5]] and of_request == [0, 0, 0, 0, 1, 1, 2]
+    alone = [continuation_logprobs(model, [r], batch_size=1)[0] for r in reqs]
+    counting = _CountingLM(model)
+    shared = continuation_logprobs(counting, reqs, batch_size=2)
+    assert counting.rows == 3
+    assert shared == pytest.approx(alone, rel=1e-5)
+    # the last two differ in context, not input: the same token 7 after the same prefix scores the same
+    assert shared[5] == pytest.approx(alone[4] - alone[0], rel=1e-4)

@@ -68,24 +68,26 @@ export const THROUGHPUTS = {
 
 /**
  * What Evaluate scores per model on the staged benchmark suite (medllama/evaluate/suite.py): each task's items
- * (the staged split's size), its choices per item and the tokens of one request (prompt + one choice), each choice
- * one forward pass. Sizes: the datasets' splits (docs/evaluation.md "Expected runtime", the same table); tokens per
- * request: estimates from the prompt formats and typical item lengths.
+ * (the staged split's size), the distinct model inputs per item (one for the tasks whose choices are one token —
+ * " A".." D", " yes"/" no"/" maybe" — which share the question as input, requests.model_inputs; one per choice
+ * otherwise) and the tokens of one input (prompt, plus the choice where it differs). Sizes: the datasets' splits
+ * (docs/evaluation.md "Expected runtime", the same table); tokens per input: estimates from the prompt formats and
+ * typical item lengths.
  */
 export const SUITE_WORK: readonly {
   readonly task: string;
   readonly label: string;
   readonly items: number;
-  readonly choices: number;
-  readonly tokensPerRequest: number;
+  readonly inputsPerItem: number;
+  readonly tokensPerInput: number;
 }[] = [
-  { task: 'pubmedqa', label: 'PubMedQA', items: 500, choices: 3, tokensPerRequest: 400 },
-  { task: 'medqa', label: 'MedQA-4', items: 1273, choices: 4, tokensPerRequest: 250 },
-  { task: 'medmcqa', label: 'MedMCQA', items: 4183, choices: 4, tokensPerRequest: 60 },
-  { task: 'mmlu', label: 'MMLU (11 subjects)', items: 2275, choices: 4, tokensPerRequest: 175 },
-  { task: 'arc_challenge', label: 'ARC-Challenge', items: 1172, choices: 4, tokensPerRequest: 45 },
-  { task: 'hellaswag', label: 'HellaSwag', items: 10042, choices: 4, tokensPerRequest: 110 },
-  { task: 'winogrande', label: 'Winogrande', items: 1267, choices: 2, tokensPerRequest: 30 },
+  { task: 'pubmedqa', label: 'PubMedQA', items: 500, inputsPerItem: 1, tokensPerInput: 400 },
+  { task: 'medqa', label: 'MedQA-4', items: 1273, inputsPerItem: 1, tokensPerInput: 250 },
+  { task: 'medmcqa', label: 'MedMCQA', items: 4183, inputsPerItem: 1, tokensPerInput: 60 },
+  { task: 'mmlu', label: 'MMLU (11 subjects)', items: 2275, inputsPerItem: 1, tokensPerInput: 175 },
+  { task: 'arc_challenge', label: 'ARC-Challenge', items: 1172, inputsPerItem: 4, tokensPerInput: 45 },
+  { task: 'hellaswag', label: 'HellaSwag', items: 10042, inputsPerItem: 4, tokensPerInput: 110 },
+  { task: 'winogrande', label: 'Winogrande', items: 1267, inputsPerItem: 2, tokensPerInput: 30 },
 ];
 
 export const CORPUS = {

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from medllama.evaluate.requests import Request, encode_pair
+from medllama.evaluate.requests import Request, encode_pair, model_inputs
 
 DELIMITER = " "  # the harness' default target_delimiter
 MEDICAL, GENERAL = "medical", "general"
@@ -92,7 +92,8 @@ class Task:
 
     @property
     def tokens(self) -> int:
-        return sum(r.tokens for r in self.requests)
+        """The tokens the model reads for one model's scoring: each distinct input once (requests.model_inputs)."""
+        return sum(len(seq) for seq in model_inputs(self.requests)[0])
 
     def build_requests(self, tokenizer, max_len: int) -> None:
         """Tokenizes every (context, continuation) pair once, as the harness does; counts truncated items."""

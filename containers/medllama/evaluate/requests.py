@@ -105,6 +105,23 @@ def padded_batches(sequences: Sequence[Sequence[int]], batch_size: int, pad_id: 
         yield chunk, ids, mask
 
 
+def model_inputs(requests: Sequence[Request]) -> tuple[list[list[int]], list[int]]:
+    """The distinct sequences the model must read for ``requests`` (``context + continuation[:-1]`` each) and, per
+    request, the index of its sequence. Choices that differ only in a one-token continuation (" A" / " B" / " C" /
+    " D", " yes" / " no" / " maybe") read the same sequence: one forward pass scores them all, as the harness'
+    one-token-continuation cache does."""
+    index: dict[tuple[int, ...], int] = {}
+    sequences: list[list[int]] = []
+    of_request: list[int] = []
+    for r in requests:
+        seq = tuple(r.context + r.continuation[:-1])
+        if seq not in index:
+            index[seq] = len(sequences)
+            sequences.append(list(seq))
+        of_request.append(index[seq])
+    return sequences, of_request
+
+
 def continuation_logprobs(
     model,
     requests: Sequence[Request],
@@ -114,26 +131,39 @@ def continuation_logprobs(
     pad_id: int = 0,
     on_batch: Callable[[int], None] | None = None,
 ) -> list[float]:
-    """Σ log p(continuation | context) per request (natural log, float64 sums), batched with right padding.
-    The model is duck-typed: ``model(input_ids=..., attention_mask=...).logits`` of ``[batch, time, vocab]``."""
+    """Σ log p(continuation | context) per request (natural log, float64 sums), batched with right padding, one
+    forward pass per distinct model input (:func:`model_inputs`). The model is duck-typed:
+    ``model(input_ids=..., attention_mask=...).logits`` of ``[batch, time, vocab]``."""
     import torch
 
-    seqs = [(r.context + r.continuation)[:-1] for r in requests]
-    out = [0.0] * len(seqs)
+    seqs, of_request = model_inputs(requests)
+    readers: list[list[int]] = [[] for _ in seqs]
+    for i, s in enumerate(of_request):
+        readers[s].append(i)
+    out = [0.0] * len(requests)
     with torch.inference_mode():
         for chunk, ids, mask in padded_batches(seqs, batch_size, pad_id):
             logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
-            for row, i in enumerate(chunk):
-                n_ctx, n_cont = len(requests[i].context), len(requests[i].continuation)
-                # logits at position t predict token t + 1; one row at a time bounds the softmax's memory
-                pos = torch.arange(n_ctx - 1, n_ctx + n_cont - 1, device=logits.device)
-                logp = torch.log_softmax(logits[row, pos].float(), dim=-1)
-                target = torch.as_tensor(requests[i].continuation, dtype=torch.long, device=logits.device)
-                out[i] = float(logp.gather(1, target[:, None]).double().sum().item())
+            for row, s in enumerate(chunk):
+                for i in readers[s]:
+                    n_ctx, n_cont = len(requests[i].context), len(requests[i].continuation)
+                    # logits at position t predict token t + 1; one request at a time bounds the softmax's memory
+                    pos = torch.arange(n_ctx - 1, n_ctx + n_cont - 1, device=logits.device)
+                    logp = torch.log_softmax(logits[row, pos].float(), dim=-1)
+                    target = torch.as_tensor(requests[i].continuation, dtype=torch.long, device=logits.device)
+                    out[i] = float(logp.gather(1, target[:, None]).double().sum().item())
             del logits
             if on_batch is not None:
                 on_batch(int(mask.sum().item()))
     return out
 
 
-__all__ = ["Request", "continuation_logprobs", "encode_pair", "harness_encode", "padded_batches", "rolling_windows"]
+__all__ = [
+    "Request",
+    "continuation_logprobs",
+    "encode_pair",
+    "harness_encode",
+    "model_inputs",
+    "padded_batches",
+    "rolling_windows",
+]

@@ -139,7 +139,8 @@ function candidateNames(values: Values): string[] {
 
 /**
  * What Evaluate scores per model: the test documents' tokens (EvalMaxDocumentTokens caps each) and every task of
- * the benchmark suite, items × choices × tokens per request (SUITE_WORK; PubMedQALimit caps PubMedQA's 500 items).
+ * the benchmark suite, items × distinct inputs per item × tokens per input (SUITE_WORK; PubMedQALimit caps
+ * PubMedQA's 500 items).
  * General-text and qualitative work are small beside these and not counted.
  */
 export function evaluateWork(values: Values, testDocs: number, corpus: Corpus): { tokens: number; describe: string } {
@@ -152,13 +153,13 @@ export function evaluateWork(values: Values, testDocs: number, corpus: Corpus): 
     ...t,
     items: t.task === 'pubmedqa' && limit > 0 ? Math.min(limit, t.items) : t.items,
   }));
-  const suite = tasks.reduce((sum, t) => sum + t.items * t.choices * t.tokensPerRequest, 0);
+  const suite = tasks.reduce((sum, t) => sum + t.items * t.inputsPerItem * t.tokensPerInput, 0);
   return {
     tokens: docs * perDoc + suite,
     describe:
       `perplexity ${fmtNumber(docs)} documents × ${fmtNumber(perDoc)} tokens + the benchmark suite ` +
       `${fmtNumber(suite)} tokens (${tasks
-        .map((t) => `${t.label} ${fmtNumber(t.items)} × ${t.choices} × ${fmtNumber(t.tokensPerRequest)}`)
+        .map((t) => `${t.label} ${fmtNumber(t.items)} × ${t.inputsPerItem} × ${fmtNumber(t.tokensPerInput)}`)
         .join(', ')})`,
   };
 }
