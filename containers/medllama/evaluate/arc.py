@@ -14,57 +14,48 @@ from pathlib import Path
 from medllama.evaluate.benchmark import (
     GENERAL,
     BenchmarkError,
+    Item,
     Task,
-    find_file,
-    limited,
-    read_records,
+    TaskInfo,
+    load_records,
     shared_context,
     text_field,
-    unique_ids,
 )
 
-NAME = "arc_challenge"
 FILES = ("test.jsonl", "test.json")
 PROMPT = "Question: {question}\nAnswer:"
+INFO = TaskInfo(name="arc_challenge", suite=GENERAL, split="test", prompt=PROMPT, metrics=("acc", "acc_norm"))
+NAME = INFO.name
+
+
+def parse_item(path: Path, lineno: int, rec: dict) -> Item:
+    item_id = text_field(path, lineno, rec, "id")
+    question = text_field(path, lineno, rec, "question")
+    choices = rec.get("choices")
+    texts = choices.get("text") if isinstance(choices, dict) else None
+    labels = choices.get("label") if isinstance(choices, dict) else None
+    if (
+        not isinstance(texts, list)
+        or not isinstance(labels, list)
+        or len(texts) != len(labels)
+        or len(texts) < 2
+        or not all(isinstance(t, str) and t for t in texts)
+        or not all(isinstance(x, str) for x in labels)
+    ):
+        raise BenchmarkError(
+            f"{path}:{lineno}: field 'choices' must be {{'text': [...], 'label': [...]}} of equal length >= 2"
+        )
+    key = rec.get("answerKey")
+    if key not in labels:
+        raise BenchmarkError(f"{path}:{lineno}: field 'answerKey' {key!r} is not one of {labels}")
+    return shared_context(item_id, PROMPT.format(question=question), texts, labels.index(key), labels)
 
 
 def load_task(folder: str | Path, limit: int = 0) -> Task | None:
-    path = find_file(Path(folder), FILES)
-    if path is None:
+    if (loaded := load_records(folder, FILES, parse_item)) is None:
         return None
-    items = []
-    for lineno, rec in read_records(path):
-        item_id = text_field(path, lineno, rec, "id")
-        question = text_field(path, lineno, rec, "question")
-        choices = rec.get("choices")
-        texts = choices.get("text") if isinstance(choices, dict) else None
-        labels = choices.get("label") if isinstance(choices, dict) else None
-        if (
-            not isinstance(texts, list)
-            or not isinstance(labels, list)
-            or len(texts) != len(labels)
-            or len(texts) < 2
-            or not all(isinstance(t, str) and t for t in texts)
-            or not all(isinstance(x, str) for x in labels)
-        ):
-            raise BenchmarkError(
-                f"{path}:{lineno}: field 'choices' must be {{'text': [...], 'label': [...]}} of equal length >= 2"
-            )
-        key = rec.get("answerKey")
-        if key not in labels:
-            raise BenchmarkError(f"{path}:{lineno}: field 'answerKey' {key!r} is not one of {labels}")
-        items.append(shared_context(item_id, PROMPT.format(question=question), texts, labels.index(key), labels))
-    unique_ids(path, items)
-    return Task(
-        name=NAME,
-        suite=GENERAL,
-        split="test",
-        prompt=PROMPT,
-        items=limited(items, limit),
-        items_available=len(items),
-        metrics=("acc", "acc_norm"),
-        source={"file": str(path), "format": "allenai/ai2_arc ARC-Challenge"},
-    )
+    path, items = loaded
+    return INFO.task(items, limit, {"file": str(path), "format": "allenai/ai2_arc ARC-Challenge"})
 
 
 __all__ = ["NAME", "load_task"]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -127,6 +127,51 @@ class Task:
         return out
 
 
+@dataclass(frozen=True)
+class TaskInfo:
+    """What a task module says about its task: the :class:`Task` fields that do not depend on the files read."""
+
+    name: str
+    suite: str  # MEDICAL or GENERAL
+    split: str
+    prompt: str
+    metrics: tuple[str, ...] = ("acc",)
+
+    def task(self, items: list[Item], limit: int, source: dict) -> Task:
+        """The task of the loaded ``items`` (all counted in ``items_available``), cut to ``limit``; ``source``
+        says where they came from (file, format)."""
+        return Task(
+            name=self.name,
+            suite=self.suite,
+            split=self.split,
+            prompt=self.prompt,
+            items=limited(items, limit),
+            items_available=len(items),
+            metrics=self.metrics,
+            source=source,
+        )
+
+
+def load_records(
+    folder: str | Path, names: Sequence[str], parse: Callable[[Path, int, dict], Item]
+) -> tuple[Path, list[Item]] | None:
+    """The items of the one benchmark file in ``folder`` (:func:`find_file`), one per record: ``parse(path, line,
+    record)`` builds each (raising :class:`BenchmarkError` that names the file, the line and the field); ids must be
+    unique. None when the folder is absent."""
+    path = find_file(Path(folder), names)
+    if path is None:
+        return None
+    items = [parse(path, lineno, rec) for lineno, rec in read_records(path)]
+    unique_ids(path, items)
+    return path, items
+
+
+def record_id(rec: dict, key: str, path: Path, lineno: int) -> str:
+    """The record's own id (``rec[key]``, a string or an int), else ``<file stem>-<line>``."""
+    raw = rec.get(key)
+    return str(raw) if isinstance(raw, (int, str)) and str(raw) else f"{path.stem}-{lineno:06d}"
+
+
 def argmax(values: Sequence[float]) -> int:
     """Index of the largest value; the first one on ties (``np.argmax``)."""
     best = 0
@@ -213,11 +258,14 @@ __all__ = [
     "BenchmarkError",
     "Item",
     "Task",
+    "TaskInfo",
     "argmax",
     "find_file",
     "int_field",
     "limited",
+    "load_records",
     "read_records",
+    "record_id",
     "shared_context",
     "shared_continuation",
     "text_field",

@@ -19,20 +19,21 @@ from pathlib import Path
 from medllama.evaluate.benchmark import (
     GENERAL,
     BenchmarkError,
+    Item,
     Task,
-    find_file,
+    TaskInfo,
     int_field,
-    limited,
-    read_records,
+    load_records,
+    record_id,
     shared_context,
     text_field,
-    unique_ids,
 )
 
-NAME = "hellaswag"
 FILES = ("validation.jsonl", "validation.json")
 LABELS = ("0", "1", "2", "3")
 PROMPT = "preprocess({activity_label}: {ctx_a} {ctx_b.capitalize()})"
+INFO = TaskInfo(name="hellaswag", suite=GENERAL, split="validation", prompt=PROMPT, metrics=("acc", "acc_norm"))
+NAME = INFO.name
 _BRACKETS = re.compile(r"\[.*?\]")
 
 
@@ -41,41 +42,30 @@ def preprocess(text: str) -> str:
     return _BRACKETS.sub("", text).replace("  ", " ")
 
 
+def parse_item(path: Path, lineno: int, rec: dict) -> Item:
+    activity = text_field(path, lineno, rec, "activity_label")
+    ctx_a = text_field(path, lineno, rec, "ctx_a", allow_blank=True)
+    ctx_b = text_field(path, lineno, rec, "ctx_b", allow_blank=True)
+    endings = rec.get("endings")
+    if not isinstance(endings, list) or len(endings) != 4 or not all(isinstance(e, str) for e in endings):
+        raise BenchmarkError(f"{path}:{lineno}: field 'endings' must be a list of 4 strings")
+    label = int_field(rec.get("label"))
+    if label is None or not 0 <= label <= 3:
+        raise BenchmarkError(
+            f"{path}:{lineno}: field 'label' must be 0-3, got {rec.get('label')!r} (the test split has none)"
+        )
+    choices = [preprocess(e) for e in endings]
+    if not all(choices):
+        raise BenchmarkError(f"{path}:{lineno}: an ending is empty after preprocessing")
+    context = preprocess(activity + ": " + ctx_a + " " + ctx_b.capitalize())
+    return shared_context(record_id(rec, "ind", path, lineno), context, choices, label, LABELS)
+
+
 def load_task(folder: str | Path, limit: int = 0) -> Task | None:
-    path = find_file(Path(folder), FILES)
-    if path is None:
+    if (loaded := load_records(folder, FILES, parse_item)) is None:
         return None
-    items = []
-    for lineno, rec in read_records(path):
-        activity = text_field(path, lineno, rec, "activity_label")
-        ctx_a = text_field(path, lineno, rec, "ctx_a", allow_blank=True)
-        ctx_b = text_field(path, lineno, rec, "ctx_b", allow_blank=True)
-        endings = rec.get("endings")
-        if not isinstance(endings, list) or len(endings) != 4 or not all(isinstance(e, str) for e in endings):
-            raise BenchmarkError(f"{path}:{lineno}: field 'endings' must be a list of 4 strings")
-        label = int_field(rec.get("label"))
-        if label is None or not 0 <= label <= 3:
-            raise BenchmarkError(
-                f"{path}:{lineno}: field 'label' must be 0-3, got {rec.get('label')!r} (the test split has none)"
-            )
-        choices = [preprocess(e) for e in endings]
-        if not all(choices):
-            raise BenchmarkError(f"{path}:{lineno}: an ending is empty after preprocessing")
-        raw_id = rec.get("ind")
-        item_id = str(raw_id) if isinstance(raw_id, (int, str)) and str(raw_id) else f"{path.stem}-{lineno:06d}"
-        context = preprocess(activity + ": " + ctx_a + " " + ctx_b.capitalize())
-        items.append(shared_context(item_id, context, choices, label, LABELS))
-    unique_ids(path, items)
-    return Task(
-        name=NAME,
-        suite=GENERAL,
-        split="validation",
-        prompt=PROMPT,
-        items=limited(items, limit),
-        items_available=len(items),
-        metrics=("acc", "acc_norm"),
-        source={"file": str(path), "format": "Rowan/hellaswag"},
-    )
+    path, items = loaded
+    return INFO.task(items, limit, {"file": str(path), "format": "Rowan/hellaswag"})
 
 
 __all__ = ["NAME", "load_task", "preprocess"]

@@ -36,10 +36,11 @@ from medllama.evaluate.benchmark import (
     BenchmarkError,
     Item,
     Task,
+    TaskInfo,
     find_file,
     int_field,
-    limited,
     read_records,
+    record_id,
     shared_context,
     text_field,
     unique_ids,
@@ -89,16 +90,8 @@ def _mc_item(item_id: str, prompt: str, gold: int) -> Item:
 
 
 def _task(name: str, path: Path, items: list[Item], limit: int, fmt: str, detail: dict) -> Task:
-    return Task(
-        name=name,
-        suite=MEDICAL,
-        split=SPLITS[name],
-        prompt=PROMPTS[name],
-        items=limited(items, limit),
-        items_available=len(items),
-        metrics=("acc", "acc_norm"),
-        source={"file": str(path), "format": fmt, **detail},
-    )
+    info = TaskInfo(name=name, suite=MEDICAL, split=SPLITS[name], prompt=PROMPTS[name], metrics=("acc", "acc_norm"))
+    return info.task(items, limit, {"file": str(path), "format": fmt, **detail})
 
 
 def load_medmcqa(folder: str | Path, cop_index: str = "auto", limit: int = 0) -> Task | None:
@@ -118,11 +111,8 @@ def load_medmcqa(folder: str | Path, cop_index: str = "auto", limit: int = 0) ->
             raise BenchmarkError(f"{path}:{lineno}: field 'cop' must be an integer, got {rec.get('cop')!r}")
         parsed.append((item_id, build_prompt("medmcqa", text_field(path, lineno, rec, "question"), options), cop))
     base = detect_cop_index(path, [c for _, _, c in parsed], cop_index)
-    ids = [i for i, _, _ in parsed]
-    if len(set(ids)) != len(ids):
-        dup = sorted({i for i in ids if ids.count(i) > 1})[:5]
-        raise BenchmarkError(f"{path}: duplicate ids {dup}")
     items = sorted((_mc_item(i, p, c - base) for i, p, c in parsed), key=lambda x: x.id)
+    unique_ids(path, items)
     detail = {"cop_index": f"{base}-{base + 3}", "cop_index_setting": cop_index}
     return _task("medmcqa", path, items, limit, "medmcqa", detail)
 
@@ -168,8 +158,7 @@ def load_medqa(folder: str | Path, limit: int = 0) -> Task | None:
             if idx is None or not 0 <= idx <= 3:
                 raise BenchmarkError(f"{path}:{lineno}: label {rec['label']!r} is not 0-3")
             label = LETTERS[idx]
-        raw_id = rec.get("id")
-        item_id = str(raw_id) if isinstance(raw_id, (str, int)) and str(raw_id) else f"{path.stem}-{lineno:06d}"
+        item_id = record_id(rec, "id", path, lineno)
         items.append(_mc_item(item_id, build_prompt("medqa", question, options), LETTERS.index(label)))
     unique_ids(path, items)
     return _task("medqa", path, items, limit, fmt, {})

@@ -15,6 +15,7 @@ forgetting check). Files: ``<benchmarks_dir>/mmlu/<subject>/test.jsonl``, the HF
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from medllama.evaluate.benchmark import (
@@ -23,10 +24,9 @@ from medllama.evaluate.benchmark import (
     BenchmarkError,
     Item,
     Task,
-    find_file,
+    TaskInfo,
     int_field,
-    limited,
-    read_records,
+    load_records,
     shared_context,
     text_field,
 )
@@ -64,26 +64,22 @@ def build_prompt(subject: str, question: str, choices: list[str]) -> str:
     )
 
 
+def parse_item(subject: str, path: Path, lineno: int, rec: dict) -> Item:
+    question = text_field(path, lineno, rec, "question")
+    choices = rec.get("choices")
+    if not isinstance(choices, list) or len(choices) != 4 or not all(isinstance(c, str) for c in choices):
+        raise BenchmarkError(f"{path}:{lineno}: field 'choices' must be a list of 4 strings, got {choices!r}")
+    answer = int_field(rec.get("answer"))
+    if answer is None or not 0 <= answer <= 3:
+        raise BenchmarkError(f"{path}:{lineno}: field 'answer' must be 0-3, got {rec.get('answer')!r}")
+    if rec.get("subject", subject) not in (subject, ""):
+        raise BenchmarkError(f"{path}:{lineno}: field 'subject' is {rec.get('subject')!r}, expected {subject!r}")
+    return shared_context(f"{subject}-{lineno:04d}", build_prompt(subject, question, choices), LETTERS, answer)
+
+
 def load_subject(folder: Path, subject: str) -> tuple[Path, list[Item]] | None:
     """The items of one subject from ``folder`` (``<benchmarks_dir>/mmlu/<subject>``); None when absent."""
-    path = find_file(folder, FILES)
-    if path is None:
-        return None
-    items = []
-    for lineno, rec in read_records(path):
-        question = text_field(path, lineno, rec, "question")
-        choices = rec.get("choices")
-        if not isinstance(choices, list) or len(choices) != 4 or not all(isinstance(c, str) for c in choices):
-            raise BenchmarkError(f"{path}:{lineno}: field 'choices' must be a list of 4 strings, got {choices!r}")
-        answer = int_field(rec.get("answer"))
-        if answer is None or not 0 <= answer <= 3:
-            raise BenchmarkError(f"{path}:{lineno}: field 'answer' must be 0-3, got {rec.get('answer')!r}")
-        if rec.get("subject", subject) not in (subject, ""):
-            raise BenchmarkError(f"{path}:{lineno}: field 'subject' is {rec.get('subject')!r}, expected {subject!r}")
-        items.append(
-            shared_context(f"{subject}-{lineno:04d}", build_prompt(subject, question, choices), LETTERS, answer)
-        )
-    return path, items
+    return load_records(folder, FILES, partial(parse_item, subject))
 
 
 def load_tasks(root: Path, limit: int = 0) -> tuple[list[Task], dict[str, str]]:
@@ -116,16 +112,8 @@ def load_tasks(root: Path, limit: int = 0) -> tuple[list[Task], dict[str, str]]:
 
 
 def _task(name: str, suite: str, items: list[Item], limit: int, source: dict) -> Task:
-    return Task(
-        name=name,
-        suite=suite,
-        split="test",
-        prompt=PROMPT,
-        items=limited(items, limit),
-        items_available=len(items),
-        metrics=("acc",),
-        source={"format": "cais/mmlu", **source},
-    )
+    info = TaskInfo(name=name, suite=suite, split="test", prompt=PROMPT)
+    return info.task(items, limit, {"format": "cais/mmlu", **source})
 
 
 __all__ = ["GENERAL_SUBJECTS", "GENERAL_TASK", "MEDICAL_SUBJECTS", "build_prompt", "load_subject", "load_tasks"]

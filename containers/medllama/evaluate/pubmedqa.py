@@ -18,7 +18,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from medllama.evaluate.benchmark import MEDICAL, BenchmarkError, Item, Task, limited, shared_context
+from medllama.evaluate.benchmark import MEDICAL, BenchmarkError, Item, Task, TaskInfo, limited, shared_context
 from medllama.evaluate.requests import Request, continuation_logprobs
 
 NAME = "pubmedqa"
@@ -74,20 +74,14 @@ def present(folder: str | Path) -> bool:
     return any((Path(folder) / n).is_file() for n in (ORI_FILE, TEST_FILE))
 
 
+INFO = TaskInfo(name=NAME, suite=MEDICAL, split="test (PQA-L test_ground_truth.json)", prompt=PROMPT)
+
+
 def load_task(folder: str | Path, limit: int = 0) -> Task:
     """The PubMedQA :class:`Task` (medical suite, ``acc``) from ``folder``."""
-    items = load_pubmedqa(folder)
     root = Path(folder)
-    return Task(
-        name=NAME,
-        suite=MEDICAL,
-        split="test (PQA-L test_ground_truth.json)",
-        prompt=PROMPT,
-        items=limited(items, limit),
-        items_available=len(items),
-        metrics=("acc",),
-        source={"files": [str(root / ORI_FILE), str(root / TEST_FILE)], "format": "pubmedqa/pubmedqa data/"},
-    )
+    files = [str(root / ORI_FILE), str(root / TEST_FILE)]
+    return INFO.task(load_pubmedqa(folder), limit, {"files": files, "format": "pubmedqa/pubmedqa data/"})
 
 
 __all__ = [

@@ -16,49 +16,42 @@ from pathlib import Path
 from medllama.evaluate.benchmark import (
     GENERAL,
     BenchmarkError,
+    Item,
     Task,
-    find_file,
-    limited,
-    read_records,
+    TaskInfo,
+    load_records,
     shared_continuation,
     text_field,
 )
 
-NAME = "winogrande"
 FILES = ("validation.jsonl", "validation.json")
 LABELS = ("1", "2")
 PROMPT = "{sentence up to _}{option} → ' ' + {rest of the sentence}"
+INFO = TaskInfo(name="winogrande", suite=GENERAL, split="validation (winogrande_xl)", prompt=PROMPT)
+NAME = INFO.name
+
+
+def parse_item(path: Path, lineno: int, rec: dict) -> Item:
+    sentence = text_field(path, lineno, rec, "sentence")
+    options = [text_field(path, lineno, rec, k) for k in ("option1", "option2")]
+    answer = rec.get("answer")
+    if answer not in LABELS:
+        raise BenchmarkError(f"{path}:{lineno}: field 'answer' must be '1' or '2', got {answer!r}")
+    blank = sentence.find("_")
+    if blank < 0:
+        raise BenchmarkError(f"{path}:{lineno}: field 'sentence' has no '_' blank")
+    rest = sentence[blank + 1 :].strip()
+    if not rest:
+        raise BenchmarkError(f"{path}:{lineno}: field 'sentence' has nothing after its '_' blank")
+    contexts = [sentence[:blank] + o for o in options]
+    return shared_continuation(f"{path.stem}-{lineno:05d}", contexts, rest, LABELS.index(answer), LABELS)
 
 
 def load_task(folder: str | Path, limit: int = 0) -> Task | None:
-    path = find_file(Path(folder), FILES)
-    if path is None:
+    if (loaded := load_records(folder, FILES, parse_item)) is None:
         return None
-    items = []
-    for lineno, rec in read_records(path):
-        sentence = text_field(path, lineno, rec, "sentence")
-        options = [text_field(path, lineno, rec, k) for k in ("option1", "option2")]
-        answer = rec.get("answer")
-        if answer not in LABELS:
-            raise BenchmarkError(f"{path}:{lineno}: field 'answer' must be '1' or '2', got {answer!r}")
-        blank = sentence.find("_")
-        if blank < 0:
-            raise BenchmarkError(f"{path}:{lineno}: field 'sentence' has no '_' blank")
-        rest = sentence[blank + 1 :].strip()
-        if not rest:
-            raise BenchmarkError(f"{path}:{lineno}: field 'sentence' has nothing after its '_' blank")
-        contexts = [sentence[:blank] + o for o in options]
-        items.append(shared_continuation(f"{path.stem}-{lineno:05d}", contexts, rest, LABELS.index(answer), LABELS))
-    return Task(
-        name=NAME,
-        suite=GENERAL,
-        split="validation (winogrande_xl)",
-        prompt=PROMPT,
-        items=limited(items, limit),
-        items_available=len(items),
-        metrics=("acc",),
-        source={"file": str(path), "format": "allenai/winogrande winogrande_xl"},
-    )
+    path, items = loaded
+    return INFO.task(items, limit, {"file": str(path), "format": "allenai/winogrande winogrande_xl"})
 
 
 __all__ = ["NAME", "load_task"]
