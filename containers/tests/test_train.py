@@ -275,3 +275,44 @@ def test_bench_tiny_runs_on_cpu() -> None:
         tps = float(re.search(r"tokens_per_second_per_gpu=([0-9.]+)", line).group(1))
         mfu = float(re.search(r" mfu=([0-9.]+)", line).group(1))
         assert tps > 0 and mfu > 0
+
+
+def test_gradient_checkpointing_gives_the_same_lora_gradients(tiny_base_model: Path) -> None:
+    # What the GPU path enables (build_model on CUDA): recomputed activations must give the gradients kept ones do,
+    # with LoRA's frozen inputs (non-reentrant checkpointing needs no enable_input_require_grads).
+    from transformers import AutoModelForCausalLM
+
+    from medllama.train.model import add_lora, enable_gradient_checkpointing
+
+    targets = ["q_proj", "v_proj", "down_proj"]
+    batch = torch.randint(3, 32000, (2, 24), generator=torch.Generator().manual_seed(1))
+
+    def lora_grads(checkpointing: bool) -> dict[str, torch.Tensor]:
+        base = AutoModelForCausalLM.from_pretrained(tiny_base_model, dtype=torch.float32, attn_implementation="sdpa")
+        base.config.use_cache = False
+        if checkpointing:
+            enable_gradient_checkpointing(base)
+        model = add_lora(base, 4, 8, 0.0, targets, seed=0)
+        model.train()
+        assert base.is_gradient_checkpointing is checkpointing
+        for name, p in model.named_parameters():  # B starts at zero: give it values so A gets a gradient too
+            if "lora_B" in name:
+                torch.nn.init.normal_(p, std=0.02, generator=torch.Generator().manual_seed(len(name)))
+        model(input_ids=batch, labels=batch).loss.backward()
+        return {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
+
+    kept, recomputed = lora_grads(False), lora_grads(True)
+    assert kept.keys() == recomputed.keys() and len(kept) == 2 * len(targets) * 2  # A and B, 2 layers
+    for name, grad in kept.items():
+        assert grad.abs().sum() > 0, name
+        torch.testing.assert_close(recomputed[name], grad, rtol=1e-5, atol=1e-7)
+
+
+def test_on_cpu_gradient_checkpointing_is_off(tiny_base_model: Path) -> None:
+    from medllama.train.config import TrainConfig
+    from medllama.train.distributed import DistEnv
+    from medllama.train.model import build_model
+
+    cfg = TrainConfig(gradient_checkpointing=True, bf16=False)
+    bundle = build_model(cfg, tiny_base_model, DistEnv(rank=0, world_size=1, local_rank=0, device=torch.device("cpu")))
+    assert not bundle.inner.base_model.model.is_gradient_checkpointing

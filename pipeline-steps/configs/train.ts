@@ -86,7 +86,10 @@ export const config = defineStepConfig(
       .default(LLAMA_LINEAR_LAYERS)
       .describe('module names that get adapters (all linear layers)'),
     bf16: z.boolean().default(true).describe('bfloat16 compute on GPU'),
-    gradient_checkpointing: z.boolean().default(true).describe('recompute activations in the backward pass'),
+    gradient_checkpointing: z
+      .boolean()
+      .default(true)
+      .describe('recompute activations in the backward pass to save GPU memory (off on CPU, where it only costs time)'),
     torch_compile: z.boolean().default(false).describe('torch.compile each decoder layer (GPU only)'),
     eval_steps: z.number().int().min(0).default(200).describe('evaluate every N optimizer steps (0: only at the end)'),
     replay_fraction: z

@@ -61,7 +61,10 @@ class TrainConfig:
         default_factory=lambda: list(LLAMA_LINEAR_LAYERS), help="module names that get adapters (all linear layers)"
     )
     bf16: bool = option(True, help="bfloat16 compute on GPU (weights bf16 for LoRA, FSDP mixed precision for full)")
-    gradient_checkpointing: bool = option(True, help="recompute activations in the backward pass to save memory")
+    gradient_checkpointing: bool = option(
+        True,
+        help="recompute activations in the backward pass to save GPU memory (off on CPU, where it only costs time)",
+    )
     torch_compile: bool = option(False, help="torch.compile each decoder layer (GPU only)")
     eval_steps: int = option(
         200, help="evaluate on the validation blocks every N optimizer steps (0: only at the end)"
