@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { SageMakerLike } from '../lib/aws/clients.ts';
-import { formatStatus } from '../lib/cli/commands/status.ts';
+import { executionStatus, formatStatus } from '../lib/cli/commands/status.ts';
 import { formatMlflowRun, mlflowRunOf } from '../lib/cli/mlflow-link.ts';
 import { parseConfig } from '../lib/config.ts';
 import { PLACEHOLDERS } from '../lib/private/definition-tokens.ts';
@@ -223,6 +223,41 @@ describe('medllama status prints the MLflow run (lib/cli/mlflow-link.ts)', () =>
       `mlflow    run abc123 of experiment medllama-dev in ${APP}`,
       `          open: aws sagemaker create-presigned-mlflow-app-url --arn ${APP}, then the page #/experiments/7/runs/f00d`,
     ]);
+  });
+
+  test("with a tuning step (no MlflowConfig), Evaluate's environment names the execution's run", async () => {
+    const exec = 'arn:aws:sagemaker:us-east-1:111122223333:pipeline/medllama-dev/execution/abc123';
+    const evaluate = 'arn:aws:sagemaker:us-east-1:111122223333:processing-job/pipelines-abc123-evaluate-x1';
+    const answers: Record<string, unknown> = {
+      DescribePipelineExecutionCommand: { PipelineExecutionStatus: 'Executing' },
+      ListPipelineExecutionStepsCommand: {
+        PipelineExecutionSteps: [
+          { StepName: 'Train', StepStatus: 'Succeeded', Metadata: { TuningJob: { Arn: `${job}-tuning` } } },
+          { StepName: 'Evaluate', StepStatus: 'Executing', Metadata: { ProcessingJob: { Arn: evaluate } } },
+        ],
+      },
+      ListPipelineParametersForExecutionCommand: { PipelineParameters: [] },
+      DescribeProcessingJobCommand: {
+        Environment: {
+          MLFLOW_TRACKING_URI: APP,
+          MLFLOW_EXPERIMENT_NAME: 'medllama-dev',
+          MEDLLAMA_MLFLOW_RUN_NAME: 'abc123',
+        },
+      },
+    };
+    const sent: { name: string; input: unknown }[] = [];
+    const client = {
+      send: async (command: { constructor: { name: string }; input: unknown }) => {
+        sent.push({ name: command.constructor.name, input: command.input });
+        return answers[command.constructor.name];
+      },
+    } as unknown as SageMakerLike;
+    const status = await executionStatus(client, exec);
+    expect(status.mlflow).toEqual({ resourceArn: APP, experimentName: 'medllama-dev', runName: 'abc123' });
+    expect(sent.find((c) => c.name === 'DescribeProcessingJobCommand')?.input).toEqual({
+      ProcessingJobName: 'pipelines-abc123-evaluate-x1',
+    });
+    expect(sent.some((c) => c.name === 'DescribeTrainingJobCommand')).toBe(false);
   });
 
   test('a job without MlflowConfig has no run; a tracking server opens by its name', async () => {

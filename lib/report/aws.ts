@@ -24,7 +24,7 @@ import type { RunState, StepRecord } from '../../pipeline-steps/local/types.ts';
 import { loadMetricDefinitions } from '../../pipeline-steps/metrics.ts';
 import type { SageMakerLike } from '../aws/clients.ts';
 import { type ExecutionStatus, executionStatus, type StepStatus } from '../cli/commands/status.ts';
-import { type MlflowRunLink, mlflowRunOfEnvironment, mlflowRunOfJob } from '../cli/mlflow-link.ts';
+import type { MlflowRunLink } from '../cli/mlflow-link.ts';
 import type { MetricPoint } from './collect.ts';
 
 export type { S3Like } from '../aws/clients.ts';
@@ -310,7 +310,7 @@ export async function fetchExecution(
     };
   }
 
-  let mlflow: MlflowRunLink | undefined;
+  const mlflow = status.mlflow; // the execution's MLflow run (status.ts: Train's MlflowConfig, else Evaluate's environment)
   // Processing steps: ask the job where each output went (a cached step's outputs live under the old execution).
   for (const [stepName, want] of Object.entries(WANTED)) {
     const s = byName.get(stepName);
@@ -337,8 +337,6 @@ export async function fetchExecution(
         new DescribeProcessingJobCommand({ ProcessingJobName: arnName(s.resource) }),
       );
       uri = job.ProcessingOutputConfig?.Outputs?.find((o) => o.OutputName === want.output)?.S3Output?.S3Uri;
-      // Evaluate's environment names the execution's MLflow run (also when Train was a tuning step)
-      if (stepName === 'Evaluate') mlflow = mlflowRunOfEnvironment(job.Environment) ?? mlflow;
     } catch (err) {
       miss(`DescribeProcessingJob ${arnName(s.resource)} failed: ${errText(err)}`);
       continue;
@@ -400,7 +398,6 @@ export async function fetchExecution(
       trainMiss('training curves', why);
     }
     if (job) {
-      mlflow ??= mlflowRunOfJob(job);
       // ARNs carry the job name lower-cased; S3 paths and the CloudWatch Host use the name as created.
       const jobName = job.TrainingJobName ?? arnName(train.resource);
       const outPath = job.OutputDataConfig?.S3OutputPath;

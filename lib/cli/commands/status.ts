@@ -1,6 +1,7 @@
 import {
   DescribePipelineExecutionCommand,
   type DescribePipelineExecutionCommandOutput,
+  DescribeProcessingJobCommand,
   ListPipelineExecutionStepsCommand,
   ListPipelineExecutionsCommand,
   ListPipelineParametersForExecutionCommand,
@@ -13,7 +14,7 @@ import type { MedLlamaConfig } from '../../config.ts';
 import { pipelineNames } from '../../stacks/pipeline-stack.ts';
 import { type CliCommand, UsageError } from '../command.ts';
 import { cdkJsonRegion, readDeployConfig } from '../deploy-config.ts';
-import { formatMlflowRun, type MlflowRunLink, mlflowRunOf } from '../mlflow-link.ts';
+import { formatMlflowRun, type MlflowRunLink, mlflowRunOf, mlflowRunOfEnvironment } from '../mlflow-link.ts';
 import { parseOptions, regionOption } from '../options.ts';
 
 const usage = `usage: medllama status [EXECUTION_ARN] [--pipeline NAME] [--region REGION] [--json]
@@ -118,15 +119,22 @@ export async function executionStatus(client: SageMakerLike, executionArn: strin
     for (const p of page.PipelineParameters ?? []) parameters.push({ name: p.Name ?? '', value: p.Value ?? '' });
     token = page.NextToken;
   } while (token);
+  // The execution's MLflow run: Train's MlflowConfig (with the run's ids); with a tuning step, whose trials have
+  // none, Evaluate's environment names it once Evaluate has started.
   const train = steps.find((s) => s.Metadata?.TrainingJob?.Arn && s.StepName === 'Train')?.Metadata?.TrainingJob?.Arn;
+  const evaluate = steps.find((s) => s.StepName === 'Evaluate')?.Metadata?.ProcessingJob?.Arn;
   let mlflow: MlflowRunLink | undefined;
   let mlflowError: string | undefined;
-  if (train) {
-    try {
-      mlflow = await mlflowRunOf(client, train);
-    } catch (err) {
-      mlflowError = (err as Error).message;
+  try {
+    if (train) mlflow = await mlflowRunOf(client, train);
+    if (!mlflow && evaluate) {
+      const job = await client.send(
+        new DescribeProcessingJobCommand({ ProcessingJobName: evaluate.slice(evaluate.lastIndexOf('/') + 1) }),
+      );
+      mlflow = mlflowRunOfEnvironment(job.Environment);
     }
+  } catch (err) {
+    mlflowError = (err as Error).message;
   }
   return {
     executionArn,
