@@ -27,7 +27,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "containers"))
 from medllama.train.config import LLAMA_LINEAR_LAYERS
 from medllama.train.metrics import flops_per_token, lora_executed_flops_per_token, mfu
-from medllama.train.model import add_lora
+from medllama.train.model import add_lora, enable_gradient_checkpointing
 
 LLAMA2_7B = {"hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32, "num_attention_heads": 32,
              "num_key_value_heads": 32, "vocab_size": 32000, "max_position_embeddings": 4096}  # fmt: skip
@@ -62,9 +62,7 @@ def build(
         torch.set_default_dtype(default)
     n_params = sum(p.numel() for p in model.parameters())
     if checkpointing:
-        model.gradient_checkpointing_enable(
-            gradient_checkpointing_kwargs={"use_reentrant": False}
-        )
+        enable_gradient_checkpointing(model)  # what Train does on a GPU
     model = add_lora(model, lora_r, 2 * lora_r, 0.05, list(LLAMA_LINEAR_LAYERS), seed=0)
     if compile_:
         for module in model.modules():
