@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { CONTAINERS_DIR } from './containers.ts';
 
 /** `containers/dlc.json`: the one place naming MedLlama's container images. */
 export interface DlcConfig {
@@ -25,7 +25,7 @@ export interface DlcConfig {
 export type ServingContainer = 'vllm' | 'tgi';
 export type ImageRole = 'training' | 'processing' | ServingContainer;
 
-const DLC_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', 'containers', 'dlc.json');
+const DLC_PATH = join(CONTAINERS_DIR, 'dlc.json');
 
 let cached: DlcConfig | undefined;
 

@@ -1,16 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { CONTAINERS_DIR } from './containers.ts';
 import type { MetricDefinition } from './steps/training.ts';
 
 /** The training metrics' single source: `containers/medllama/metric_definitions.json` (owned by the train step). */
-export const METRIC_DEFINITIONS_PATH = join(
-  dirname(fileURLToPath(import.meta.url)),
-  '..',
-  'containers',
-  'medllama',
-  'metric_definitions.json',
-);
+export const METRIC_DEFINITIONS_PATH = join(CONTAINERS_DIR, 'medllama', 'metric_definitions.json');
 
 interface RawMetric {
   readonly Name?: unknown;

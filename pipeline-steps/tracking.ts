@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { CONTAINERS_DIR } from './containers.ts';
 import { ExecutionVariables, type StringValue } from './expressions.ts';
 
 /**
@@ -62,13 +62,7 @@ export function mlflowConfig(resourceArn: string): MlflowConfigProps {
 }
 
 /** The MLflow calls the jobs make: `containers/medllama/mlflow_actions.json` (owned by medllama/tracking.py). */
-export const MLFLOW_ACTIONS_PATH = join(
-  dirname(fileURLToPath(import.meta.url)),
-  '..',
-  'containers',
-  'medllama',
-  'mlflow_actions.json',
-);
+export const MLFLOW_ACTIONS_PATH = join(CONTAINERS_DIR, 'medllama', 'mlflow_actions.json');
 
 /** The IAM actions (`sagemaker-mlflow:<Call>`) a role needs to log as the jobs do. */
 export function mlflowActions(path = MLFLOW_ACTIONS_PATH): string[] {
