@@ -654,6 +654,7 @@ export function buildMedLlamaPipeline(options: MedLlamaPipelineOptions): Pipelin
       },
     ],
     arguments: containerArgs(mergeBackConfig, { candidates: params.mergeCandidates }),
+    ...(mlflowArn ? { environment: runTracking } : {}),
     retryPolicies: jobRetries(60, 5),
   });
   const candidatesFolder = mergeBack.output('candidates');

@@ -37,11 +37,12 @@ describe('MLflow in the definition (pipeline-steps/tracking.ts)', () => {
     });
   });
 
-  test('Train and Evaluate log to the execution run; the cached data steps get no execution id', () => {
+  test('Train, MergeBack and Evaluate log to the execution run; the cached data steps get no execution id', () => {
     const def = build();
     const run = { MLFLOW_TRACKING_URI: APP, MLFLOW_EXPERIMENT_NAME: EXPERIMENT, MEDLLAMA_MLFLOW_RUN_NAME: RUN };
     expect(args(def, 'Train').Environment).toEqual({ MEDLLAMA_STOP_PIDS: expect.any(String), ...run });
     expect(args(def, 'Evaluate').Environment).toEqual(run);
+    expect(args(def, 'MergeBack').Environment).toEqual(run);
     for (const name of ['Ingest', 'Dedup', 'Tokenize']) {
       expect(args(def, name).Environment, name).toEqual({
         MLFLOW_TRACKING_URI: APP,

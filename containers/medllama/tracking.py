@@ -273,23 +273,48 @@ def log_step_reports(step: str, output_dir: str | os.PathLike[str], pattern: str
     tracker.finish()
 
 
-def log_evaluation(output_dir: str | os.PathLike[str]) -> None:
-    """What Evaluate logs to the execution's run: its configuration, every number of ``metrics`` and ``gate`` in
-    evaluation.json (``evaluate.metrics.…``, ``evaluate.gate.…``), and its output files."""
-    tracker = Tracker.from_env("evaluate")
+def log_step_output(
+    step: str,
+    output_dir: str | os.PathLike[str],
+    document: str,
+    *,
+    numbers: tuple[str, ...] = (),
+    files: tuple[str, ...] = (),
+) -> None:
+    """What a step of the execution's run logs when it is done: its ``document``'s ``config`` as parameters
+    (``<step>.<field>``), every number under its ``numbers`` keys as metrics (``<step>.<key>.…``), and the document
+    and ``files`` of its output folder as artifacts under ``<step>/``."""
+    tracker = Tracker.from_env(step)
     if not tracker.enabled:
         return
     out = Path(output_dir)
     try:
-        document = json.loads((out / "evaluation.json").read_text(encoding="utf-8"))
+        doc = json.loads((out / document).read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
-        log.warning(f"MLflow: evaluation.json not logged ({err})")
+        log.warning(f"MLflow: {document} not logged ({err})")
         return
-    tracker.log_params(document.get("config") or {})
-    numbers = {"metrics": document.get("metrics") or {}, "gate": document.get("gate") or {}}
-    tracker.log_metrics(flatten_numbers(numbers, "evaluate."))
-    tracker.log_artifacts([out / "evaluation.json", out / "qualitative.jsonl", out / "runtime.json"])
+    tracker.log_params(doc.get("config") or {})
+    if numbers:
+        tracker.log_metrics(flatten_numbers({key: doc.get(key) or {} for key in numbers}, f"{step}."))
+    tracker.log_artifacts([out / document, *(out / name for name in files)])
     tracker.finish()
+
+
+def log_evaluation(output_dir: str | os.PathLike[str]) -> None:
+    """Evaluate: its configuration, every number of ``metrics`` and ``gate`` in evaluation.json
+    (``evaluate.metrics.…``, ``evaluate.gate.…``), and its output files."""
+    log_step_output(
+        "evaluate",
+        output_dir,
+        "evaluation.json",
+        numbers=("metrics", "gate"),
+        files=("qualitative.jsonl", "runtime.json"),
+    )
+
+
+def log_merge_back(output_dir: str | os.PathLike[str]) -> None:
+    """MergeBack: its configuration (the candidate specs) and candidates.json (what was built, from which models)."""
+    log_step_output("merge_back", output_dir, "candidates.json")
 
 
 def main(argv: list[str] | None = None) -> int:

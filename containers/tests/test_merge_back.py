@@ -159,17 +159,30 @@ def test_candidate_grammar_equals_the_typescript_one(repo: Path) -> None:
         assert str(err.value) == message, spec
 
 
-def test_entry_builds_every_candidate_folder(tmp_path: Path, tiny_base_model: Path) -> None:
+def test_entry_builds_every_candidate_folder(
+    tmp_path: Path, tiny_base_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """python -m medllama.merge_back: each merged candidate is a loadable HF folder with the tokenizer and a
-    manifest, its weights equal merge_tensor's on every tensor; tuned is listed first and never copied."""
+    manifest, its weights equal merge_tensor's on every tensor; tuned is listed first and never copied; with MLflow
+    configured, the specs and candidates.json go to the execution's run."""
+    from mlflow import MlflowClient
     from transformers import AutoModelForCausalLM
 
     from medllama.merge_back.run import INDEX, MANIFEST, main
 
+    store = (tmp_path / "mlruns").as_uri()
+    for key, value in {"MLFLOW_TRACKING_URI": store, "MLFLOW_ALLOW_FILE_STORE": "true",
+                       "MLFLOW_EXPERIMENT_NAME": "MedLlama-test", "MEDLLAMA_MLFLOW_RUN_NAME": "exec-1"}.items():  # fmt: skip
+        monkeypatch.setenv(key, value)
     tuned = make_tuned(tiny_base_model, tmp_path / "tuned")
     out = tmp_path / "out"
     argv = ["--base_model_dir", str(tiny_base_model), "--tuned_model_dir", str(tuned), "--output_dir", str(out)]
     assert main([*argv, "--candidates", "slerp:t=0.5, ties:weight=1,density=0.3", "--seed", "7"]) == 0
+    client = MlflowClient(store)
+    (run,) = client.search_runs([client.get_experiment_by_name("MedLlama-test").experiment_id])
+    assert run.info.run_name == "exec-1"
+    assert run.data.params["merge_back.candidates"] == "slerp:t=0.5, ties:weight=1,density=0.3"
+    assert [a.path for a in client.list_artifacts(run.info.run_id, "merge_back")] == ["merge_back/candidates.json"]
     index = json.loads((out / INDEX).read_text())
     assert [c["name"] for c in index["candidates"]] == ["tuned", "slerp-t0.5", "ties-weight1-density0.3"]
     assert index["candidates"][0]["folder"] is None and not (out / "tuned").exists()

@@ -24,6 +24,7 @@ from medllama.jsonl import write_json
 from medllama.logs import setup_logging
 from medllama.merge_back.candidates import Candidate, CandidateError, build, parse_candidates
 from medllama.merge_back.config import STEP, MergeBackConfig
+from medllama.tracking import log_merge_back
 
 log = setup_logging("medllama.merge_back")
 
@@ -86,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     except (CandidateError, FileNotFoundError) as err:
         log.error(f"medllama.merge_back: {err}")
         return 1
+    log_merge_back(cfg.output_dir)  # MLflow, when the pipeline configured it (docs/tracking.md)
     return 0
 
 
