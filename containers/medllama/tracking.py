@@ -137,13 +137,11 @@ class Tracker:
         env = os.environ if environ is None else environ
         uri = env.get(TRACKING_URI_ENV) or None
         experiment = env.get(EXPERIMENT_ENV) or DEFAULT_EXPERIMENT
-        parent = env.get(PARENT_RUN_NAME_ENV) or None
-        if parent and not env.get(RUN_NAME_ENV):
-            # a tuning trial: a run of its own under the execution's
-            trial = env.get(TRAINING_JOB_NAME_ENV) or _job_name_of_this_host() or step
-            return cls(uri, experiment, trial, step, parent_run_name=parent)
-        run_name = env.get(RUN_NAME_ENV) or _job_name_of_this_host() or step
-        return cls(uri, experiment, run_name, step)
+        # a tuning trial (a parent and no run name): a run of its own, named after its job, under the execution's
+        parent = None if env.get(RUN_NAME_ENV) else env.get(PARENT_RUN_NAME_ENV) or None
+        trial = env.get(TRAINING_JOB_NAME_ENV) if parent else None
+        run_name = env.get(RUN_NAME_ENV) or trial or _job_name_of_this_host() or step
+        return cls(uri, experiment, run_name, step, parent_run_name=parent)
 
     @classmethod
     def off(cls, step: str) -> Tracker:

@@ -24,7 +24,7 @@ import type { RunState, StepRecord } from '../../pipeline-steps/local/types.ts';
 import { loadMetricDefinitions } from '../../pipeline-steps/metrics.ts';
 import type { SageMakerLike } from '../aws/clients.ts';
 import { type ExecutionStatus, executionStatus, type StepStatus } from '../cli/commands/status.ts';
-import type { MlflowRunLink } from '../cli/mlflow-link.ts';
+import { type MlflowRunLink, mlflowRunOfEnvironment, mlflowRunOfJob } from '../cli/mlflow-link.ts';
 import type { MetricPoint } from './collect.ts';
 
 export type { S3Like } from '../aws/clients.ts';
@@ -260,7 +260,8 @@ export async function fetchExecution(
   const now = opts.now ?? new Date();
   let status: ExecutionStatus;
   try {
-    status = await executionStatus(clients.sagemaker, executionArn);
+    // the MLflow run comes from the Train and Evaluate jobs described below, not from a second DescribeTrainingJob
+    status = await executionStatus(clients.sagemaker, executionArn, { lookUpMlflow: false });
   } catch (err) {
     const name = (err as { name?: string }).name ?? '';
     if (/ResourceNotFound|ValidationException|NotFound/i.test(name) || /does not exist|not found/i.test(errText(err)))
@@ -310,7 +311,9 @@ export async function fetchExecution(
     };
   }
 
-  const mlflow = status.mlflow; // the execution's MLflow run (status.ts: Train's MlflowConfig, else Evaluate's environment)
+  // The execution's MLflow run, as status.ts finds it: Train's MlflowConfig, else Evaluate's environment.
+  let trainRun: MlflowRunLink | undefined;
+  let evaluateRun: MlflowRunLink | undefined;
   // Processing steps: ask the job where each output went (a cached step's outputs live under the old execution).
   for (const [stepName, want] of Object.entries(WANTED)) {
     const s = byName.get(stepName);
@@ -337,6 +340,7 @@ export async function fetchExecution(
         new DescribeProcessingJobCommand({ ProcessingJobName: arnName(s.resource) }),
       );
       uri = job.ProcessingOutputConfig?.Outputs?.find((o) => o.OutputName === want.output)?.S3Output?.S3Uri;
+      if (stepName === 'Evaluate') evaluateRun = mlflowRunOfEnvironment(job.Environment);
     } catch (err) {
       miss(`DescribeProcessingJob ${arnName(s.resource)} failed: ${errText(err)}`);
       continue;
@@ -398,6 +402,7 @@ export async function fetchExecution(
       trainMiss('training curves', why);
     }
     if (job) {
+      trainRun = mlflowRunOfJob(job);
       // ARNs carry the job name lower-cased; S3 paths and the CloudWatch Host use the name as created.
       const jobName = job.TrainingJobName ?? arnName(train.resource);
       const outPath = job.OutputDataConfig?.S3OutputPath;
@@ -502,6 +507,7 @@ export async function fetchExecution(
     order: status.steps.map((s) => s.name),
   };
   write('state.json', `${JSON.stringify(state, null, 2)}\n`);
+  const mlflow = trainRun ?? evaluateRun;
   const order = ['Ingest', 'Dedup', 'Tokenize', 'Train', 'Evaluate', 'Register'];
   const sources: Sources = {
     schema: 'medllama-report-sources/1',

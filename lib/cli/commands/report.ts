@@ -38,8 +38,9 @@ report.html (SVG charts) and slides.html (←/→ to navigate, print to PDF) int
 like a local run: step states and times (DescribePipelineExecution, ListPipelineExecutionSteps), the step
 reports, evaluation.json and qualitative.jsonl (S3, located through DescribeProcessingJob), training_summary.json
 (the training job's output.tar.gz) and the training curves (CloudWatch GetMetricData), then writes the same
-report there, and adds it to the execution's MLflow run (your AWS credentials sign the calls). A running execution gives a partial report that says so; every artifact that could not be
-fetched is named with the reason (sources.json).`;
+report there, and adds it to the execution's MLflow run (your AWS credentials sign the calls). A running
+execution gives a partial report that says so; every artifact that could not be fetched is named with the
+reason (sources.json).`;
 
 const options = [
   { name: 'run', value: 'DIR', description: 'a local run folder (runs/<id>)' },

@@ -92,8 +92,15 @@ export async function latestExecution(client: SageMakerLike, pipelineName: strin
   return newest.PipelineExecutionArn;
 }
 
-/** Collects an execution's state, steps (all pages) and parameters. */
-export async function executionStatus(client: SageMakerLike, executionArn: string): Promise<ExecutionStatus> {
+/**
+ * Collects an execution's state, steps (all pages), parameters and its MLflow run (`lookUpMlflow: false` leaves the
+ * run out, for a caller that describes the Train and Evaluate jobs itself).
+ */
+export async function executionStatus(
+  client: SageMakerLike,
+  executionArn: string,
+  { lookUpMlflow = true }: { readonly lookUpMlflow?: boolean } = {},
+): Promise<ExecutionStatus> {
   const execution: DescribePipelineExecutionCommandOutput = await client.send(
     new DescribePipelineExecutionCommand({ PipelineExecutionArn: executionArn }),
   );
@@ -126,8 +133,8 @@ export async function executionStatus(client: SageMakerLike, executionArn: strin
   let mlflow: MlflowRunLink | undefined;
   let mlflowError: string | undefined;
   try {
-    if (train) mlflow = await mlflowRunOf(client, train);
-    if (!mlflow && evaluate) {
+    if (train && lookUpMlflow) mlflow = await mlflowRunOf(client, train);
+    if (!mlflow && evaluate && lookUpMlflow) {
       const job = await client.send(
         new DescribeProcessingJobCommand({ ProcessingJobName: evaluate.slice(evaluate.lastIndexOf('/') + 1) }),
       );
